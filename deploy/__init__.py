@@ -1,0 +1,1 @@
+"""How xbr runs: the `xbr` command line, the embedded stack and the Prefect deployments."""

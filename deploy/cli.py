@@ -1,0 +1,362 @@
+"""The `xbr` command line: Rich output for people, `--json` for scripts, exit 2 on bad input."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from deploy import render
+from states import db, directory, templates, views
+from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
+from states.errors import XbrError
+from states.models import utcnow
+from states.reviews import start_review
+from states.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+person_app = typer.Typer(no_args_is_help=True, help="People and their roles.")
+client_app = typer.Typer(no_args_is_help=True, help="Clients, their cadence and template.")
+template_app = typer.Typer(no_args_is_help=True, help="Review templates.")
+review_app = typer.Typer(no_args_is_help=True, help="Start, list and show reviews.")
+task_app = typer.Typer(no_args_is_help=True, help="Close the tasks of a review.")
+for sub, name in [
+    (person_app, "person"),
+    (client_app, "client"),
+    (template_app, "template"),
+    (review_app, "review"),
+    (task_app, "task"),
+]:
+    app.add_typer(sub, name=name)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]
+errors = Console(stderr=True)
+
+
+@cache
+def settings() -> Settings:
+    return Settings()
+
+
+@cache
+def engine() -> Engine:
+    return db.make_engine(settings().url)
+
+
+def uow() -> db.UnitOfWork:
+    """A unit of work on the current, migrated database."""
+    db.require_current_schema(engine())
+    return db.UnitOfWork(engine())
+
+
+def catalog() -> dict[str, templates.Template]:
+    return templates.load_catalog([settings().template_dir])
+
+
+@app.command()
+def init(as_json: JsonOpt = False) -> None:
+    """Create XBR_HOME and bring the database schema up to date."""
+    settings().home.mkdir(parents=True, exist_ok=True)
+    db.upgrade(engine())
+    result = {"home": str(settings().home), "database": engine().url.render_as_string()}
+    if as_json:
+        render.emit_json(result)
+    else:
+        render.console.print(f"xbr is ready: {result['database']}")
+
+
+@person_app.command("add")
+def person_add(
+    name: str,
+    email: Annotated[str, typer.Option("--email")],
+    role: Annotated[list[str], typer.Option("--role", help="Repeat for several roles.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a person (or more roles to an existing one)."""
+    person = directory.add_person(uow(), name, email, role)
+    data = {"id": person.id, "name": person.name, "email": person.email, "roles": person.roles}
+    if as_json:
+        render.emit_json(data)
+    else:
+        render.console.print(f"{person.name} <{person.email}>: {', '.join(person.roles)}")
+
+
+@person_app.command("list")
+def person_list(as_json: JsonOpt = False) -> None:
+    """Everyone and their roles."""
+    people = [
+        {"id": p.id, "name": p.name, "email": p.email, "roles": p.roles}
+        for p in directory.list_people(uow())
+    ]
+    if as_json:
+        render.emit_json(people)
+    else:
+        render.rows("People", ["id", "name", "email", "roles"], people)
+
+
+def _client_data(client: directory.Client) -> dict[str, object]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "cadence": client.cadence,
+        "template": client.template,
+        "timezone": client.timezone,
+        "active": client.active,
+    }
+
+
+@client_app.command("add")
+def client_add(
+    name: str,
+    cadence: Annotated[str, typer.Option(help="monthly|quarterly|semiannual|annual|none")],
+    template: Annotated[str, typer.Option(help="Default review template, e.g. qbr.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the client.")] = "UTC",
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a client."""
+    client = directory.add_client(uow(), name, cadence, template, timezone, catalog())
+    data = _client_data(client)
+    if as_json:
+        render.emit_json(data)
+    else:
+        render.console.print(f"client {client.name} added ({cadence}, {template}, {timezone})")
+
+
+@client_app.command("list")
+def client_list(as_json: JsonOpt = False) -> None:
+    """All clients."""
+    with uow() as work:
+        rows = [_client_data(c) for c in work.session.scalars(directory.select(directory.Client))]
+    if as_json:
+        render.emit_json(rows)
+    else:
+        render.rows("Clients", ["id", "name", "cadence", "template", "timezone"], rows)
+
+
+@client_app.command("show")
+def client_show(name: str, as_json: JsonOpt = False) -> None:
+    """One client, who covers which role for it, and its reviews."""
+    with uow() as work:
+        client = directory.client_by_name(work.session, name)
+        data = _client_data(client)
+        data["roles"] = {a.role: a.person.email for a in client.assignments}
+    data["reviews"] = [r for r in views.list_reviews(uow()) if r["client"] == client.name]
+    if as_json:
+        render.emit_json(data)
+        return
+    render.rows(f"Client {client.name}", list(_client_data(client)), [data])
+    render.rows("Roles", ["role", "person"], [{"role": k, "person": v} for k, v in data["roles"].items()])  # type: ignore[union-attr]
+    render.rows("Reviews", ["id", "name", "status", "meeting_at"], data["reviews"])  # type: ignore[arg-type]
+
+
+@client_app.command("assign")
+def client_assign(
+    name: str,
+    role: Annotated[str, typer.Option("--role")],
+    email: Annotated[str, typer.Option("--email")],
+) -> None:
+    """Make a person cover a role for this client (its vCIO, account manager, contact...)."""
+    directory.assign_role(uow(), name, role, email)
+    render.console.print(f"{email} covers {role} for {name}")
+
+
+@template_app.command("list")
+def template_list(as_json: JsonOpt = False) -> None:
+    """The templates you can start reviews from."""
+    rows = [
+        {
+            "name": t.name,
+            "title": t.title,
+            "type": t.review_type,
+            "cadence": t.cadence.value,
+            "tasks": sum(1 for _ in t.tasks()),
+            "budget_hours": t.budget_hours,
+        }
+        for t in catalog().values()
+    ]
+    if as_json:
+        render.emit_json(rows)
+    else:
+        render.rows("Templates", ["name", "title", "type", "cadence", "tasks", "budget_hours"], rows)
+
+
+@template_app.command("show")
+def template_show(name: str, as_json: JsonOpt = False) -> None:
+    """Phases, RACI, limits and tasks of a template."""
+    template = templates.pick(catalog(), name)
+    if as_json:
+        render.emit_json(template.model_dump(mode="json"))
+    else:
+        render.template(template)
+
+
+@template_app.command("validate")
+def template_validate(file: Path, as_json: JsonOpt = False) -> None:
+    """Check a template file; errors name the file, the field and the reason."""
+    template = templates.load_template_file(file)
+    count = sum(1 for _ in template.tasks())
+    if as_json:
+        render.emit_json({"file": str(file), "name": template.name, "tasks": count, "valid": True})
+    else:
+        render.console.print(f"{file}: valid template {template.name} with {count} tasks")
+
+
+@review_app.command("start")
+def review_start(
+    client: str,
+    review_type: Annotated[str | None, typer.Option("--type", help="Template name.")] = None,
+    meeting: Annotated[str | None, typer.Option(help="ISO date-time, client's zone.")] = None,
+    no_flow: Annotated[bool, typer.Option("--no-flow", help="Do not create a flow run.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a review of a client from its template (or --type)."""
+    review_id = start_review(uow(), client, catalog(), review_type, meeting, actor="cli")
+    data = views.review_view(uow(), review_id)
+    if as_json:
+        render.emit_json({"id": review_id, "name": data["name"], "status": data["status"]})
+    else:
+        render.console.print(
+            f"review {review_id} started: {data['name']} ({len(data['tasks'])} tasks), "
+            f"now in {data['status']}"
+        )
+
+
+@review_app.command("list")
+def review_list(
+    status: Annotated[str | None, typer.Option(help="Only reviews in this status.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reviews, newest first."""
+    rows = views.list_reviews(uow(), status)
+    if as_json:
+        render.emit_json(rows)
+    else:
+        render.rows("Reviews", ["id", "name", "client", "type", "status", "meeting_at"], rows)
+
+
+@review_app.command("show")
+def review_show(review_id: int, as_json: JsonOpt = False) -> None:
+    """A review with its gate, tasks and audit trail."""
+    data = views.review_view(uow(), review_id)
+    if as_json:
+        render.emit_json(data)
+    else:
+        render.review(data)
+
+
+@task_app.command("done")
+def task_done(
+    review_id: int,
+    task_key: str,
+    actor: AsOpt,
+    note: Annotated[str | None, typer.Option()] = None,
+    hours: Annotated[float | None, typer.Option(help="Hours worked on it.")] = None,
+) -> None:
+    """Mark a task done."""
+    complete_task(uow(), review_id, task_key, actor, note, hours)
+    _after(review_id, f"task {task_key} done")
+
+
+@task_app.command("skip")
+def task_skip(
+    review_id: int,
+    task_key: str,
+    actor: AsOpt,
+    reason: Annotated[str, typer.Option(help="Why this review does not need it.")] = "",
+) -> None:
+    """Skip a task this review does not need."""
+    skip_task(uow(), review_id, task_key, actor, reason)
+    _after(review_id, f"task {task_key} skipped")
+
+
+def _after(review_id: int, what: str) -> None:
+    data = views.review_view(uow(), review_id)
+    gate = data["gate"]
+    waiting = ", ".join(gate["open_required_tasks"]) if gate else ""
+    tail = f"; still open in {data['status']}: {waiting}" if waiting else ""
+    render.console.print(f"{what}; review {review_id} is in {data['status']}{tail}")
+
+
+def _decide(
+    kind: DecisionKind,
+    review_id: int,
+    actor: str,
+    phase: str | None,
+    comment: str,
+    meeting: str | None,
+    as_json: bool,
+) -> None:
+    result = decide(
+        uow(),
+        DecisionRequest(review_id, kind, actor, comment, meeting, phase),
+    )
+    if as_json:
+        render.emit_json(result.__dict__)
+    else:
+        render.console.print(
+            f"review {review_id}: {kind} by {actor}: {result.from_phase} -> {result.to_phase}"
+        )
+
+
+PhaseOpt = Annotated[
+    str | None, typer.Option(help="The phase you decide on; refused once the review left it.")
+]
+CommentOpt = Annotated[str, typer.Option(help="Comment or reason.")]
+MeetingOpt = Annotated[str | None, typer.Option(help="Meeting date, ISO, client's zone.")]
+
+
+def _decision_command(kind: DecisionKind, help_text: str) -> None:
+    def command(
+        review_id: int,
+        actor: AsOpt,
+        phase: PhaseOpt = None,
+        comment: CommentOpt = "",
+        meeting: MeetingOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        _decide(kind, review_id, actor, phase, comment, meeting, as_json)
+
+    command.__doc__ = help_text
+    app.command(kind.value)(command)
+
+
+_decision_command(DecisionKind.APPROVE, "Approve the review's current gate and move it on.")
+_decision_command(DecisionKind.REJECT, "Send the gate back for rework (reason required).")
+_decision_command(DecisionKind.RESCHEDULE, "Back to scheduling with a new meeting date.")
+_decision_command(DecisionKind.CANCEL, "Cancel the review (reason required).")
+_decision_command(DecisionKind.REOPEN, "Reopen follow-up from QA review (reason required).")
+
+
+@app.command("board")
+def board_command(as_json: JsonOpt = False) -> None:
+    """The review board: columns by phase, count against WIP limit, age warnings."""
+    columns = views.board(uow(), utcnow())
+    if as_json:
+        render.emit_json(columns)
+    else:
+        render.board(columns)
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except XbrError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        errors.print(
+            f"error: cannot use the database {engine().url!r}: {reason}; "
+            "check XBR_DATABASE_URL or run `xbr init`",
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)

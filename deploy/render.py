@@ -1,0 +1,136 @@
+"""Rich renderings of reviews, lists, templates and the board for people at a terminal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from states.templates import Template
+
+console = Console()
+STATUS_STYLE = {"done": "green", "skipped": "dim", "open": "yellow"}
+
+
+def emit_json(data: Any) -> None:
+    """Machine-readable output on stdout, nothing else."""
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def review(data: dict[str, Any]) -> None:
+    """One review: header, gate, checklist, audit trail."""
+    gate = data["gate"]
+    lines = [
+        f"[bold]{data['name']}[/]  (review {data['id']}, template {data['template']})",
+        f"status [bold]{data['status']}[/]  round {data['round']}  "
+        f"meeting {_when(data['meeting_at'])}",
+        f"hours {data['actual_hours']:g} of {data['budget_hours']:g} budgeted",
+    ]
+    if gate:
+        who = ", ".join(gate["eligible_approvers"]) or "nobody holds the role yet"
+        waiting = ", ".join(gate["open_required_tasks"]) or "nothing: ready to approve"
+        lines.append(
+            f"gate [bold]{gate['trigger']}[/] by {gate['accountable_role']} ({who}); "
+            f"waiting for: {waiting}"
+        )
+    console.print(Panel("\n".join(lines), title=data["client"], expand=False))
+    tasks = Table(title="Tasks", show_lines=False)
+    for column in ("phase", "key", "title", "assignee", "due", "status"):
+        tasks.add_column(column)
+    for t in data["tasks"]:
+        style = STATUS_STYLE.get(t["status"], "")
+        status = t["status"] + ("" if t["required"] else " (optional)")
+        tasks.add_row(
+            t["phase"],
+            t["key"],
+            t["title"],
+            t["assignee"] or f"[red]{t['role']}?[/]",
+            _when(t["due"]),
+            f"[{style}]{status}[/]",
+        )
+    console.print(tasks)
+    audit = Table(title="Audit trail")
+    for column in ("at", "from", "to", "trigger", "actor", "comment"):
+        audit.add_column(column)
+    for a in data["audit"]:
+        audit.add_row(
+            _when(a["at"]), a["from"] or "", a["to"] or "", a["trigger"], a["actor"], a["comment"]
+        )
+    console.print(audit)
+
+
+def rows(title: str, columns: list[str], items: list[dict[str, Any]]) -> None:
+    """A plain table of dicts."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for item in items:
+        table.add_row(*(_cell(item.get(c)) for c in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def template(t: Template) -> None:
+    """A template: per phase its RACI, limits and tasks."""
+    console.print(
+        Panel(
+            f"[bold]{t.title}[/] ({t.name}, type {t.review_type}, {t.cadence}, "
+            f"{t.budget_hours:g} h)\n{t.description.strip()}",
+            expand=False,
+        )
+    )
+    for phase, spec in t.phases.items():
+        raci = spec.raci
+        head = (
+            f"[bold]{phase}[/]  A: {raci.accountable}  R: {', '.join(raci.responsible)}"
+            f"  WIP: {spec.wip_limit or '-'}  age warning: {spec.age_warning_days or '-'} d"
+            + ("" if spec.approval else "  (no approval)")
+        )
+        console.print(head)
+        for task in spec.tasks:
+            due = f"{task.due.anchor}{task.due.business_days:+d}bd" if task.due else "-"
+            optional = "" if task.required else " (optional)"
+            console.print(f"   {task.key:<36} {task.role:<18} {due:<18} {task.title}{optional}")
+
+
+def board(columns: list[dict[str, Any]]) -> None:
+    """The Kanban board: a column per phase with its count against the WIP limit."""
+    table = Table(title="Review board", show_lines=True)
+    for col in columns:
+        limit = col["wip_limit"] or "∞"
+        over = col["wip_limit"] is not None and col["count"] >= col["wip_limit"]
+        table.add_column(f"{'[red]' if over else ''}{col['phase']} {col['count']}/{limit}")
+    height = max((len(c["cards"]) for c in columns), default=0)
+    for i in range(height):
+        table.add_row(*(_board_card(c["cards"][i]) if i < len(c["cards"]) else "" for c in columns))
+    console.print(table)
+
+
+def _board_card(card: dict[str, Any]) -> str:
+    flags = []
+    if card["age_warning"]:
+        flags.append("[red]stale[/]")
+    if card["overdue_tasks"]:
+        flags.append(f"[red]{len(card['overdue_tasks'])} overdue[/]")
+    meeting = card["meeting_at"][:10] if card["meeting_at"] else "no date"
+    return (
+        f"#{card['id']} {card['client']}\n{card['type']} {meeting}\n"
+        f"{card['age_days']:g} d {' '.join(flags)}"
+    )

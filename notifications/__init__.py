@@ -1,0 +1,1 @@
+"""Notifications by role through Apprise, message templates and signed approval links."""

@@ -1,0 +1,95 @@
+"""Business-day arithmetic and due dates, in the client's time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from states.errors import InvalidInput
+
+
+class Anchor(StrEnum):
+    """The dates a task's due rule counts from."""
+
+    START = "start"  # the day the review was started
+    MEETING = "meeting"  # the client meeting
+    PREP_MEETING = "prep_meeting"  # the internal pre-meeting
+    STAGING_DONE = "staging_done"  # the day staging must be finished
+    POST_MEETING = "post_meeting"  # the internal post-meeting
+
+
+def is_business_day(day: date) -> bool:
+    """Monday to Friday."""
+    return day.weekday() < 5
+
+
+def add_business_days(day: date, n: int) -> date:
+    """Move `n` business days from `day`; with n == 0, roll a weekend forward to Monday."""
+    step = 1 if n >= 0 else -1
+    remaining = abs(n)
+    if remaining == 0:
+        while not is_business_day(day):
+            day += timedelta(days=1)
+        return day
+    while remaining:
+        day += timedelta(days=step)
+        if is_business_day(day):
+            remaining -= 1
+    return day
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name`, or one clear error."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
+        ) from None
+
+
+def local_date(moment: datetime, tz: ZoneInfo) -> date:
+    """The calendar day `moment` falls on in `tz`."""
+    return moment.astimezone(tz).date()
+
+
+def anchor_dates(
+    start: date,
+    meeting: date | None,
+    prep_days_before: int,
+    staging_days_before_prep: int,
+    post_days_after: int,
+) -> dict[Anchor, date | None]:
+    """The dates each due rule counts from; the meeting-relative ones are None until it is set."""
+    if meeting is None:
+        return {a: (start if a is Anchor.START else None) for a in Anchor}
+    prep = add_business_days(meeting, -prep_days_before)
+    return {
+        Anchor.START: start,
+        Anchor.MEETING: meeting,
+        Anchor.PREP_MEETING: prep,
+        Anchor.STAGING_DONE: add_business_days(prep, -staging_days_before_prep),
+        Anchor.POST_MEETING: add_business_days(meeting, post_days_after),
+    }
+
+
+def due_at(anchor: date | None, business_days: int, tz: ZoneInfo, hour: int) -> datetime | None:
+    """End of the business day `business_days` from `anchor`, local `hour`, as UTC."""
+    if anchor is None:
+        return None
+    day = add_business_days(anchor, business_days)
+    return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
+
+
+def parse_moment(text: str, tz: ZoneInfo, what: str = "--meeting") -> datetime:
+    """An ISO date or date-time; without an offset it is read in `tz`. Returned in UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"{what} {text!r} is not an ISO date-time; use e.g. 2026-12-15T14:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)

@@ -1,0 +1,147 @@
+"""People, their roles, clients and who covers which role for a client."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from states.calendar import zone
+from states.db import UnitOfWork
+from states.errors import InvalidInput, NotFound
+from states.models import Client, ClientRole, Person, PersonRole, ReviewTask
+from states.templates import Cadence, Role, Template, pick
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def parse_role(text: str) -> Role:
+    """A role by name, or an error listing the roles."""
+    try:
+        return Role(text)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role {text!r}; use one of: {', '.join(r.value for r in Role)}"
+        ) from None
+
+
+def parse_email(text: str) -> str:
+    """A plausible email address, lower-cased."""
+    email = text.strip().lower()
+    if not _EMAIL.match(email):
+        raise InvalidInput(f"{text!r} is not an email address; use e.g. jo@msp.example")
+    return email
+
+
+def person_by_email(session: Session, email: str) -> Person:
+    """The person with `email`, or an error that says how to add them."""
+    person = session.scalar(select(Person).where(Person.email == email.strip().lower()))
+    if person is None:
+        raise NotFound(f"unknown person {email!r}; add them with `xbr person add`")
+    return person
+
+
+def client_by_name(session: Session, name: str) -> Client:
+    """The client called `name` (case-insensitive), or an error that says how to add it."""
+    client = session.scalar(select(Client).where(func.lower(Client.name) == name.lower()))
+    if client is None:
+        raise NotFound(f"unknown client {name!r}; see `xbr client list` or add it")
+    return client
+
+
+def add_person(uow: UnitOfWork, name: str, email: str, roles: list[str]) -> Person:
+    """Add a person, or give an existing one (same email) the extra roles."""
+    email = parse_email(email)
+    wanted = {parse_role(r) for r in roles}
+    if not name.strip():
+        raise InvalidInput("a person needs a name; give it as the first argument")
+    with uow:
+        person = uow.session.scalar(select(Person).where(Person.email == email))
+        if person is None:
+            person = Person(name=name.strip(), email=email)
+            uow.session.add(person)
+        person.role_rows.extend(PersonRole(role=r) for r in sorted(wanted - set(person.roles)))
+        uow.commit()
+        return person
+
+
+def list_people(uow: UnitOfWork) -> list[Person]:
+    """Everyone, by name."""
+    with uow:
+        return list(uow.session.scalars(select(Person).order_by(Person.name)))
+
+
+def add_client(
+    uow: UnitOfWork,
+    name: str,
+    cadence: str,
+    template_name: str,
+    timezone: str,
+    catalog: dict[str, Template],
+) -> Client:
+    """Add a client with its review cadence, default template and time zone."""
+    if not name.strip():
+        raise InvalidInput("a client needs a name; give it as the first argument")
+    try:
+        Cadence(cadence)
+    except ValueError:
+        choices = ", ".join(c.value for c in Cadence)
+        raise InvalidInput(f"unknown cadence {cadence!r}; use one of: {choices}") from None
+    pick(catalog, template_name)
+    zone(timezone)
+    with uow:
+        client = Client(
+            name=name.strip(), cadence=cadence, template=template_name, timezone=timezone
+        )
+        uow.session.add(client)
+        try:
+            uow.session.flush()
+        except IntegrityError:
+            raise InvalidInput(f"client {name!r} exists already; see `xbr client show`") from None
+        uow.commit()
+        return client
+
+
+def assign_role(uow: UnitOfWork, client_name: str, role: str, email: str) -> None:
+    """Make a person cover a role for one client (e.g. its vCIO or its contact)."""
+    wanted = parse_role(role)
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        person = person_by_email(uow.session, email)
+        if uow.session.get(ClientRole, (client.id, wanted.value, person.id)) is None:
+            uow.session.add(ClientRole(client_id=client.id, role=wanted.value, person_id=person.id))
+        uow.commit()
+
+
+def people_for(session: Session, client_id: int, role: str) -> list[Person]:
+    """Who covers `role` for a client: its own assignees, else everyone holding the role."""
+    assigned = list(
+        session.scalars(
+            select(Person)
+            .join(ClientRole, ClientRole.person_id == Person.id)
+            .where(ClientRole.client_id == client_id, ClientRole.role == role)
+            .order_by(Person.id)
+        )
+    )
+    if assigned:
+        return assigned
+    return list(
+        session.scalars(
+            select(Person)
+            .join(PersonRole, PersonRole.person_id == Person.id)
+            .where(PersonRole.role == role)
+            .order_by(Person.id)
+        )
+    )
+
+
+def open_task_load(session: Session) -> dict[int, int]:
+    """How many open tasks each person is assigned, to spread new work evenly."""
+    rows = session.execute(
+        select(ReviewTask.assignee_id, func.count())
+        .where(ReviewTask.status == "open", ReviewTask.assignee_id.is_not(None))
+        .group_by(ReviewTask.assignee_id)
+    )
+    return {person_id: count for person_id, count in rows}

@@ -1,0 +1,142 @@
+"""Moving a review: the facts of a gate, recording a step, passing through empty phases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from states.directory import people_for
+from states.errors import Refused
+from states.lifecycle import FORWARD, OPEN_PHASES, Gate, Phase, fire
+from states.models import AuditEntry, OutboxMessage, Review
+from states.templates import Template
+
+SYSTEM_ACTOR = "xbr"
+
+
+def eligible_approvers(session: Session, review: Review, template: Template) -> list[str]:
+    """Emails of the people who hold the accountable role of the review's current phase."""
+    if review.status not in OPEN_PHASES:
+        return []
+    role = template.phase(review.status).raci.accountable
+    return [p.email for p in people_for(session, review.client_id, role)]
+
+
+def open_required_tasks(review: Review) -> list[str]:
+    """Keys of the current phase's required tasks that are neither done nor skipped."""
+    return [
+        t.key
+        for t in review.tasks
+        if t.phase == review.status and t.required and t.status == "open"
+    ]
+
+
+def wip_counts(
+    session: Session, template: Template, exclude: int
+) -> dict[str, tuple[int, int | None]]:
+    """Reviews in each phase (all clients) against the template's WIP limit for it."""
+    rows = session.execute(
+        select(Review.status, func.count()).where(Review.id != exclude).group_by(Review.status)
+    )
+    counts = dict(rows.tuples())
+    return {p.value: (counts.get(p.value, 0), template.phase(p).wip_limit) for p in OPEN_PHASES}
+
+
+def build_gate(
+    session: Session,
+    review: Review,
+    template: Template,
+    actor: str,
+    now: datetime,
+    comment: str = "",
+    proposed_meeting_at: datetime | None = None,
+) -> Gate:
+    """Everything the guards judge a decision on, read from the database once."""
+    verifies = template.phase(review.status).verifies if review.status in OPEN_PHASES else []
+    return Gate(
+        state=review.status,
+        now=now,
+        actor=actor,
+        system=actor == SYSTEM_ACTOR,
+        eligible_approvers=frozenset(eligible_approvers(session, review, template)),
+        open_required_tasks=tuple(open_required_tasks(review)),
+        verified_by={
+            t.key: t.completed_by.email
+            for t in review.tasks
+            if t.key in verifies and t.status == "done" and t.completed_by is not None
+        },
+        wip=wip_counts(session, template, exclude=review.id),
+        meeting_at=review.meeting_at,
+        proposed_meeting_at=proposed_meeting_at,
+        comment=comment,
+    )
+
+
+def record_step(
+    session: Session,
+    review: Review,
+    trigger: str,
+    source: str | None,
+    dest: str,
+    actor: str,
+    comment: str,
+    now: datetime | None = None,
+) -> None:
+    """Write one step: the new phase, the audit row and the outbox event, in the caller's
+    transaction. A new phase starts a new round, so each gate is decided once."""
+    if source is not None:
+        review.round += 1
+    if dest != source:
+        review.status = dest
+        if now is not None:
+            review.phase_entered_at = now
+            if dest in (Phase.CLOSED, Phase.CANCELLED):
+                review.closed_at = now
+    session.add(
+        AuditEntry(
+            review_id=review.id,
+            at=now or review.phase_entered_at,
+            from_state=source,
+            to_state=dest,
+            trigger=trigger,
+            actor=actor,
+            comment=comment,
+        )
+    )
+    session.add(
+        OutboxMessage(
+            dedupe_key=f"review:{review.id}:round:{review.round}:{trigger}",
+            kind="review.step",
+            review_id=review.id,
+            payload={
+                "review_id": review.id,
+                "round": review.round,
+                "trigger": trigger,
+                "from": source,
+                "to": dest,
+                "actor": actor,
+            },
+        )
+    )
+
+
+def settle(session: Session, review: Review, template: Template, now: datetime) -> None:
+    """Carry the review through phases that need no approval, as far as their guards allow."""
+    while review.status in OPEN_PHASES:
+        spec = template.phase(review.status)
+        if spec.approval:
+            return
+        trigger, _ = FORWARD[Phase(review.status)]
+        gate = build_gate(session, review, template, SYSTEM_ACTOR, now)
+        try:
+            dest = fire(gate, trigger)
+        except Refused:
+            return
+        why = (
+            f"passed through: template {template.name} has no tasks or approval for {review.status}"
+            if spec.passes_through
+            else f"required tasks of {review.status} closed; the phase needs no approval"
+        )
+        record_step(session, review, trigger, review.status, dest, SYSTEM_ACTOR, why, now)

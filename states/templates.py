@@ -1,0 +1,317 @@
+"""Review templates: the pydantic schema, the board defaults from the BTR process, and loading.
+
+A template is data (YAML): the review type, cadence, budget, the meeting-relative schedule, and
+per phase the RACI, WIP limit, status-age warning, verification and tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from states.calendar import Anchor
+from states.errors import InvalidInput, NotFound
+from states.lifecycle import OPEN_PHASES, Phase
+
+
+class Role(StrEnum):
+    """The roles people hold at an MSP (and the client's contact)."""
+
+    VCIO = "vcio"
+    ACCOUNT_MANAGER = "account_manager"
+    SALES_ASSISTANT = "sales_assistant"
+    OPS_MANAGER = "ops_manager"
+    TEAM_LEAD = "team_lead"
+    SUPPORT_ENGINEER = "support_engineer"
+    INTERN = "intern"
+    SECURITY_ENGINEER = "security_engineer"
+    EXEC_ASSISTANT = "exec_assistant"
+    CEO = "ceo"
+    CLIENT_CONTACT = "client_contact"
+
+
+class Cadence(StrEnum):
+    """How often a client meets for this kind of review."""
+
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    SEMIANNUAL = "semiannual"
+    ANNUAL = "annual"
+    NONE = "none"
+
+
+class TaskKind(StrEnum):
+    """Manual work, a report to upload, or a check that automation can run."""
+
+    MANUAL = "manual"
+    UPLOAD = "upload"
+    CHECK = "check"
+
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Due(_Strict):
+    """A due date: `business_days` from an anchor date (negative is before it)."""
+
+    anchor: Anchor
+    business_days: int = 0
+
+
+class TaskSpec(_Strict):
+    """One step of the checklist."""
+
+    key: Slug
+    title: str = Field(min_length=1)
+    role: Role
+    backup_roles: list[Role] = []  # also allowed to do it, and assigned when nobody has `role`
+    required: bool = True
+    kind: TaskKind = TaskKind.MANUAL
+    due: Due | None = None
+    ref: str | None = None  # the step's number in the source document
+    verifies: list[Slug] = []  # second set of eyes: done by someone who did none of these
+    details: str = ""
+
+    @property
+    def roles(self) -> list[Role]:
+        """Everyone who may do the task: the role first, then the backups."""
+        return [self.role, *self.backup_roles]
+
+
+class Raci(_Strict):
+    """Responsible, accountable (exactly one role), consulted and informed."""
+
+    responsible: list[Role] = Field(min_length=1)
+    accountable: Role
+    consulted: list[Role] = []
+    informed: list[Role] = []
+
+
+class PhaseSpec(_Strict):
+    """What a phase needs: who, how many at once, how old is too old, and the tasks."""
+
+    raci: Raci
+    approval: bool = True  # False: the review moves on by itself once the required tasks are closed
+    wip_limit: int | None = Field(default=None, ge=1)
+    wip_minimum: int | None = Field(default=None, ge=1)
+    age_warning_days: int | None = Field(default=None, ge=1)
+    verifies: list[Slug] = []  # four-eyes: the approver did none of these tasks
+    tasks: list[TaskSpec] = []
+
+    @property
+    def passes_through(self) -> bool:
+        """A phase with neither tasks nor approval is crossed at once."""
+        return not self.approval and not self.tasks
+
+
+class Schedule(_Strict):
+    """The meeting-relative dates, in business days (BTR defaults)."""
+
+    lead_weeks_min: int = Field(default=4, ge=0)
+    lead_weeks_max: int = Field(default=8, ge=0)
+    prep_meeting_business_days_before: int = Field(default=2, ge=0)
+    staging_done_business_days_before_prep: int = Field(default=5, ge=0)
+    post_meeting_business_days_after: int = Field(default=1, ge=0)
+    due_hour: int = Field(default=17, ge=0, le=23)
+
+
+def _raci(r: list[str], a: str, c: list[str] = (), i: list[str] = ()) -> dict[str, Any]:
+    return {"responsible": list(r), "accountable": a, "consulted": list(c), "informed": list(i)}
+
+
+# The BTR board (003): WIP limits, status-age warnings and the RACI chart, as phase defaults.
+BOARD_DEFAULTS: dict[Phase, dict[str, Any]] = {
+    Phase.NEEDED: {
+        "age_warning_days": 30,
+        "raci": _raci(["account_manager"], "ops_manager", ["ceo", "team_lead"], ["exec_assistant"]),
+    },
+    Phase.SCHEDULING: {
+        "wip_limit": 10,
+        "age_warning_days": 14,
+        "raci": _raci(["team_lead", "exec_assistant"], "ops_manager", ["ceo"], ["account_manager"]),
+    },
+    Phase.SCHEDULED: {
+        "wip_minimum": 5,
+        "raci": _raci(["team_lead"], "ops_manager", [], ["account_manager"]),
+    },
+    Phase.STAGING: {
+        "wip_limit": 4,
+        "age_warning_days": 14,
+        "raci": _raci(["support_engineer", "account_manager"], "ops_manager", [], ["ceo"]),
+    },
+    Phase.PREP: {
+        "wip_limit": 2,
+        "age_warning_days": 14,
+        "raci": _raci(["ops_manager", "account_manager"], "ceo", ["team_lead"], []),
+    },
+    Phase.DELIVERY: {
+        "wip_limit": 2,
+        "age_warning_days": 14,
+        "raci": _raci(["ops_manager", "team_lead"], "account_manager", ["ceo"], ["exec_assistant"]),
+    },
+    Phase.FOLLOW_UP: {
+        "wip_limit": 2,
+        "age_warning_days": 7,
+        "raci": _raci(
+            ["exec_assistant", "ops_manager"],
+            "account_manager",
+            ["ceo"],
+            ["team_lead", "support_engineer", "client_contact"],
+        ),
+    },
+    Phase.QA_REVIEW: {
+        "wip_limit": 2,
+        "age_warning_days": 7,
+        "raci": _raci(["ops_manager"], "ceo"),
+    },
+}
+
+
+class Template(_Strict):
+    """A kind of review: its schedule and, per open phase, what must happen and who decides."""
+
+    name: Slug
+    title: str = Field(min_length=1)
+    review_type: Slug
+    description: str = ""
+    source: str = ""  # the document the template was built from
+    cadence: Cadence = Cadence.QUARTERLY
+    budget_hours: float = Field(default=12, ge=0)
+    schedule: Schedule = Schedule()
+    phases: dict[Phase, PhaseSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_board_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("phases", {}), dict):
+            return data
+        given = data.get("phases") or {}
+        phases = {}
+        for phase in OPEN_PHASES:
+            spec = given.get(phase.value)
+            phases[phase.value] = (
+                {**BOARD_DEFAULTS[phase], **spec}
+                if isinstance(spec, dict)
+                else BOARD_DEFAULTS[phase]
+            )
+        # unknown phase names stay, so that validation names them
+        phases.update({k: v for k, v in given.items() if k not in phases})
+        return {**data, "phases": phases}
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Template:
+        closed = [p for p in self.phases if p not in OPEN_PHASES]
+        if closed:
+            raise ValueError(f"phase {closed[0]} takes no tasks: it ends the review")
+        seen: dict[str, Phase] = {}
+        for phase, task in self.tasks():
+            if task.key in seen:
+                raise ValueError(f"task key {task.key!r} is used twice")
+            for key in task.verifies:
+                if key not in seen:
+                    raise ValueError(
+                        f"task {task.key!r} verifies {key!r}, which is not an earlier task"
+                    )
+            seen[task.key] = phase
+        order = list(OPEN_PHASES)
+        for phase, spec in self.phases.items():
+            for key in spec.verifies:
+                if key not in seen or order.index(seen[key]) > order.index(phase):
+                    raise ValueError(
+                        f"phase {phase} verifies {key!r}, which is not a task of it or before it"
+                    )
+            for task in spec.tasks:
+                if not set(task.roles) & set(spec.raci.responsible):
+                    raise ValueError(
+                        f"task {task.key!r} is done by {task.role}, which is not responsible "
+                        f"in {phase}; add it to phases.{phase}.raci.responsible"
+                    )
+        return self
+
+    def tasks(self) -> Iterator[tuple[Phase, TaskSpec]]:
+        """Every task in lifecycle order, with its phase."""
+        for phase in OPEN_PHASES:
+            for task in self.phases[phase].tasks:
+                yield phase, task
+
+    def phase(self, phase: str) -> PhaseSpec:
+        """The spec of an open phase."""
+        return self.phases[Phase(phase)]
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and part in {"function-after", "function-before"}:
+            continue
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def parse_template(data: Any, origin: str) -> Template:
+    """Validate template data; errors name the origin, the field path and the reason."""
+    try:
+        return Template.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InvalidInput(f"{origin}: {problems[0]}{more}") from None
+
+
+def load_template_file(path: Path) -> Template:
+    """Read and validate one template YAML file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read ({exc.strerror}); check the path") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidInput(f"{path}: {where}: malformed YAML: {reason}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}: (top level): a template is a mapping of fields")
+    return parse_template(data, str(path))
+
+
+def shipped_template_files() -> list[Path]:
+    """The template files that come with xbr."""
+    folder = resources.files("states") / "catalog"
+    return sorted(Path(str(f)) for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+def load_catalog(extra_dirs: list[Path] = ()) -> dict[str, Template]:
+    """Shipped templates, then the YAML files in `extra_dirs` (same name replaces)."""
+    files = shipped_template_files()
+    for folder in extra_dirs:
+        if folder.is_dir():
+            files += sorted(folder.glob("*.yaml"))
+    catalog: dict[str, Template] = {}
+    for path in files:
+        template = load_template_file(path)
+        catalog[template.name] = template
+    return catalog
+
+
+def pick(catalog: dict[str, Template], name: str) -> Template:
+    """The template `name`, or an error listing the known ones."""
+    try:
+        return catalog[name]
+    except KeyError:
+        known = ", ".join(sorted(catalog))
+        raise NotFound(f"unknown template {name!r}; use one of: {known}") from None

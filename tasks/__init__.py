@@ -1,0 +1,1 @@
+"""Prefect tasks: evidence import and checks, findings to tickets, agendas, outbox delivery."""
