@@ -20,7 +20,9 @@ from states.models import utcnow
 from states.reviews import start_review
 from states.settings import Settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
+)
 person_app = typer.Typer(no_args_is_help=True, help="People and their roles.")
 client_app = typer.Typer(no_args_is_help=True, help="Clients, their cadence and template.")
 template_app = typer.Typer(no_args_is_help=True, help="Review templates.")
@@ -344,19 +346,33 @@ def board_command(as_json: JsonOpt = False) -> None:
         render.board(columns)
 
 
-def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2."""
+def run(argv: list[str]) -> int:
+    """Run one command line and return its exit code; user errors are one line on stderr."""
+    settings.cache_clear()
+    engine.cache_clear()
     try:
-        app()
+        app(args=argv, prog_name="xbr")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except XbrError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        errors.print(
-            f"error: cannot use the database {engine().url!r}: {reason}; "
-            "check XBR_DATABASE_URL or run `xbr init`",
-            markup=False,
-            soft_wrap=True,
+        _fail(
+            f"cannot use the database {settings().url!r}: {reason}; "
+            "check XBR_DATABASE_URL or run `xbr init`"
         )
-        sys.exit(2)
+    return 2
+
+
+def _fail(message: str) -> None:
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    """The `xbr` console script."""
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -46,7 +46,8 @@ def review(data: dict[str, Any]) -> None:
     console.print(Panel("\n".join(lines), title=data["client"], expand=False))
     tasks = Table(title="Tasks", show_lines=False)
     for column in ("phase", "key", "title", "assignee", "due", "status"):
-        tasks.add_column(column)
+        # keys and people are typed back into commands: never cut them
+        tasks.add_column(column, no_wrap=column != "title", ratio=1 if column == "title" else None)
     for t in data["tasks"]:
         style = STATUS_STYLE.get(t["status"], "")
         status = t["status"] + ("" if t["required"] else " (optional)")
@@ -55,7 +56,7 @@ def review(data: dict[str, Any]) -> None:
             t["key"],
             t["title"],
             t["assignee"] or f"[red]{t['role']}?[/]",
-            _when(t["due"]),
+            (t["due"] or "-")[:10],
             f"[{style}]{status}[/]",
         )
     console.print(tasks)
@@ -73,7 +74,7 @@ def rows(title: str, columns: list[str], items: list[dict[str, Any]]) -> None:
     """A plain table of dicts."""
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for item in items:
         table.add_row(*(_cell(item.get(c)) for c in columns))
     console.print(table)

@@ -40,7 +40,7 @@ def wip_counts(
     rows = session.execute(
         select(Review.status, func.count()).where(Review.id != exclude).group_by(Review.status)
     )
-    counts = dict(rows.tuples())
+    counts = {status: count for status, count in rows}
     return {p.value: (counts.get(p.value, 0), template.phase(p).wip_limit) for p in OPEN_PHASES}
 
 
