@@ -147,15 +147,14 @@ def client_show(name: str, as_json: JsonOpt = False) -> None:
     """One client, who covers which role for it, and its reviews."""
     with uow() as work:
         client = directory.client_by_name(work.session, name)
-        data = _client_data(client)
-        data["roles"] = {a.role: a.person.email for a in client.assignments}
-    data["reviews"] = [r for r in views.list_reviews(uow()) if r["client"] == client.name]
+        roles = [{"role": a.role, "person": a.person.email} for a in client.assignments]
+    reviews = views.list_reviews(uow(), client_id=client.id)
     if as_json:
-        render.emit_json(data)
+        render.emit_json({**_client_data(client), "roles": roles, "reviews": reviews})
         return
-    render.rows(f"Client {client.name}", list(_client_data(client)), [data])
-    render.rows("Roles", ["role", "person"], [{"role": k, "person": v} for k, v in data["roles"].items()])  # type: ignore[union-attr]
-    render.rows("Reviews", ["id", "name", "status", "meeting_at"], data["reviews"])  # type: ignore[arg-type]
+    render.rows(f"Client {client.name}", list(_client_data(client)), [_client_data(client)])
+    render.rows("Roles", ["role", "person"], roles)
+    render.rows("Reviews", ["id", "name", "status", "meeting_at"], reviews)
 
 
 @client_app.command("assign")
@@ -186,7 +185,8 @@ def template_list(as_json: JsonOpt = False) -> None:
     if as_json:
         render.emit_json(rows)
     else:
-        render.rows("Templates", ["name", "title", "type", "cadence", "tasks", "budget_hours"], rows)
+        columns = ["name", "title", "type", "cadence", "tasks", "budget_hours"]
+        render.rows("Templates", columns, rows)
 
 
 @template_app.command("show")
@@ -348,8 +348,6 @@ def board_command(as_json: JsonOpt = False) -> None:
 
 def run(argv: list[str]) -> int:
     """Run one command line and return its exit code; user errors are one line on stderr."""
-    settings.cache_clear()
-    engine.cache_clear()
     try:
         app(args=argv, prog_name="xbr")
     except SystemExit as exc:
@@ -362,6 +360,12 @@ def run(argv: list[str]) -> int:
             f"cannot use the database {settings().url!r}: {reason}; "
             "check XBR_DATABASE_URL or run `xbr init`"
         )
+    finally:
+        # each command line reads the environment afresh (tests run many in one process)
+        if engine.cache_info().currsize:
+            engine().dispose()
+        engine.cache_clear()
+        settings.cache_clear()
     return 2
 
 

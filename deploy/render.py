@@ -44,16 +44,21 @@ def review(data: dict[str, Any]) -> None:
             f"waiting for: {waiting}"
         )
     console.print(Panel("\n".join(lines), title=data["client"], expand=False))
-    tasks = Table(title="Tasks", show_lines=False)
-    for column in ("phase", "key", "title", "assignee", "due", "status"):
-        # keys and people are typed back into commands: never cut them
-        tasks.add_column(column, no_wrap=column != "title", ratio=1 if column == "title" else None)
+    tasks = Table(title="Tasks")
+    tasks.add_column("key", no_wrap=True)  # keys and emails are typed back into commands
+    tasks.add_column("title", overflow="fold", min_width=16)
+    tasks.add_column("assignee", no_wrap=True)
+    tasks.add_column("due", no_wrap=True)
+    tasks.add_column("status", no_wrap=True)
+    phase = None
     for t in data["tasks"]:
+        if t["phase"] != phase:
+            phase = t["phase"]
+            tasks.add_row(f"[bold]{phase}[/]", end_section=False)
         style = STATUS_STYLE.get(t["status"], "")
-        status = t["status"] + ("" if t["required"] else " (optional)")
+        status = t["status"] + ("" if t["required"] else "?")
         tasks.add_row(
-            t["phase"],
-            t["key"],
+            f"  {t['key']}",
             t["title"],
             t["assignee"] or f"[red]{t['role']}?[/]",
             (t["due"] or "-")[:10],
@@ -61,12 +66,12 @@ def review(data: dict[str, Any]) -> None:
         )
     console.print(tasks)
     audit = Table(title="Audit trail")
-    for column in ("at", "from", "to", "trigger", "actor", "comment"):
-        audit.add_column(column)
+    audit.add_column("at", no_wrap=True)
+    for column in ("step", "trigger", "actor", "comment"):
+        audit.add_column(column, overflow="fold")
     for a in data["audit"]:
-        audit.add_row(
-            _when(a["at"]), a["from"] or "", a["to"] or "", a["trigger"], a["actor"], a["comment"]
-        )
+        step = f"{a['from'] or ''} -> {a['to']}" if a["from"] != a["to"] else a["to"]
+        audit.add_row(_when(a["at"])[5:16], step, a["trigger"], a["actor"], a["comment"])
     console.print(audit)
 
 

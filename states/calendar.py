@@ -43,7 +43,7 @@ def zone(name: str) -> ZoneInfo:
     """The IANA time zone `name`, or one clear error."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
         raise InvalidInput(
             f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
         ) from None

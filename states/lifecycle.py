@@ -217,7 +217,7 @@ def fire(gate: Gate, trigger: Trigger) -> Phase:
     Raises IllegalTrigger when the trigger does not apply in the gate's state, and Refused
     with the first failing guard's reason; the gate's state is unchanged in both cases.
     """
-    start = gate.state
+    start = Phase(gate.state).value
     with _machine_lock:
         MACHINE.add_model(gate, initial=start)
         try:

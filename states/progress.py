@@ -89,7 +89,7 @@ def record_step(
     if source is not None:
         review.round += 1
     if dest != source:
-        review.status = dest
+        review.status = Phase(dest).value
         if now is not None:
             review.phase_entered_at = now
             if dest in (Phase.CLOSED, Phase.CANCELLED):

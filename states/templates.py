@@ -210,31 +210,33 @@ class Template(_Strict):
 
     @model_validator(mode="after")
     def _check_keys(self) -> Template:
+        # Messages start with the field path: parse_template shows them as they are.
         closed = [p for p in self.phases if p not in OPEN_PHASES]
         if closed:
-            raise ValueError(f"phase {closed[0]} takes no tasks: it ends the review")
-        seen: dict[str, Phase] = {}
-        for phase, task in self.tasks():
-            if task.key in seen:
-                raise ValueError(f"task key {task.key!r} is used twice")
-            for key in task.verifies:
-                if key not in seen:
-                    raise ValueError(
-                        f"task {task.key!r} verifies {key!r}, which is not an earlier task"
-                    )
-            seen[task.key] = phase
+            raise ValueError(f"phases.{closed[0]}: takes no tasks, it ends the review")
         order = list(OPEN_PHASES)
-        for phase, spec in self.phases.items():
+        seen: dict[str, Phase] = {}
+        for phase in OPEN_PHASES:
+            spec = self.phases[phase]
+            for i, task in enumerate(spec.tasks):
+                where = f"phases.{phase}.tasks[{i}]"
+                if task.key in seen:
+                    raise ValueError(f"{where}.key: task key {task.key!r} is used twice")
+                for key in task.verifies:
+                    if key not in seen:
+                        raise ValueError(
+                            f"{where}.verifies: {key!r} is not an earlier task of the template"
+                        )
+                if not set(task.roles) & set(spec.raci.responsible):
+                    raise ValueError(
+                        f"{where}.role: {task.role} is not responsible in {phase}; "
+                        f"add it to phases.{phase}.raci.responsible"
+                    )
+                seen[task.key] = phase
             for key in spec.verifies:
                 if key not in seen or order.index(seen[key]) > order.index(phase):
                     raise ValueError(
-                        f"phase {phase} verifies {key!r}, which is not a task of it or before it"
-                    )
-            for task in spec.tasks:
-                if not set(task.roles) & set(spec.raci.responsible):
-                    raise ValueError(
-                        f"task {task.key!r} is done by {task.role}, which is not responsible "
-                        f"in {phase}; add it to phases.{phase}.raci.responsible"
+                        f"phases.{phase}.verifies: {key!r} is not a task of {phase} or before it"
                     )
         return self
 
@@ -254,11 +256,11 @@ def _where(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif isinstance(part, str) and part in {"function-after", "function-before"}:
+        elif part in {"function-after", "function-before", "[key]"}:
             continue
         else:
             path += f".{part}" if path else str(part)
-    return path or "(top level)"
+    return path
 
 
 def parse_template(data: Any, origin: str) -> Template:
@@ -266,7 +268,10 @@ def parse_template(data: Any, origin: str) -> Template:
     try:
         return Template.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        problems = []
+        for error in exc.errors():
+            where, message = _where(error["loc"]), error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where else message)
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InvalidInput(f"{origin}: {problems[0]}{more}") from None
 
@@ -285,7 +290,9 @@ def load_template_file(path: Path) -> Template:
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInput(f"{path}: {where}: malformed YAML: {reason}") from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"{path}: (top level): a template is a mapping of fields")
+        raise InvalidInput(
+            f"{path}: (top level): a template is a mapping of fields, not {data!r:.40}"
+        )
     return parse_template(data, str(path))
 
 

@@ -99,12 +99,16 @@ def review_summary(review: Review) -> dict[str, Any]:
     }
 
 
-def list_reviews(uow: UnitOfWork, status: str | None = None) -> list[dict[str, Any]]:
-    """Reviews, newest first, optionally in one status."""
+def list_reviews(
+    uow: UnitOfWork, status: str | None = None, client_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Reviews, newest first, optionally of one status or one client."""
     with uow:
         query = select(Review).order_by(Review.id.desc())
         if status:
             query = query.where(Review.status == status)
+        if client_id is not None:
+            query = query.where(Review.client_id == client_id)
         return [review_summary(r) for r in uow.session.scalars(query)]
 
 
@@ -136,9 +140,7 @@ def board(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
 def _card(review: Review, now: datetime) -> dict[str, Any]:
     spec = Template.model_validate(review.template_snapshot).phase(review.status)
     age_days = (now - review.phase_entered_at).total_seconds() / 86400
-    overdue = [
-        t.key for t in review.tasks if t.status == "open" and t.due_at and t.due_at < now
-    ]
+    overdue = [t.key for t in review.tasks if t.status == "open" and t.due_at and t.due_at < now]
     return {
         **review_summary(review),
         "age_days": round(age_days, 1),

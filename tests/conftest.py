@@ -108,7 +108,12 @@ def staffed(engine: Engine, catalog: dict[str, Template]) -> UowFactory:
         directory.add_person(uow(), name, email, roles)
     for template in catalog.values():
         directory.add_client(
-            uow(), f"Client {template.name}", "quarterly", template.name, "America/New_York", catalog
+            uow(),
+            f"Client {template.name}",
+            "quarterly",
+            template.name,
+            "America/New_York",
+            catalog,
         )
     return uow
 

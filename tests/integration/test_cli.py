@@ -1,0 +1,264 @@
+"""The `xbr` command line end to end: every shipped template walked from needed to closed, and
+bad input refused with one line, exit code 2 and no change."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from deploy.cli import run
+from states.models import Base
+from states.settings import normalize_url
+from tests.conftest import STAFF
+
+MEETING = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
+
+
+class Xbr:
+    """Runs command lines in-process against one database and keeps what they printed."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def __call__(self, *argv: str, ok: bool = True) -> tuple[int, str, str]:
+        code = run(list(argv))
+        out, err = self.capsys.readouterr()
+        if ok:
+            assert code == 0, f"xbr {' '.join(argv)} -> {code}: {err}"
+        return code, out, err
+
+    def json(self, *argv: str) -> Any:
+        return json.loads(self(*argv, "--json")[1])
+
+
+@pytest.fixture
+def xbr(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Xbr:
+    """An initialised xbr home with the staff and one client per shipped template."""
+    monkeypatch.setenv("XBR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XBR_DATABASE_URL", database_url)
+    cli = Xbr(capsys)
+    cli("init")
+    for name, email, roles in STAFF:
+        cli("person", "add", name, "--email", email, *(a for r in roles for a in ("--role", r)))
+    for template in cli.json("template", "list"):
+        cli(
+            "client", "add", f"Client {template['name']}", "--cadence", template["cadence"],
+            "--template", template["name"], "--timezone", "Europe/Berlin",
+        )  # fmt: skip
+    return cli
+
+
+def _close_open_tasks(xbr: Xbr, review: dict[str, Any]) -> None:
+    for task in review["tasks"]:
+        if task["phase"] == review["status"] and task["status"] == "open":
+            xbr("task", "done", str(review["id"]), task["key"], "--as", task["assignee"],
+                "--hours", "0.5")  # fmt: skip
+
+
+def _approve(xbr: Xbr, review: dict[str, Any]) -> None:
+    """Approve as the first eligible person the four-eyes rule allows."""
+    gate = review["gate"]
+    extra = ["--meeting", MEETING] if gate["phase"] == "scheduling" else []
+    for approver in gate["eligible_approvers"]:
+        code, _, err = xbr(
+            "approve", str(review["id"]), "--as", approver, "--phase", gate["phase"], *extra,
+            ok=False,
+        )  # fmt: skip
+        if code == 0:
+            return
+        assert "a second person must approve it" in err, err
+    raise AssertionError(f"nobody could approve {gate}")
+
+
+@pytest.mark.parametrize(
+    "template", ["xbr-sop", "btr", "qbr", "bsrr", "trs", "monthly-checkin", "ad-hoc"]
+)
+def test_every_template_walks_from_needed_to_closed(xbr: Xbr, template: str) -> None:
+    review_id = xbr.json("review", "start", f"Client {template}", "--no-flow")["id"]
+    phases_seen = []
+    for _ in range(20):
+        review = xbr.json("review", "show", str(review_id))
+        if review["status"] == "closed":
+            break
+        phases_seen.append(review["status"])
+        _close_open_tasks(xbr, review)
+        review = xbr.json("review", "show", str(review_id))
+        if review["status"] == phases_seen[-1] and review["gate"]["approval"]:
+            _approve(xbr, review)
+    review = xbr.json("review", "show", str(review_id))
+    assert review["status"] == "closed"
+    assert all(t["status"] == "done" for t in review["tasks"] if t["required"])
+    assert review["gate"] is None
+    steps = [(a["from"], a["to"]) for a in review["audit"] if a["from"] != a["to"]]
+    assert steps == [
+        (None, "needed"),
+        ("needed", "scheduling"),
+        ("scheduling", "scheduled"),
+        ("scheduled", "staging"),
+        ("staging", "prep"),
+        ("prep", "delivery"),
+        ("delivery", "follow_up"),
+        ("follow_up", "qa_review"),
+        ("qa_review", "closed"),
+    ]
+    task_rows = [a for a in review["audit"] if a["trigger"] == "task_done"]
+    assert len(task_rows) == sum(t["status"] == "done" for t in review["tasks"])
+    assert review["version"] > 1
+
+
+def test_monthly_checkin_passes_through_staging_and_says_so(xbr: Xbr) -> None:
+    review_id = xbr.json("review", "start", "Client monthly-checkin")["id"]
+    review = xbr.json("review", "show", str(review_id))
+    _close_open_tasks(xbr, review)
+    _approve(xbr, xbr.json("review", "show", str(review_id)))
+    _close_open_tasks(xbr, xbr.json("review", "show", str(review_id)))
+    _approve(xbr, xbr.json("review", "show", str(review_id)))  # scheduling
+    _approve(xbr, xbr.json("review", "show", str(review_id)))  # pull from scheduled
+    review = xbr.json("review", "show", str(review_id))
+    assert review["status"] == "delivery"  # staging has no work, prep's only task is optional
+    by_phase = {a["from"]: a for a in review["audit"] if a["from"] != a["to"]}
+    assert by_phase["staging"]["actor"] == by_phase["prep"]["actor"] == "xbr"
+    assert "passed through" in by_phase["staging"]["comment"]
+    assert "needs no approval" in by_phase["prep"]["comment"]
+
+
+def test_review_show_json_contract(xbr: Xbr) -> None:
+    review_id = xbr.json("review", "start", "Client btr", "--meeting", MEETING)["id"]
+    review = xbr.json("review", "show", str(review_id))
+    assert {
+        "id",
+        "client",
+        "type",
+        "status",
+        "meeting_at",
+        "version",
+        "gate",
+        "tasks",
+        "audit",
+    } <= set(review)
+    assert set(review["gate"]) >= {
+        "phase", "trigger", "accountable_role", "eligible_approvers", "open_required_tasks",
+    }  # fmt: skip
+    assert review["gate"]["eligible_approvers"] == ["olga@msp.example"]
+    task = review["tasks"][0]
+    assert set(task) >= {"key", "phase", "title", "role", "assignee", "due", "required", "status"}
+    assert all(t["due"] for t in review["tasks"]), "a meeting date gives every task a due date"
+    assert set(review["audit"][0]) == {"at", "from", "to", "trigger", "actor", "comment"}
+
+
+def _snapshot(url: str) -> dict[str, Any]:
+    """Every row of every table, to prove that a refused command changed nothing."""
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: sorted(map(repr, conn.execute(select(table)).all()))
+                for table in Base.metadata.sorted_tables
+            } | {"count": conn.execute(select(func.count()).select_from(text("reviews"))).all()}
+    finally:
+        engine.dispose()
+
+
+BAD_INPUT = [
+    (["review", "start", "Nobody Inc"], "unknown client 'Nobody Inc'"),
+    (["review", "start", "Client qbr", "--type", "nope"], "unknown template 'nope'"),
+    (["review", "start", "Client trs", "--meeting", "2020-01-01T10:00"], "in the past"),
+    (["review", "start", "Client trs", "--meeting", "next tuesday"], "not an ISO date-time"),
+    (["review", "start", "Client qbr"], "already has open qbr review"),
+    (["approve", "999", "--as", "olga@msp.example"], "unknown review 999"),
+    (["approve", "{id}", "--as", "ghost@msp.example"], "unknown person"),
+    (["approve", "{id}", "--as", "sam@msp.example"], "not accountable"),
+    (["approve", "{id}", "--as", "olga@msp.example"], "required tasks still open"),
+    (["reopen", "{id}", "--as", "olga@msp.example", "--comment", "x"], "not possible in needed"),
+    (["cancel", "{id}", "--as", "olga@msp.example"], "needs a reason"),
+    (["approve", "{id}", "--as", "olga@msp.example", "--meeting", "2030-01-01"], "--meeting"),
+    (["task", "done", "{id}", "nope", "--as", "andy@msp.example"], "has no task 'nope'"),
+    (["task", "done", "{id}", "deliver-qbr", "--as", "andy@msp.example"], "belongs to delivery"),
+    (["task", "skip", "{id}", "deliver-qbr", "--as", "andy@msp.example"], "needs a reason"),
+    (["task", "done", "{id}", "confirm-qbr-scope", "--as", "ivan@msp.example"], "may not close"),
+    (["person", "add", "X", "--email", "x@msp.example", "--role", "wizard"], "unknown role"),
+    (["person", "add", "X", "--email", "not-an-email", "--role", "intern"], "not an email"),
+    (["client", "add", "New", "--cadence", "weekly", "--template", "qbr"], "unknown cadence"),
+    (["client", "add", "New", "--cadence", "monthly", "--template", "zzz"], "unknown template"),
+    (
+        [
+            "client",
+            "add",
+            "New",
+            "--cadence",
+            "monthly",
+            "--template",
+            "qbr",
+            "--timezone",
+            "Mars/Base",
+        ],
+        "unknown time zone",
+    ),  # fmt: skip
+    (
+        ["client", "add", "Client qbr", "--cadence", "monthly", "--template", "qbr"],
+        "exists already",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"), BAD_INPUT, ids=[" ".join(a[:3]) for a, _ in BAD_INPUT]
+)
+def test_bad_input_is_one_line_exit_2_and_no_change(
+    xbr: Xbr, database_url: str, argv: list[str], message: str
+) -> None:
+    review_id = xbr.json("review", "start", "Client qbr")["id"]
+    before = _snapshot(database_url)
+    code, out, err = xbr(*(a.format(id=review_id) for a in argv), ok=False)
+    assert code == 2
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    assert message in err
+    assert _snapshot(database_url) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name: [unclosed", "line 1: malformed YAML"),
+        ("- just\n- a list\n", "(top level)"),
+        ("name: x\ntitle: X\nreview_type: x\nbudget_hours: lots\nphases: {}\n", "budget_hours"),
+        (
+            "name: x\ntitle: X\nreview_type: x\nphases:\n  staging:\n    tasks:\n"
+            "      - {key: a, title: A, role: wizard}\n",
+            "phases.staging.tasks[0].role",
+        ),
+    ],
+)
+def test_template_validate_names_file_field_and_reason(
+    xbr: Xbr, tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    code, _, err = xbr("template", "validate", str(path), ok=False)
+    assert code == 2
+    assert err.startswith(f"error: {path}: "), err
+    assert err.count("\n") == 1, err
+    assert message in err
+
+
+def test_template_validate_accepts_shipped_templates(xbr: Xbr) -> None:
+    from states.templates import shipped_template_files
+
+    for path in shipped_template_files():
+        assert xbr.json("template", "validate", str(path))["valid"] is True
+
+
+def test_commands_refuse_an_uninitialised_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setenv("XBR_HOME", str(tmp_path))
+    monkeypatch.delenv("XBR_DATABASE_URL", raising=False)
+    code, _, err = Xbr(capsys)("review", "list", ok=False)
+    assert code == 2
+    assert "run `xbr init`" in err
