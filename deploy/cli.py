@@ -21,7 +21,10 @@ from states.reviews import start_review
 from states.settings import Settings
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
+    no_args_is_help=True,
+    add_completion=False,
+    help="xbr: durable business reviews for MSPs. Add --json to any command for scripts.",
+    pretty_exceptions_show_locals=False,
 )
 person_app = typer.Typer(no_args_is_help=True, help="People and their roles.")
 client_app = typer.Typer(no_args_is_help=True, help="Clients, their cadence and template.")
@@ -68,10 +71,7 @@ def init(as_json: JsonOpt = False) -> None:
     settings().home.mkdir(parents=True, exist_ok=True)
     db.upgrade(engine())
     result = {"home": str(settings().home), "database": engine().url.render_as_string()}
-    if as_json:
-        render.emit_json(result)
-    else:
-        render.console.print(f"xbr is ready: {result['database']}")
+    render.out(as_json, result, f"xbr is ready: {result['database']}")
 
 
 @person_app.command("add")
@@ -84,10 +84,7 @@ def person_add(
     """Add a person (or more roles to an existing one)."""
     person = directory.add_person(uow(), name, email, role)
     data = {"id": person.id, "name": person.name, "email": person.email, "roles": person.roles}
-    if as_json:
-        render.emit_json(data)
-    else:
-        render.console.print(f"{person.name} <{person.email}>: {', '.join(person.roles)}")
+    render.out(as_json, data, f"{person.name} <{person.email}>: {', '.join(person.roles)}")
 
 
 @person_app.command("list")
@@ -97,10 +94,9 @@ def person_list(as_json: JsonOpt = False) -> None:
         {"id": p.id, "name": p.name, "email": p.email, "roles": p.roles}
         for p in directory.list_people(uow())
     ]
-    if as_json:
-        render.emit_json(people)
-    else:
-        render.rows("People", ["id", "name", "email", "roles"], people)
+    render.out(
+        as_json, people, lambda: render.rows("People", ["id", "name", "email", "roles"], people)
+    )
 
 
 def _client_data(client: directory.Client) -> dict[str, object]:
@@ -125,10 +121,7 @@ def client_add(
     """Add a client."""
     client = directory.add_client(uow(), name, cadence, template, timezone, catalog())
     data = _client_data(client)
-    if as_json:
-        render.emit_json(data)
-    else:
-        render.console.print(f"client {client.name} added ({cadence}, {template}, {timezone})")
+    render.out(as_json, data, f"client {client.name} added ({cadence}, {template}, {timezone})")
 
 
 @client_app.command("list")
@@ -136,10 +129,11 @@ def client_list(as_json: JsonOpt = False) -> None:
     """All clients."""
     with uow() as work:
         rows = [_client_data(c) for c in work.session.scalars(directory.select(directory.Client))]
-    if as_json:
-        render.emit_json(rows)
-    else:
-        render.rows("Clients", ["id", "name", "cadence", "template", "timezone"], rows)
+    render.out(
+        as_json,
+        rows,
+        lambda: render.rows("Clients", ["id", "name", "cadence", "template", "timezone"], rows),
+    )
 
 
 @client_app.command("show")
@@ -193,10 +187,7 @@ def template_list(as_json: JsonOpt = False) -> None:
 def template_show(name: str, as_json: JsonOpt = False) -> None:
     """Phases, RACI, limits and tasks of a template."""
     template = templates.pick(catalog(), name)
-    if as_json:
-        render.emit_json(template.model_dump(mode="json"))
-    else:
-        render.template(template)
+    render.out(as_json, template.model_dump(mode="json"), lambda: render.template(template))
 
 
 @template_app.command("validate")
@@ -204,10 +195,11 @@ def template_validate(file: Path, as_json: JsonOpt = False) -> None:
     """Check a template file; errors name the file, the field and the reason."""
     template = templates.load_template_file(file)
     count = sum(1 for _ in template.tasks())
-    if as_json:
-        render.emit_json({"file": str(file), "name": template.name, "tasks": count, "valid": True})
-    else:
-        render.console.print(f"{file}: valid template {template.name} with {count} tasks")
+    render.out(
+        as_json,
+        {"file": str(file), "name": template.name, "tasks": count, "valid": True},
+        f"{file}: valid template {template.name} with {count} tasks",
+    )
 
 
 @review_app.command("start")
@@ -215,7 +207,12 @@ def review_start(
     client: str,
     review_type: Annotated[str | None, typer.Option("--type", help="Template name.")] = None,
     meeting: Annotated[str | None, typer.Option(help="ISO date-time, client's zone.")] = None,
-    no_flow: Annotated[bool, typer.Option("--no-flow", help="Do not create a flow run.")] = True,
+    no_flow: Annotated[
+        bool,
+        typer.Option(
+            "--no-flow", help="Track the review in the database only.", show_default=False
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Start a review of a client from its template (or --type)."""
@@ -237,20 +234,20 @@ def review_list(
 ) -> None:
     """Reviews, newest first."""
     rows = views.list_reviews(uow(), status)
-    if as_json:
-        render.emit_json(rows)
-    else:
-        render.rows("Reviews", ["id", "name", "client", "type", "status", "meeting_at"], rows)
+    render.out(
+        as_json,
+        rows,
+        lambda: render.rows(
+            "Reviews", ["id", "name", "client", "type", "status", "meeting_at"], rows
+        ),
+    )
 
 
 @review_app.command("show")
 def review_show(review_id: int, as_json: JsonOpt = False) -> None:
     """A review with its gate, tasks and audit trail."""
     data = views.review_view(uow(), review_id)
-    if as_json:
-        render.emit_json(data)
-    else:
-        render.review(data)
+    render.out(as_json, data, lambda: render.review(data))
 
 
 @task_app.command("done")
@@ -340,10 +337,7 @@ _decision_command(DecisionKind.REOPEN, "Reopen follow-up from QA review (reason 
 def board_command(as_json: JsonOpt = False) -> None:
     """The review board: columns by phase, count against WIP limit, age warnings."""
     columns = views.board(uow(), utcnow())
-    if as_json:
-        render.emit_json(columns)
-    else:
-        render.board(columns)
+    render.out(as_json, columns, lambda: render.board(columns))
 
 
 def run(argv: list[str]) -> int:

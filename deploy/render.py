@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,16 @@ STATUS_STYLE = {"done": "green", "skipped": "dim", "open": "yellow"}
 def emit_json(data: Any) -> None:
     """Machine-readable output on stdout, nothing else."""
     print(json.dumps(data, indent=2, default=str))
+
+
+def out(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
+    """JSON for scripts, or the human form: a line of text or a rendering function."""
+    if as_json:
+        emit_json(data)
+    elif callable(human):
+        human()
+    else:
+        console.print(human)
 
 
 def _when(iso: str | None) -> str:

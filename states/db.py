@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 
@@ -83,9 +84,15 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(_alembic_config(engine), revision)
 
 
+@cache
+def head_revision() -> str | None:
+    """The newest migration shipped with this version of xbr."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def require_current_schema(engine: Engine) -> None:
     """Refuse to work on a database that `xbr init` has not brought up to date."""
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    head = head_revision()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     if current != head:

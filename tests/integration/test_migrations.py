@@ -100,54 +100,53 @@ def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "UPDATE audit_log SET comment = 'rewritten'",
-        "UPDATE audit_log SET actor = 'someone-else@msp.example' WHERE trigger = 'start'",
-        "DELETE FROM audit_log",
-        "DELETE FROM audit_log WHERE trigger = 'start'",
-    ],
-)
+REWRITES = [
+    "UPDATE audit_log SET comment = 'rewritten'",
+    "UPDATE audit_log SET actor = 'someone-else@msp.example' WHERE trigger = 'start'",
+    "DELETE FROM audit_log",
+    "DELETE FROM audit_log WHERE trigger = 'start'",
+]
+
+
+def audit_rows(uow: UowFactory) -> list[tuple[object, ...]]:
+    with uow() as work:
+        return [
+            (a.id, a.review_id, a.trigger, a.actor, a.comment, a.from_state, a.to_state)
+            for a in work.session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+
+
 def test_the_database_refuses_to_rewrite_the_audit_log(
-    engine: Engine, uow: UowFactory, catalog: dict[str, Template], statement: str
-) -> None:
-    start_review(uow(), "Client qbr", catalog, "qbr")
-    with uow() as work:
-        before = [
-            (a.id, a.trigger, a.actor, a.comment)
-            for a in work.session.scalars(select(AuditEntry).order_by(AuditEntry.id))
-        ]
-    assert before, "starting a review writes an audit row"
-
-    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
-        conn.execute(text(statement))
-
-    with uow() as work:
-        after = [
-            (a.id, a.trigger, a.actor, a.comment)
-            for a in work.session.scalars(select(AuditEntry).order_by(AuditEntry.id))
-        ]
-    assert after == before
-
-
-def test_the_audit_log_still_takes_new_rows(
-    engine: Engine, uow: UowFactory, catalog: dict[str, Template]
+    engine: Engine, uow: UowFactory, catalog: dict[str, Template], subtests: pytest.Subtests
 ) -> None:
     review_id = start_review(uow(), "Client qbr", catalog, "qbr")
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO audit_log (review_id, at, trigger, actor, comment) "
-                "VALUES (:id, CURRENT_TIMESTAMP, 'note', 'olga@msp.example', 'by hand')"
-            ),
-            {"id": review_id},
-        )
-    with uow() as work:
-        triggers = work.session.scalars(
-            select(AuditEntry.trigger).where(AuditEntry.review_id == review_id)
-        ).all()
-    assert triggers[-1] == "note"
+    before = audit_rows(uow)
+    assert before, "starting a review writes an audit row"
+
+    for statement in REWRITES:
+        with subtests.test(statement):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(statement))
+            assert audit_rows(uow) == before
+
+    with subtests.test("through the ORM"), uow() as work:
+        work.session.delete(work.session.scalars(select(AuditEntry)).first())
+        with pytest.raises(DBAPIError, match="append-only"):
+            work.commit()
+    assert audit_rows(uow) == before
+
+    with subtests.test("appending still works"):
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (review_id, at, trigger, actor, comment) "
+                    "VALUES (:id, CURRENT_TIMESTAMP, 'note', 'olga@msp.example', 'by hand')"
+                ),
+                {"id": review_id},
+            )
+        after = audit_rows(uow)
+        assert after[: len(before)] == before
+        assert [row[2] for row in after[len(before) :]] == ["note"]
 
 
 def _copy_review(engine: Engine, review_id: int, status: str) -> None:

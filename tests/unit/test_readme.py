@@ -1,0 +1,29 @@
+"""The README shows what the product does now: the lifecycle diagram and the two commands."""
+
+from pathlib import Path
+
+from states.diagram import current_block, mermaid, readme_block
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_lifecycle_diagram_is_generated_from_the_machine() -> None:
+    block = current_block(README.read_text(encoding="utf-8"))
+    assert block is not None, "README.md lost its lifecycle markers"
+    assert block == readme_block(), "README diagram is stale: run `make diagram`"
+
+
+def test_diagram_has_every_state_and_transition() -> None:
+    text = mermaid()
+    for state in ("needed", "qa_review", "closed", "cancelled"):
+        assert f'state "{state}" as {state}' in text
+    assert "qa_review --> follow_up: reopen" in text
+    assert "prep --> scheduling: reschedule" in text
+    assert text.count(": cancel") == 8
+
+
+def test_quick_start_shows_the_two_commands_first() -> None:
+    text = README.read_text(encoding="utf-8")
+    quick = text.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in quick.strip().splitlines()]
+    assert commands == ["make demo", "make test"]
