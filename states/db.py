@@ -60,7 +60,8 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        # Closing ends the transaction without committing it; unlike rollback() it leaves the
+        # objects read in it loaded, so that callers can still show them.
         self.session.close()
 
     def commit(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -64,8 +65,14 @@ class DecisionResult:
     round: int
 
 
-def load_review(session: Session, review_id: int) -> Review:
-    """The review, or an error that says where to find the right id."""
+def load_review(session: Session, review_id: int, for_update: bool = False) -> Review:
+    """The review, or an error that says where to find the right id.
+
+    `for_update` locks its row first (PostgreSQL; SQLite's writers queue already), so that
+    changes to one review happen one after the other, each on fresh facts.
+    """
+    if for_update:
+        session.execute(select(Review.id).where(Review.id == review_id).with_for_update())
     review = session.get(Review, review_id)
     if review is None:
         raise NotFound(f"unknown review {review_id}; see `xbr review list`")
@@ -97,7 +104,7 @@ def decide(
     now = now or utcnow()
     with uow, _first_writer_wins(request.review_id):
         session = uow.session
-        review = load_review(session, request.review_id)
+        review = load_review(session, request.review_id, for_update=True)
         source = review.status
         if request.phase is not None and request.phase != source:
             raise AlreadyDecided(
@@ -176,7 +183,7 @@ def _may_act_on(session: Session, review: Review, task: ReviewTask, person: Pers
 def _open_task(
     session: Session, review_id: int, key: str, actor: str
 ) -> tuple[Review, ReviewTask, Person]:
-    review = load_review(session, review_id)
+    review = load_review(session, review_id, for_update=True)
     if review.status not in OPEN_PHASES:
         raise IllegalTrigger(
             f"review {review.id} is {review.status}; its tasks can no longer change"

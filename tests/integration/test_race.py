@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
 from states.errors import AlreadyDecided, XbrError
@@ -51,7 +51,9 @@ def trail(uow: UowFactory, review_id: int) -> Trail:
         review = s.get(Review, review_id)
         assert review is not None
 
-        def count(model: type, *where: object) -> int:
+        def count(
+            model: type[AuditEntry | Decision | OutboxMessage], *where: ColumnElement[bool]
+        ) -> int:
             query = select(func.count()).select_from(model).where(model.review_id == review_id)
             return s.scalar(query.where(*where)) or 0
 

@@ -83,6 +83,13 @@ def emails_by_key(uow: UowFactory, review_id: int) -> dict[str, str | None]:
     return {t.key: t.assignee for t in review_tasks(uow, review_id)}
 
 
+def test_people_are_listed_with_their_roles(uow: UowFactory) -> None:
+    people = directory.list_people(uow())
+
+    listed = {(p.name, p.email, tuple(p.roles)) for p in people}
+    assert listed == {(name, email, tuple(sorted(roles))) for name, email, roles in STAFF}
+
+
 def test_start_review_instantiates_every_template_task(
     uow: UowFactory, catalog: dict[str, Template]
 ) -> None:
