@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from deploy import render
@@ -127,8 +127,7 @@ def client_add(
 @client_app.command("list")
 def client_list(as_json: JsonOpt = False) -> None:
     """All clients."""
-    with uow() as work:
-        rows = [_client_data(c) for c in work.session.scalars(directory.select(directory.Client))]
+    rows = [_client_data(c) for c in directory.list_clients(uow())]
     render.out(
         as_json,
         rows,
@@ -351,7 +350,7 @@ def run(argv: list[str]) -> int:
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         _fail(
-            f"cannot use the database {settings().url!r}: {reason}; "
+            f"cannot use the database {make_url(settings().url)!r}: {reason}; "
             "check XBR_DATABASE_URL or run `xbr init`"
         )
     finally:

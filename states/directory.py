@@ -73,6 +73,12 @@ def list_people(uow: UnitOfWork) -> list[Person]:
         return list(uow.session.scalars(select(Person).order_by(Person.name)))
 
 
+def list_clients(uow: UnitOfWork) -> list[Client]:
+    """Every client, by name."""
+    with uow:
+        return list(uow.session.scalars(select(Client).order_by(Client.name)))
+
+
 def add_client(
     uow: UnitOfWork,
     name: str,

@@ -290,6 +290,9 @@ def load_template_file(path: Path) -> Template:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, opened = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and opened and (mark is None or opened.line != mark.line):
+            reason += f" ({context} from line {opened.line + 1})"
         raise InvalidInput(f"{path}: {where}: malformed YAML: {reason}") from None
     if not isinstance(data, dict):
         raise InvalidInput(

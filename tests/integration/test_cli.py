@@ -225,7 +225,8 @@ def test_bad_input_is_one_line_exit_2_and_no_change(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("name: [unclosed", "line 1: malformed YAML"),
+        ("name: [unclosed", "malformed YAML: did not find expected ',' or ']'"),
+        ("name: x\n  title: [bad\n", "line 2: malformed YAML"),
         ("- just\n- a list\n", "(top level)"),
         ("name: x\ntitle: X\nreview_type: x\nbudget_hours: lots\nphases: {}\n", "budget_hours"),
         (
