@@ -25,7 +25,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")
-    def _sqlite_setup(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _sqlite_setup(dbapi_connection, _record):
         # Let SQLAlchemy own BEGIN, so that every transaction can take the write lock up front.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -35,7 +35,7 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(conn):  # type: ignore[no-untyped-def]
+    def _begin_immediate(conn):
         # A deferred transaction that reads and then writes fails at once when another writer
         # got in between; IMMEDIATE queues writers behind the busy timeout instead.
         conn.exec_driver_sql("BEGIN IMMEDIATE")

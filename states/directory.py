@@ -150,4 +150,4 @@ def open_task_load(session: Session) -> dict[int, int]:
         .where(ReviewTask.status == "open", ReviewTask.assignee_id.is_not(None))
         .group_by(ReviewTask.assignee_id)
     )
-    return {person_id: count for person_id, count in rows}
+    return {person_id: count for person_id, count in rows if person_id is not None}

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
@@ -61,7 +62,7 @@ FORWARD: dict[Phase, tuple[Trigger, Phase]] = {
 
 _GATE = ["actor_is_accountable", "four_eyes_kept", "required_tasks_closed", "target_has_capacity"]
 
-TRANSITIONS: list[dict[str, object]] = [
+TRANSITIONS: list[dict[str, Any]] = [
     *(
         {
             "trigger": trigger,
@@ -150,7 +151,7 @@ class Gate:
         )
 
     def target_has_capacity(self, event: EventData) -> bool:
-        dest = event.transition.dest
+        dest = str(event.transition.dest) if event.transition else ""
         count, limit = self.wip.get(dest, (0, None))
         if limit is None or count < limit:
             return True

@@ -6,7 +6,7 @@ per phase the RACI, WIP limit, status-age warning, verification and tasks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -127,7 +127,7 @@ class Schedule(_Strict):
     due_hour: int = Field(default=17, ge=0, le=23)
 
 
-def _raci(r: list[str], a: str, c: list[str] = (), i: list[str] = ()) -> dict[str, Any]:
+def _raci(r: list[str], a: str, c: Sequence[str] = (), i: Sequence[str] = ()) -> dict[str, Any]:
     return {"responsible": list(r), "accountable": a, "consulted": list(c), "informed": list(i)}
 
 
@@ -307,7 +307,7 @@ def shipped_template_files() -> list[Path]:
     return sorted(Path(str(f)) for f in folder.iterdir() if f.name.endswith(".yaml"))
 
 
-def load_catalog(extra_dirs: list[Path] = ()) -> dict[str, Template]:
+def load_catalog(extra_dirs: Sequence[Path] = ()) -> dict[str, Template]:
     """Shipped templates, then the YAML files in `extra_dirs` (same name replaces)."""
     files = shipped_template_files()
     for folder in extra_dirs:
