@@ -12,7 +12,7 @@ from rich.console import Console
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from deploy import render
+from deploy import render, stack
 from states import db, directory, templates, views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
 from states.errors import XbrError
@@ -207,23 +207,47 @@ def review_start(
     review_type: Annotated[str | None, typer.Option("--type", help="Template name.")] = None,
     meeting: Annotated[str | None, typer.Option(help="ISO date-time, client's zone.")] = None,
     no_flow: Annotated[
-        bool,
-        typer.Option(
-            "--no-flow", help="Track the review in the database only.", show_default=False
-        ),
-    ] = True,
+        bool, typer.Option("--no-flow", help="Track the review in the database only.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start a review of a client from its template (or --type)."""
+    """Start a review of a client from its template (or --type), with its flow run."""
+    if not no_flow:
+        stack.use_prefect(settings())  # refuse before anything is written
     review_id = start_review(uow(), client, catalog(), review_type, meeting, actor="cli")
+    run_url = None if no_flow else _attach_new_run(review_id)
     data = views.review_view(uow(), review_id)
-    if as_json:
-        render.emit_json({"id": review_id, "name": data["name"], "status": data["status"]})
-    else:
-        render.console.print(
-            f"review {review_id} started: {data['name']} ({len(data['tasks'])} tasks), "
-            f"now in {data['status']}"
-        )
+    render.out(
+        as_json,
+        {"id": review_id, "name": data["name"], "status": data["status"], "run_url": run_url},
+        f"review {review_id} started: {data['name']} ({len(data['tasks'])} tasks), "
+        f"now in {data['status']}" + (f"\nflow run: {run_url}" if run_url else ""),
+    )
+
+
+def _attach_new_run(review_id: int) -> str | None:
+    from flows.artifacts import run_url
+    from flows.runs import create_review_run
+    from states.runs import attach_run, installation_id
+
+    run_id = create_review_run(views.review_view(uow(), review_id), 0, installation_id(uow()))
+    attach_run(uow(), review_id, run_id, 0)
+    return run_url(run_id)
+
+
+def _wake_run(review_id: int, round_before: int, run_input: dict[str, object]) -> str:
+    """After a change that moved the review, wake its suspended run so it follows."""
+    data = views.review_view(uow(), review_id)
+    if not data["flow_run_id"] or data["round"] == round_before:
+        return ""
+    try:
+        stack.use_prefect(settings())
+    except XbrError as exc:
+        return f" (flow run not woken: {exc}; the sweeper catches it up)"
+    from flows.runs import resume_review_run
+
+    woken = resume_review_run(data["flow_run_id"], run_input)
+    return "" if woken else " (its flow run was not waiting; the sweeper catches it up)"
 
 
 @review_app.command("list")
@@ -258,8 +282,9 @@ def task_done(
     hours: Annotated[float | None, typer.Option(help="Hours worked on it.")] = None,
 ) -> None:
     """Mark a task done."""
+    before = views.review_view(uow(), review_id)["round"]
     complete_task(uow(), review_id, task_key, actor, note, hours)
-    _after(review_id, f"task {task_key} done")
+    _after(review_id, f"task {task_key} done", before, actor)
 
 
 @task_app.command("skip")
@@ -270,16 +295,18 @@ def task_skip(
     reason: Annotated[str, typer.Option(help="Why this review does not need it.")] = "",
 ) -> None:
     """Skip a task this review does not need."""
+    before = views.review_view(uow(), review_id)["round"]
     skip_task(uow(), review_id, task_key, actor, reason)
-    _after(review_id, f"task {task_key} skipped")
+    _after(review_id, f"task {task_key} skipped", before, actor)
 
 
-def _after(review_id: int, what: str) -> None:
+def _after(review_id: int, what: str, round_before: int, actor: str) -> None:
+    note = _wake_run(review_id, round_before, {"approver_email": actor})
     data = views.review_view(uow(), review_id)
     gate = data["gate"]
     waiting = ", ".join(gate["open_required_tasks"]) if gate else ""
     tail = f"; still open in {data['status']}: {waiting}" if waiting else ""
-    render.console.print(f"{what}; review {review_id} is in {data['status']}{tail}")
+    render.console.print(f"{what}; review {review_id} is in {data['status']}{tail}{note}")
 
 
 def _decide(
@@ -291,16 +318,17 @@ def _decide(
     meeting: str | None,
     as_json: bool,
 ) -> None:
-    result = decide(
-        uow(),
-        DecisionRequest(review_id, kind, actor, comment, meeting, phase),
+    result = decide(uow(), DecisionRequest(review_id, kind, actor, comment, meeting, phase))
+    note = _wake_run(
+        review_id,
+        result.round,
+        {"decision": kind.value, "approver_email": actor, "comment": comment},
     )
-    if as_json:
-        render.emit_json(result.__dict__)
-    else:
-        render.console.print(
-            f"review {review_id}: {kind} by {actor}: {result.from_phase} -> {result.to_phase}"
-        )
+    render.out(
+        as_json,
+        result.__dict__,
+        f"review {review_id}: {kind} by {actor}: {result.from_phase} -> {result.to_phase}{note}",
+    )
 
 
 PhaseOpt = Annotated[
@@ -337,6 +365,28 @@ def board_command(as_json: JsonOpt = False) -> None:
     """The review board: columns by phase, count against WIP limit, age warnings."""
     columns = views.board(uow(), utcnow())
     render.out(as_json, columns, lambda: render.board(columns))
+
+
+@app.command("up")
+def up_command(
+    port: Annotated[int | None, typer.Option(help="Port of the Prefect server.")] = None,
+) -> None:
+    """Run xbr: a Prefect server under XBR_HOME (unless PREFECT_API_URL is set) and a runner
+    serving the business-review and review-sweeper deployments. Ctrl-C stops it."""
+    db.upgrade(engine())
+    stack.up(settings(), port)
+
+
+@app.command("sweep")
+def sweep_command(as_json: JsonOpt = False) -> None:
+    """Run the review sweeper now: wake reviews whose date came, re-attach lost runs."""
+    stack.use_prefect(settings())
+    from prefect.deployments import run_deployment
+
+    run = run_deployment("review-sweeper/review-sweeper", timeout=120, as_subflow=False)
+    state = run.state  # type: ignore[union-attr]
+    result = state.result() if state and state.is_completed() else None
+    render.out(as_json, result, f"sweeper: {state.name if state else 'unknown'} {result or ''}")
 
 
 def run(argv: list[str]) -> int:

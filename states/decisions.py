@@ -24,7 +24,7 @@ from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, NotFound
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase, Trigger, fire
 from states.models import AuditEntry, Decision, Person, Review, ReviewTask, utcnow
 from states.progress import build_gate, record_step, settle
-from states.reviews import review_template, set_due_dates
+from states.schedule import review_template, set_due_dates
 
 
 class DecisionKind(StrEnum):
@@ -137,7 +137,9 @@ def decide(
         if proposed is not None:
             review.meeting_at = proposed
             set_due_dates(review, template)
-        record_step(session, review, trigger, source, dest, actor.email, request.comment, now)
+        record_step(
+            session, review, template, trigger, source, dest, actor.email, request.comment, now
+        )
         settle(session, review, template, now)
         session.flush()
         uow.commit()

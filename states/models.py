@@ -52,6 +52,15 @@ class Base(DeclarativeBase):
 OPEN_REVIEW = text("status NOT IN ('closed', 'cancelled') AND type != 'ad-hoc'")
 
 
+class Installation(Base):
+    """One row: this installation's id, unique among the xbr installs sharing a Prefect server."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Client(Base):
     __tablename__ = "clients"
 
@@ -115,6 +124,8 @@ class Review(Base):
             postgresql_where=OPEN_REVIEW,
         ),
         Index("reviews_by_status", "status"),
+        Index("reviews_by_flow_run", "flow_run_id"),
+        Index("reviews_by_wake_at", "wake_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,6 +144,10 @@ class Review(Base):
     budget_hours: Mapped[float] = mapped_column(Float, default=0)
     actual_hours: Mapped[float] = mapped_column(Float, default=0)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # the Prefect flow run that drives the review; a new generation when it is re-attached
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    run_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_artifact_id: Mapped[str | None] = mapped_column(String(64))
 
     client: Mapped[Client] = relationship(lazy="joined")
     tasks: Mapped[list[ReviewTask]] = relationship(

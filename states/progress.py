@@ -11,6 +11,7 @@ from states.directory import people_for
 from states.errors import Refused
 from states.lifecycle import FORWARD, OPEN_PHASES, Gate, Phase, fire
 from states.models import AuditEntry, OutboxMessage, Review
+from states.schedule import set_wake
 from states.templates import Template
 
 SYSTEM_ACTOR = "xbr"
@@ -77,6 +78,7 @@ def build_gate(
 def record_step(
     session: Session,
     review: Review,
+    template: Template,
     trigger: str,
     source: str | None,
     dest: str,
@@ -94,6 +96,7 @@ def record_step(
             review.phase_entered_at = now
             if dest in (Phase.CLOSED, Phase.CANCELLED):
                 review.closed_at = now
+    set_wake(review, template)
     session.add(
         AuditEntry(
             review_id=review.id,
@@ -139,4 +142,4 @@ def settle(session: Session, review: Review, template: Template, now: datetime) 
             if spec.passes_through
             else f"required tasks of {review.status} closed; the phase needs no approval"
         )
-        record_step(session, review, trigger, review.status, dest, SYSTEM_ACTOR, why, now)
+        record_step(session, review, template, trigger, review.status, dest, SYSTEM_ACTOR, why, now)

@@ -8,19 +8,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from states.calendar import anchor_dates, due_at, local_date, parse_moment, zone
+from states.calendar import parse_moment, zone
 from states.db import UnitOfWork
 from states.directory import client_by_name, open_task_load, people_for
 from states.errors import InvalidInput
 from states.lifecycle import OPEN_PHASES, Phase
 from states.models import Client, Review, ReviewTask, utcnow
 from states.progress import SYSTEM_ACTOR, record_step, settle
+from states.schedule import set_due_dates
 from states.templates import Cadence, TaskSpec, Template, pick
-
-
-def review_template(review: Review) -> Template:
-    """The template as it was when the review started (later edits do not change it)."""
-    return Template.model_validate(review.template_snapshot)
 
 
 def period_of(cadence: Cadence, day: datetime) -> str:
@@ -34,25 +30,6 @@ def period_of(cadence: Cadence, day: datetime) -> str:
     if cadence is Cadence.ANNUAL:
         return f"{day.year}"
     return f"{day:%Y-%m-%d}"
-
-
-def set_due_dates(review: Review, template: Template) -> None:
-    """Due dates of every task from the start day and the meeting, in the client's zone."""
-    tz = zone(review.client.timezone)
-    anchors = anchor_dates(
-        start=local_date(review.created_at, tz),
-        meeting=local_date(review.meeting_at, tz) if review.meeting_at else None,
-        prep_days_before=template.schedule.prep_meeting_business_days_before,
-        staging_days_before_prep=template.schedule.staging_done_business_days_before_prep,
-        post_days_after=template.schedule.post_meeting_business_days_after,
-    )
-    specs = {spec.key: spec for _, spec in template.tasks()}
-    for task in review.tasks:
-        rule = specs[task.key].due
-        if rule is not None:
-            task.due_at = due_at(
-                anchors[rule.anchor], rule.business_days, tz, template.schedule.due_hour
-            )
 
 
 def _assign(
@@ -140,7 +117,9 @@ def start_review(
                 f"{client.name} already has an open {template.review_type} review; "
                 "close or cancel it first"
             ) from None
-        record_step(session, review, "start", None, Phase.NEEDED, actor, f"from {template.name}")
+        record_step(
+            session, review, template, "start", None, Phase.NEEDED, actor, f"from {template.name}"
+        )
         settle(session, review, template, now)
         uow.commit()
         return review.id

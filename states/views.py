@@ -13,7 +13,8 @@ from states.decisions import load_review
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase
 from states.models import Review
 from states.progress import eligible_approvers, open_required_tasks
-from states.reviews import review_template
+from states.runs import REFUSED
+from states.schedule import review_template
 from states.templates import BOARD_DEFAULTS, Template
 
 
@@ -21,10 +22,14 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def client_slug(name: str) -> str:
+    """A client's name as lowercase words joined by dashes: acme-law."""
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
 def review_name(review: Review) -> str:
     """<client>-<type>-<period>, e.g. acme-law-qbr-2026-q4."""
-    client = "-".join(review.client.name.lower().replace("_", " ").split())
-    return f"{client}-{review.type}-{review.period}"
+    return f"{client_slug(review.client.name)}-{review.type}-{review.period}"
 
 
 def _gate(session: Any, review: Review, template: Template) -> dict[str, Any] | None:
@@ -56,6 +61,12 @@ def review_view(uow: UnitOfWork, review_id: int) -> dict[str, Any]:
             "created_at": _iso(review.created_at),
             "phase_entered_at": _iso(review.phase_entered_at),
             "gate": _gate(uow.session, review, template),
+            "wake_at": _iso(review.wake_at),
+            "flow_run_id": review.flow_run_id,
+            "run_generation": review.run_generation,
+            "progress_artifact_id": review.progress_artifact_id,
+            "refusals": sum(a.trigger == REFUSED for a in review.audit),
+            "last_refusal": _last_refusal(review),
             "tasks": [
                 {
                     "key": t.key,
@@ -86,13 +97,28 @@ def review_view(uow: UnitOfWork, review_id: int) -> dict[str, Any]:
         }
 
 
+def _last_refusal(review: Review) -> str | None:
+    """The reason a decision on the current gate was refused, if the last word was a refusal."""
+    for entry in reversed(review.audit):
+        if entry.trigger == REFUSED:
+            return f"{entry.actor}: {entry.comment}"
+        if entry.from_state != entry.to_state or entry.trigger in _STEPS_WITHOUT_MOVE:
+            return None
+    return None
+
+
+_STEPS_WITHOUT_MOVE = {"reject", "start"}
+
+
 def review_summary(review: Review) -> dict[str, Any]:
     """The short form of a review, as in lists."""
     return {
         "id": review.id,
         "name": review_name(review),
         "client": review.client.name,
+        "client_slug": client_slug(review.client.name),
         "type": review.type,
+        "period": review.period,
         "status": review.status,
         "meeting_at": _iso(review.meeting_at),
         "version": review.version,

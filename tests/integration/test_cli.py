@@ -41,6 +41,8 @@ def xbr(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
     """An initialised xbr home with the staff and one client per shipped template."""
     monkeypatch.setenv("XBR_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XBR_DATABASE_URL", database_url)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)  # these tests run without Prefect
     cli = Xbr(capsys)
     cli("init")
     for name, email, roles in STAFF:
@@ -112,7 +114,7 @@ def test_every_template_walks_from_needed_to_closed(xbr: Xbr, template: str) -> 
 
 
 def test_monthly_checkin_passes_through_staging_and_says_so(xbr: Xbr) -> None:
-    review_id = xbr.json("review", "start", "Client monthly-checkin")["id"]
+    review_id = xbr.json("review", "start", "Client monthly-checkin", "--no-flow")["id"]
     review = xbr.json("review", "show", str(review_id))
     _close_open_tasks(xbr, review)
     _approve(xbr, xbr.json("review", "show", str(review_id)))
@@ -128,7 +130,7 @@ def test_monthly_checkin_passes_through_staging_and_says_so(xbr: Xbr) -> None:
 
 
 def test_review_show_json_contract(xbr: Xbr) -> None:
-    review_id = xbr.json("review", "start", "Client btr", "--meeting", MEETING)["id"]
+    review_id = xbr.json("review", "start", "Client btr", "--meeting", MEETING, "--no-flow")["id"]
     review = xbr.json("review", "show", str(review_id))
     assert {
         "id",
@@ -165,11 +167,17 @@ def _snapshot(url: str) -> dict[str, Any]:
 
 
 BAD_INPUT = [
-    (["review", "start", "Nobody Inc"], "unknown client 'Nobody Inc'"),
-    (["review", "start", "Client qbr", "--type", "nope"], "unknown template 'nope'"),
-    (["review", "start", "Client trs", "--meeting", "2020-01-01T10:00"], "in the past"),
-    (["review", "start", "Client trs", "--meeting", "next tuesday"], "not an ISO date-time"),
-    (["review", "start", "Client qbr"], "already has open qbr review"),
+    (["review", "start", "Nobody Inc", "--no-flow"], "unknown client 'Nobody Inc'"),
+    (["review", "start", "Client qbr", "--type", "nope", "--no-flow"], "unknown template 'nope'"),
+    (
+        ["review", "start", "Client trs", "--meeting", "2020-01-01T10:00", "--no-flow"],
+        "in the past",
+    ),
+    (
+        ["review", "start", "Client trs", "--meeting", "next tuesday", "--no-flow"],
+        "not an ISO date-time",
+    ),
+    (["review", "start", "Client qbr", "--no-flow"], "already has open qbr review"),
     (["approve", "999", "--as", "olga@msp.example"], "unknown review 999"),
     (["approve", "{id}", "--as", "ghost@msp.example"], "unknown person"),
     (["approve", "{id}", "--as", "sam@msp.example"], "not accountable"),
@@ -212,7 +220,7 @@ BAD_INPUT = [
 def test_bad_input_is_one_line_exit_2_and_no_change(
     xbr: Xbr, database_url: str, argv: list[str], message: str
 ) -> None:
-    review_id = xbr.json("review", "start", "Client qbr")["id"]
+    review_id = xbr.json("review", "start", "Client qbr", "--no-flow")["id"]
     before = _snapshot(database_url)
     code, out, err = xbr(*(a.format(id=review_id) for a in argv), ok=False)
     assert code == 2

@@ -1,0 +1,225 @@
+"""The embedded stack (`xbr up`): a private Prefect server under XBR_HOME and a runner serving
+the `business-review` and `review-sweeper` deployments, in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from states.errors import XbrError
+from states.settings import Settings
+
+SWEEP_EVERY = timedelta(minutes=int(os.environ.get("XBR_SWEEP_MINUTES", "5")))
+
+
+def stack_file(settings: Settings) -> Path:
+    """Where `xbr up` writes the URLs of the stack it runs."""
+    return settings.home / "stack.json"
+
+
+def prefect_home(settings: Settings) -> Path:
+    return settings.home / "prefect"
+
+
+def server_env(settings: Settings, port: int) -> dict[str, str]:
+    """Settings of a private, offline Prefect server on SQLite under XBR_HOME."""
+    home = prefect_home(settings)
+    return {
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        # the server copies its UI bundle on first start: keep it out of site-packages
+        "PREFECT_SERVER_UI_STATIC_DIRECTORY": str(home / "ui"),
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_CLI_PROMPT": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def use_prefect(settings: Settings) -> str:
+    """Point this process at the Prefect API (PREFECT_API_URL, else the running `xbr up`).
+
+    Must run before prefect is imported: prefect reads its settings at import time.
+    """
+    os.environ.setdefault("PREFECT_HOME", str(prefect_home(settings)))
+    if not os.environ.get("PREFECT_API_URL"):
+        path = stack_file(settings)
+        if not path.exists():
+            raise XbrError(
+                "no Prefect server: start `xbr up` in another terminal, set PREFECT_API_URL, "
+                "or add --no-flow"
+            )
+        stack = json.loads(path.read_text())
+        os.environ["PREFECT_API_URL"] = stack["api_url"]
+        os.environ.setdefault("PREFECT_UI_URL", stack["ui_url"])
+    url = os.environ["PREFECT_API_URL"]
+    if not healthy(url):
+        raise XbrError(f"the Prefect API at {url} does not answer; is `xbr up` running?")
+    return url
+
+
+def healthy(api_url: str) -> bool:
+    """Whether the Prefect API answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=3) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def prefect_server(settings: Settings, port: int) -> Iterator[dict[str, str]]:
+    """A private Prefect server for as long as the block runs; yields its client settings."""
+    env = server_env(settings, port)
+    prefect_home(settings).mkdir(parents=True, exist_ok=True)
+    log = (prefect_home(settings) / "server.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not healthy(env["PREFECT_API_URL"]):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise XbrError(
+                    f"the Prefect server did not start; see {prefect_home(settings)}/server.log"
+                )
+            time.sleep(0.3)
+        yield {**env, "XBR_SERVER_PID": str(process.pid)}
+    finally:
+        process.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+        if process.poll() is None:
+            process.kill()
+        log.close()
+
+
+async def _serve(limit: int) -> None:
+    from prefect.runner import Runner
+    from prefect.schedules import Interval
+
+    from flows.business_review import business_review
+    from flows.sweeper import review_sweeper
+
+    runner = Runner(name="xbr", pause_on_shutdown=False, limit=limit)
+    await runner.aadd_flow(business_review, name="business-review", tags=["xbr"])
+    await runner.aadd_flow(
+        review_sweeper,
+        name="review-sweeper",
+        tags=["xbr"],
+        # a fixed anchor keeps the grid when the runner restarts; the slug lets it re-register
+        schedules=[
+            Interval(SWEEP_EVERY, anchor_date=datetime(2026, 1, 1, tzinfo=UTC), slug="sweep")
+        ],
+    )
+    await runner.start()
+
+
+def _recover() -> None:
+    """Runs interrupted by a stopped runner get new runs; reviews whose date came wake."""
+    from flows.runs import crash_orphaned_runs
+    from flows.sweeper import reattach_lost_runs, wake_due_reviews
+
+    crash_orphaned_runs()
+    reattach_lost_runs.fn()
+    wake_due_reviews.fn()
+
+
+def _alive(pid: object) -> bool:
+    try:
+        os.kill(int(str(pid)), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _stop_stale_server(settings: Settings) -> None:
+    """A previous `xbr up` killed hard leaves its server behind: stop it before starting anew."""
+    path = stack_file(settings)
+    if not path.exists():
+        return
+    stack = json.loads(path.read_text())
+    if _alive(stack.get("pid")):
+        raise XbrError(f"xbr is already up (process {stack['pid']}): {stack['ui_url']}")
+    if stack.get("server_pid") and _alive(stack["server_pid"]):
+        os.killpg(int(stack["server_pid"]), signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(stack["server_pid"]):
+                break
+            time.sleep(0.2)
+    path.unlink()
+
+
+def _stop_on_sigterm() -> None:
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def up(settings: Settings, port: int | None, limit: int = 8) -> None:
+    """Run the stack in the foreground; Ctrl-C or SIGTERM stops all of it."""
+    from deploy.render import console
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    _stop_stale_server(settings)
+    _stop_on_sigterm()
+    # the runner polls every second, so a resumed review continues within a few seconds
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
+    os.environ.setdefault("PREFECT_HOME", str(prefect_home(settings)))
+    external = os.environ.get("PREFECT_API_URL")
+    with _maybe_server(settings, external, port) as env:
+        server_pid = env.pop("XBR_SERVER_PID", None)
+        os.environ.update(env)
+        stack = {"api_url": env["PREFECT_API_URL"], "ui_url": env["PREFECT_UI_URL"]}
+        stack_file(settings).write_text(
+            json.dumps({**stack, "pid": os.getpid(), "server_pid": server_pid})
+        )
+        console.print(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
+        try:
+            _recover()
+            asyncio.run(_serve(limit))
+        except KeyboardInterrupt:
+            console.print("stopping xbr")
+        finally:
+            with suppress(FileNotFoundError):
+                stack_file(settings).unlink()
+
+
+@contextmanager
+def _maybe_server(
+    settings: Settings, external: str | None, port: int | None
+) -> Iterator[dict[str, str]]:
+    if external:
+        ui = os.environ.get("PREFECT_UI_URL", external.removesuffix("/api"))
+        yield {"PREFECT_API_URL": external, "PREFECT_UI_URL": ui}
+        return
+    with prefect_server(settings, port or free_port()) as env:
+        yield env

@@ -1,0 +1,105 @@
+"""The `business-review` flow: one long-running run per review, suspended at every gate."""
+
+from contextlib import suppress
+from datetime import datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.flow_runs import suspend_flow_run
+from prefect.runtime import flow_run
+
+from flows import artifacts
+from flows.decision import PhaseDecision
+from flows.store import uow
+from states import views
+from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.errors import AlreadyDecided, XbrError
+from states.lifecycle import OPEN_PHASES
+from states.reviews import start_review
+from states.runs import attach_run, gate_key, record_refusal, review_of_run
+from states.settings import Settings
+from states.templates import load_catalog
+
+
+@task(retries=3, retry_delay_seconds=2)
+def publish_gate(review_id: int) -> None:
+    """Checklist, progress and summary artifacts for the review's current gate."""
+    artifacts.publish(uow(), views.review_view(uow(), review_id))
+
+
+@task(retries=3, retry_delay_seconds=2)
+def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecision) -> str:
+    """Validate and apply a decision from the Resume form; a refusal goes to the audit log."""
+    try:
+        for key in decision.tasks_completed:
+            with suppress(AlreadyDecided):  # done already, e.g. when this decision is replayed
+                complete_task(uow(), review_id, key, decision.approver_email)
+        meeting = decision.new_meeting_date.isoformat() if decision.new_meeting_date else None
+        result = decide(
+            uow(),
+            DecisionRequest(
+                review_id, DecisionKind(decision.decision), decision.approver_email,
+                decision.comment, meeting, phase=phase, round=round_,
+            ),
+        )  # fmt: skip
+    except XbrError as refusal:
+        record_refusal(uow(), review_id, decision.decision, decision.approver_email, str(refusal))
+        return f"refused: {refusal}"
+    return f"{result.from_phase} -> {result.to_phase}"
+
+
+def _review_for_this_run(
+    review_id: int | None, client: str | None, review_type: str | None, meeting: datetime | None
+) -> int:
+    """The review this run drives; a run started from the deployment's form starts it."""
+    run_id = str(flow_run.id)
+    if review_id is not None:
+        return review_id
+    existing = review_of_run(uow(), run_id)
+    if existing is not None:
+        return existing
+    if not client:
+        raise ValueError("give either review_id, or client (and review_type) to start a review")
+    catalog = load_catalog([Settings().template_dir])
+    started = start_review(
+        uow(), client, catalog, review_type, meeting.isoformat() if meeting else None, "prefect-ui"
+    )
+    attach_run(uow(), started, run_id, 0)
+    return started
+
+
+@flow(name="business-review", log_prints=True)
+def business_review(
+    review_id: int | None = None,
+    client: str | None = None,
+    review_type: str | None = None,
+    meeting_date: datetime | None = None,
+) -> str:
+    """One client business review, from needed to closed.
+
+    Start it from the `xbr review start` command, or here with a client, a review type
+    (template name, e.g. qbr) and an optional meeting date. At every gate the run publishes
+    the checklist and suspends until the accountable person decides (Resume form, approval
+    link or `xbr approve`); it holds no process while it waits.
+    """
+    logger = get_run_logger()
+    rid = _review_for_this_run(review_id, client, review_type, meeting_date)
+    while True:
+        review = views.review_view(uow(), rid)
+        if review["status"] not in OPEN_PHASES:
+            publish_gate(rid)
+            return str(review["status"])
+        publish_gate(rid)
+        gate = review["gate"]
+        key = gate_key(rid, gate["phase"], gate["round"], review["refusals"])
+        decision = suspend_flow_run(
+            wait_for_input=PhaseDecision.with_initial_data(
+                description=artifacts.gate_description(review), approver_email=""
+            ),
+            # the run count keeps a retried run from reusing an answered key
+            key=f"{key}-x{flow_run.run_count}",
+            timeout=None,
+        )
+        after = views.review_view(uow(), rid)
+        if (after["status"], after["round"]) != (gate["phase"], gate["round"]):
+            continue  # decided elsewhere (command line, approval page, sweeper): it is applied
+        logger.info(apply_decision(rid, gate["phase"], gate["round"], decision))

@@ -1,0 +1,107 @@
+"""Creating, resuming and checking review flow runs through the Prefect API."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import State, StateType
+from prefect.client.schemas.responses import SetStateStatus
+from prefect.deployments import run_deployment
+from prefect.states import Crashed
+
+DEPLOYMENT = "business-review/business-review"
+# A run in these states is alive: it is waiting at a gate or about to run the flow.
+LIVE = {StateType.PAUSED, StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING}
+_BUSY = {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING}
+
+
+def run_name(review: dict[str, Any]) -> str:
+    """<client>-<type>-<period>, the review's own name."""
+    return str(review["name"])
+
+
+def run_tags(review: dict[str, Any]) -> list[str]:
+    """Tags to find a client's reviews and a type's reviews in the Prefect UI."""
+    return [f"client:{review['client_slug']}", f"type:{review['type']}", "xbr"]
+
+
+def create_review_run(review: dict[str, Any], generation: int, installation: str) -> str:
+    """The flow run of a review; the idempotency key makes a retried call return the same run."""
+    run = run_deployment(  # sync outside a flow: a FlowRun, not a coroutine
+        DEPLOYMENT,
+        parameters={"review_id": review["id"]},
+        flow_run_name=run_name(review),
+        tags=run_tags(review),
+        idempotency_key=f"xbr-{installation}-review-{review['id']}-g{generation}",
+        timeout=0,
+        as_subflow=False,
+    )
+    return str(run.id)  # type: ignore[union-attr]
+
+
+def resume_review_run(
+    flow_run_id: str, run_input: dict[str, Any], wait_seconds: float = 30
+) -> bool:
+    """Wake a suspended review run; False when it is not waiting (it re-reads the database)."""
+    deadline = time.monotonic() + wait_seconds
+    with get_client(sync_client=True) as client:
+        while True:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+            if state is not None and state.is_paused():
+                result = client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
+                if result.status == SetStateStatus.ACCEPT:
+                    return True
+                reason = str(getattr(result.details, "reason", "") or "")
+                # right after a suspend the form's schema may not be saved yet
+                if "schema not found" not in reason.lower():
+                    return False
+            elif state is None or state.type not in _BUSY:
+                return False
+            # a run between two gates suspends in a moment: wait for it, then wake it
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.25)
+
+
+def read_states(flow_run_ids: list[str]) -> dict[str, State | None]:
+    """The current state of each of these flow runs; a run Prefect does not know maps to None."""
+    found: dict[str, State | None] = dict.fromkeys(flow_run_ids)
+    with get_client(sync_client=True) as client:
+        for start in range(0, len(flow_run_ids), 200):
+            chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
+            )
+            found.update({str(run.id): run.state for run in runs})
+    return found
+
+
+def crash_orphaned_runs() -> list[str]:
+    """Mark review runs left Running or Pending by a runner that died as Crashed.
+
+    Only the embedded stack calls this, at start-up, when no other runner can be executing
+    them; the sweeper then gives their reviews new runs.
+    """
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+                )
+            ),
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["business-review"])),
+        )
+        for run in runs:
+            client.set_flow_run_state(run.id, Crashed(message="its runner stopped"), force=True)
+    return [str(run.id) for run in runs]

@@ -1,0 +1,75 @@
+"""The `review-sweeper` flow: wake reviews whose date came, re-attach reviews whose run is gone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from prefect import flow, get_run_logger, task
+from prefect.client.schemas.objects import State
+
+from flows.runs import LIVE, create_review_run, read_states, resume_review_run
+from flows.store import uow
+from states import views
+from states.models import utcnow
+from states.runs import (
+    ReviewRun,
+    attach_run,
+    due_wakes,
+    installation_id,
+    open_review_runs,
+    wake,
+)
+
+# A review started a moment ago may not have its run yet: its starter is creating it.
+GRACE = timedelta(minutes=2)
+
+
+@task
+def wake_due_reviews() -> list[int]:
+    """Scheduled reviews whose staging date came move to staging; their runs wake up."""
+    now = utcnow()
+    woken = [rid for rid in due_wakes(uow(), now) if wake(uow(), rid, now)]
+    for rid in woken:
+        run_id = views.review_view(uow(), rid)["flow_run_id"]
+        if run_id:
+            resume_review_run(run_id, {"approver_email": "xbr", "comment": "date came"}, 5)
+    return woken
+
+
+def _needs_new_run(review: ReviewRun, states: dict[str, State | None], now: datetime) -> bool:
+    if review.flow_run_id is None:
+        return now - review.created_at > GRACE
+    state = states.get(review.flow_run_id)
+    return state is None or state.type not in LIVE
+
+
+@task
+def reattach_lost_runs() -> list[int]:
+    """Give every open review a live run: replace a missing, crashed, failed or cancelled one."""
+    now = utcnow()
+    reviews = open_review_runs(uow())
+    states = read_states([r.flow_run_id for r in reviews if r.flow_run_id])
+    reattached = []
+    for review in reviews:
+        state = states.get(review.flow_run_id) if review.flow_run_id else None
+        if _needs_new_run(review, states, now):
+            generation = review.generation + (1 if review.flow_run_id else 0)
+            review_data = views.review_view(uow(), review.review_id)
+            run_id = create_review_run(review_data, generation, installation_id(uow()))
+            attach_run(uow(), review.review_id, run_id, generation)
+            reattached.append(review.review_id)
+        elif state is not None and state.is_paused():
+            key = state.state_details.pause_key or ""
+            if not key.startswith(review.expected_key + "-"):
+                # decided elsewhere while the run was between gates: let it catch up
+                resume_review_run(review.flow_run_id or "", {"approver_email": "xbr"}, 5)
+    return reattached
+
+
+@flow(name="review-sweeper", log_prints=True)
+def review_sweeper() -> dict[str, list[int]]:
+    """Keep every open review moving: wake the ones whose date came, re-attach lost runs."""
+    woken = wake_due_reviews()
+    reattached = reattach_lost_runs()
+    get_run_logger().info("woke %s, re-attached %s", woken, reattached)
+    return {"woken": woken, "reattached": reattached}

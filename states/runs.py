@@ -1,0 +1,162 @@
+"""What the review flow and the sweeper ask of the store: gate keys, refusals, wakes, runs.
+
+Prefect owns execution, the database owns the truth: these functions let a flow run that
+re-executes from the top find where its review stands, and let the sweeper find the reviews
+whose date came or whose run went missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, func, select, update
+
+from states.db import UnitOfWork
+from states.decisions import load_review
+from states.errors import Refused
+from states.lifecycle import FORWARD, OPEN_PHASES, Phase, fire
+from states.models import AuditEntry, Installation, Review
+from states.progress import SYSTEM_ACTOR, build_gate, record_step
+from states.schedule import review_template
+
+REFUSED = "refused"
+
+
+def gate_key(review_id: int, phase: str, round_: int, attempt: int) -> str:
+    """The pause key of one gate: lowercase letters, digits and dashes, as Prefect requires."""
+    return f"review-{review_id}-{phase.replace('_', '-')}-r{round_}-a{attempt}"
+
+
+def record_refusal(uow: UnitOfWork, review_id: int, decision: str, actor: str, reason: str) -> None:
+    """Keep a refused decision in the audit log; the review itself does not change."""
+    with uow:
+        review = load_review(uow.session, review_id)
+        uow.session.add(
+            AuditEntry(
+                review_id=review.id,
+                from_state=review.status,
+                to_state=review.status,
+                trigger=REFUSED,
+                actor=actor or "unknown",
+                comment=f"{decision}: {reason}",
+            )
+        )
+        uow.commit()
+
+
+def refusal_count(uow: UnitOfWork, review_id: int) -> int:
+    """How many decisions on this review were refused: each one opens a new pause key."""
+    with uow:
+        return (
+            uow.session.scalar(
+                select(func.count()).where(
+                    AuditEntry.review_id == review_id, AuditEntry.trigger == REFUSED
+                )
+            )
+            or 0
+        )
+
+
+def due_wakes(uow: UnitOfWork, now: datetime) -> list[int]:
+    """Scheduled reviews whose staging should start by now."""
+    with uow:
+        return list(
+            uow.session.scalars(
+                select(Review.id)
+                .where(Review.status == Phase.SCHEDULED.value, Review.wake_at <= now)
+                .order_by(Review.wake_at)
+            )
+        )
+
+
+def wake(uow: UnitOfWork, review_id: int, now: datetime) -> bool:
+    """Move a scheduled review into staging because its date came (if the WIP limit allows)."""
+    with uow:
+        review = load_review(uow.session, review_id, for_update=True)
+        if review.status != Phase.SCHEDULED or review.wake_at is None or review.wake_at > now:
+            return False
+        template = review_template(review)
+        trigger, _ = FORWARD[Phase.SCHEDULED]
+        gate = build_gate(uow.session, review, template, SYSTEM_ACTOR, now)
+        try:
+            dest = fire(gate, trigger)
+        except Refused:  # a full staging column: the review waits for the next sweep
+            return False
+        record_step(
+            uow.session, review, template, trigger, Phase.SCHEDULED, dest, SYSTEM_ACTOR,
+            "staging starts: its date came", now,
+        )  # fmt: skip
+        uow.commit()
+        return True
+
+
+@dataclass(frozen=True)
+class ReviewRun:
+    """An open review and the flow run that should be driving it."""
+
+    review_id: int
+    flow_run_id: str | None
+    generation: int
+    created_at: datetime
+    expected_key: str  # the pause key of its current gate, without the run-count suffix
+
+
+def open_review_runs(uow: UnitOfWork) -> list[ReviewRun]:
+    """Every open review with its flow run, to check that each still has a live one."""
+    with uow:
+        reviews = uow.session.scalars(
+            select(Review)
+            .where(Review.status.in_([p.value for p in OPEN_PHASES]))
+            .order_by(Review.id)
+        ).all()
+        refused = dict(
+            uow.session.execute(
+                select(AuditEntry.review_id, func.count())
+                .where(AuditEntry.trigger == REFUSED)
+                .group_by(AuditEntry.review_id)
+            ).tuples()
+        )
+        return [
+            ReviewRun(
+                r.id,
+                r.flow_run_id,
+                r.run_generation,
+                r.created_at,
+                gate_key(r.id, r.status, r.round, refused.get(r.id, 0)),
+            )
+            for r in reviews
+        ]
+
+
+# A plain table update: bookkeeping about execution is not a decision, so the version stays.
+_REVIEWS = cast(Table, Review.__table__)
+
+
+def _set(uow: UnitOfWork, review_id: int, **values: object) -> None:
+    with uow:
+        uow.session.execute(update(_REVIEWS).where(_REVIEWS.c.id == review_id).values(**values))
+        uow.commit()
+
+
+def attach_run(uow: UnitOfWork, review_id: int, flow_run_id: str, generation: int) -> None:
+    """Record the flow run that drives a review."""
+    _set(uow, review_id, flow_run_id=flow_run_id, run_generation=generation)
+
+
+def remember_progress_artifact(uow: UnitOfWork, review_id: int, artifact_id: str) -> None:
+    """Keep the id of the review's progress artifact, so that it is updated, not duplicated."""
+    _set(uow, review_id, progress_artifact_id=artifact_id)
+
+
+def installation_id(uow: UnitOfWork) -> str:
+    """This installation's id (made by the migrations), part of every flow-run key."""
+    with uow:
+        return str(uow.session.scalar(select(Installation.id)))
+
+
+def review_of_run(uow: UnitOfWork, flow_run_id: str) -> int | None:
+    """The review a flow run drives, if it was attached already."""
+    with uow:
+        return uow.session.scalar(select(Review.id).where(Review.flow_run_id == flow_run_id))

@@ -1,0 +1,189 @@
+"""A real Prefect server and a real xbr runner in subprocesses, and helpers to drive them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.stack import free_port, healthy, server_env
+from states import db
+from states.settings import Settings
+from tests.conftest import STAFF
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90, every: float = 0.2) -> Any:
+    """Poll until `check` returns something truthy; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+@dataclass
+class Server:
+    """`prefect server start` on SQLite, stoppable and restartable on the same port and data."""
+
+    home: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return server_env(Settings(home=self.home), self.port)
+
+    @property
+    def api_url(self) -> str:
+        return self.env["PREFECT_API_URL"]
+
+    def start(self) -> None:
+        (self.home / "prefect").mkdir(parents=True, exist_ok=True)
+        log = (self.home / "prefect" / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        wait_for("the Prefect server", lambda: healthy(self.api_url), timeout=120, every=0.5)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+
+@dataclass
+class Stack:
+    """One xbr installation (its own XBR_HOME) with a runner (`xbr up`) on the shared server."""
+
+    home: Path
+    server: Server
+    runner: subprocess.Popen[bytes] | None = None
+    _log: Any = field(default=None, repr=False)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XBR_", "PREFECT_"))}
+        env.update(self.server.env)
+        env.update(
+            XBR_HOME=str(self.home),
+            PREFECT_HOME=str(self.home / "prefect"),
+            PREFECT_RUNNER_POLL_FREQUENCY="1",
+            COLUMNS="200",
+        )
+        return env
+
+    def xbr(self, *argv: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the real `xbr` command line against this installation."""
+        done = subprocess.run(
+            [sys.executable, "-m", "deploy.cli", *argv],
+            env=self.env, capture_output=True, text=True, timeout=180, cwd=ROOT,
+        )  # fmt: skip
+        if ok:
+            assert done.returncode == 0, f"xbr {' '.join(argv)}: {done.stderr}"
+        return done
+
+    def start_runner(self) -> None:
+        self._log = (self.home / "runner.log").open("ab")
+        self.runner = subprocess.Popen(
+            [sys.executable, "-m", "deploy.cli", "up"],
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
+            start_new_session=True,  # its own group: a crash test kills it with its children
+        )  # fmt: skip
+        wait_for("xbr up", lambda: (self.home / "stack.json").exists(), timeout=120)
+
+    def stop_runner(self, sig: int = signal.SIGTERM) -> None:
+        if self.runner and self.runner.poll() is None:
+            self.runner.send_signal(sig)
+            self.runner.wait(timeout=60)
+        (self.home / "stack.json").unlink(missing_ok=True)
+
+    def uow(self) -> db.UnitOfWork:
+        return db.UnitOfWork(db.make_engine(Settings(home=self.home).url))
+
+    def review(self, review_id: int) -> dict[str, Any]:
+        return dict(json.loads(self.xbr("review", "show", str(review_id), "--json").stdout))
+
+    def api(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call the Prefect REST API (GET, or POST with a JSON body)."""
+        request = urllib.request.Request(
+            f"{self.server.api_url}{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+            method="POST" if body is not None else "GET",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def run_state(self, flow_run_id: str) -> dict[str, Any]:
+        return dict(self.api(f"/flow_runs/{flow_run_id}")["state"])
+
+    def wait_suspended(self, review_id: int, timeout: float = 90) -> str:
+        """Wait until the review's run waits at the review's current gate; return the key."""
+
+        def at_gate() -> str | None:
+            review = self.review(review_id)
+            gate = review["gate"]
+            if gate is None or not review["flow_run_id"]:
+                return None
+            state = self.run_state(review["flow_run_id"])
+            key = (state.get("state_details") or {}).get("pause_key") or ""
+            phase = gate["phase"].replace("_", "-")
+            expected = f"review-{review_id}-{phase}-r{gate['round']}-a{review['refusals']}-"
+            return key if state["type"] == "PAUSED" and key.startswith(expected) else None
+
+        return str(wait_for(f"review {review_id} to wait at its gate", at_gate, timeout, 0.5))
+
+    def wait_finished(self, review_id: int, timeout: float = 90) -> dict[str, Any]:
+        run_id = self.review(review_id)["flow_run_id"]
+        return dict(
+            wait_for(
+                f"the run of review {review_id} to finish",
+                lambda: (s := self.run_state(run_id))["type"] == "COMPLETED" and s,
+                timeout,
+                0.5,
+            )
+        )
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = Server(tmp_path_factory.mktemp("prefect-server"), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, prefect_server: Server) -> Iterator[Stack]:
+    """An initialised installation with staff and clients, and its runner running."""
+    stack = Stack(tmp_path / "home", prefect_server)
+    stack.xbr("init")
+    for name, email, roles in STAFF:
+        stack.xbr(
+            "person", "add", name, "--email", email, *(a for r in roles for a in ("--role", r))
+        )
+    for template in ("btr", "qbr", "monthly-checkin"):
+        stack.xbr("client", "add", f"Client {template}", "--cadence", "quarterly",
+                  "--template", template, "--timezone", "Europe/Berlin")  # fmt: skip
+    stack.start_runner()
+    yield stack
+    stack.stop_runner()

@@ -1,0 +1,202 @@
+"""Reviews as real Prefect flow runs: suspended at every gate, resumed by decisions, recovered
+after crashes, against a real `prefect server start` and a real runner (`xbr up`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from states.decisions import complete_task
+from states.models import AuditEntry, Decision, OutboxMessage, ReviewTask
+from tests.e2e.conftest import ROOT, Stack, wait_for
+
+MEETING = (datetime.now(UTC) + timedelta(weeks=8)).strftime("%Y-%m-%dT10:00")
+PHASES = ["needed", "scheduling", "scheduled", "staging", "prep", "delivery", "follow_up",
+          "qa_review"]  # fmt: skip
+
+
+def close_phase_tasks(stack: Stack, review: dict) -> None:  # type: ignore[type-arg]
+    """The team does its work: every open task of the current phase, by its assignee."""
+    for task in review["tasks"]:
+        if task["phase"] == review["status"] and task["status"] == "open":
+            complete_task(stack.uow(), review["id"], task["key"], task["assignee"], hours=0.25)
+
+
+def approve_gate(stack: Stack, review_id: int) -> None:
+    """The accountable person approves through the command line (the real resume path)."""
+    review = stack.review(review_id)
+    gate = review["gate"]
+    for approver in gate["eligible_approvers"]:
+        done = stack.xbr("approve", str(review_id), "--as", approver, "--phase", gate["phase"],
+                         ok=False)  # fmt: skip
+        if done.returncode == 0:
+            return
+        assert "a second person must approve it" in done.stderr, done.stderr
+    raise AssertionError(f"nobody could approve {gate}")
+
+
+def walk_to(stack: Stack, review_id: int, stop_before: str = "closed") -> None:
+    """Take a review through its gates, waiting for the run at each one, until `stop_before`."""
+    while (review := stack.review(review_id))["status"] not in (stop_before, "closed"):
+        stack.wait_suspended(review_id)
+        close_phase_tasks(stack, review)
+        approve_gate(stack, review_id)
+
+
+def assert_no_duplicates(stack: Stack, review_id: int) -> None:
+    with stack.uow() as work:
+        s = work.session
+        rounds = [
+            d.round for d in s.scalars(select(Decision).where(Decision.review_id == review_id))
+        ]
+        assert len(rounds) == len(set(rounds))
+        moves = [
+            (a.from_state, a.to_state)
+            for a in s.scalars(select(AuditEntry).where(AuditEntry.review_id == review_id))
+            if a.from_state != a.to_state
+        ]
+        assert moves == [(None, "needed"), *zip(PHASES, [*PHASES[1:], "closed"], strict=True)]
+        keys = [
+            t.key for t in s.scalars(select(ReviewTask).where(ReviewTask.review_id == review_id))
+        ]
+        assert len(keys) == len(set(keys))
+        done = Counter(
+            a.comment.split(":")[0]
+            for a in s.scalars(select(AuditEntry).where(AuditEntry.review_id == review_id))
+            if a.trigger == "task_done"
+        )
+        assert all(n == 1 for n in done.values()), done
+        outbox = list(s.scalars(select(OutboxMessage).where(OutboxMessage.review_id == review_id)))
+        assert len(outbox) == len(moves)
+
+
+def start(stack: Stack, client: str) -> int:
+    out = stack.xbr("review", "start", client, "--meeting", MEETING, "--json").stdout
+    return int(json.loads(out)["id"])
+
+
+def test_btr_review_runs_from_start_to_closed(stack: Stack) -> None:
+    review_id = start(stack, "Client btr")
+    walk_to(stack, review_id)
+    assert stack.review(review_id)["status"] == "closed"
+    assert stack.wait_finished(review_id)["type"] == "COMPLETED"
+    assert_no_duplicates(stack, review_id)
+    run = stack.api(f"/flow_runs/{stack.review(review_id)['flow_run_id']}")
+    assert run["name"] == stack.review(review_id)["name"]
+    assert {"client:client-btr", "type:btr"} <= set(run["tags"])
+
+
+def test_resume_form_with_wrong_approver_is_refused_and_suspends_again(stack: Stack) -> None:
+    review_id = start(stack, "Client qbr")
+    key = stack.wait_suspended(review_id)
+    run_id = stack.review(review_id)["flow_run_id"]
+    # what the Prefect UI's Resume form sends: no validation before the run resumes
+    form = {"decision": "approve", "approver_email": "sam@msp.example"}
+    stack.api(f"/flow_runs/{run_id}/resume", {"run_input": form})
+    new_key = stack.wait_suspended(review_id)
+    assert new_key != key
+    review = stack.review(review_id)
+    assert review["status"] == "needed"
+    assert review["refusals"] == 1
+    assert "not accountable" in review["last_refusal"]
+    assert [a["trigger"] for a in review["audit"]][-1] == "refused"
+    inputs = stack.api(f"/flow_runs/{run_id}/input/filter",
+                       {"prefix": f"suspended-{new_key}-description", "limit": 1})  # fmt: skip
+    assert "**Refused:**" in json.loads(inputs[0]["value"])
+    close_phase_tasks(stack, review)
+    form = {"decision": "approve", "approver_email": "olga@msp.example"}
+    stack.api(f"/flow_runs/{run_id}/resume", {"run_input": form})
+    wait_for("the form's approval", lambda: stack.review(review_id)["status"] == "scheduling")
+    stack.wait_suspended(review_id)
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_runner_killed_at_each_phase_loses_and_repeats_nothing(stack: Stack, phase: str) -> None:
+    review_id = start(stack, "Client qbr")
+    walk_to(stack, review_id, stop_before=phase)
+    stack.wait_suspended(review_id)
+    close_phase_tasks(stack, stack.review(review_id))
+    approve_gate(stack, review_id)  # the run resumes ...
+    assert stack.runner is not None
+    os.killpg(stack.runner.pid, signal.SIGKILL)  # ... and its runner dies with everything in it
+    stack.runner.wait(timeout=30)
+    stack.start_runner()
+    walk_to(stack, review_id)
+    assert stack.review(review_id)["status"] == "closed"
+    assert_no_duplicates(stack, review_id)
+
+
+def test_server_restart_in_the_middle_of_a_review(stack: Stack) -> None:
+    review_id = start(stack, "Client qbr")
+    walk_to(stack, review_id, stop_before="staging")
+    stack.wait_suspended(review_id)
+    stack.server.stop()
+    stack.server.start()
+    walk_to(stack, review_id)
+    assert stack.review(review_id)["status"] == "closed"
+    assert_no_duplicates(stack, review_id)
+
+
+def test_sweeper_wakes_a_review_whose_staging_date_came(stack: Stack) -> None:
+    review_id = start(stack, "Client qbr")
+    walk_to(stack, review_id, stop_before="scheduling")
+    stack.wait_suspended(review_id)
+    close_phase_tasks(stack, stack.review(review_id))
+    soon = (datetime.now(UTC) + timedelta(days=4)).strftime("%Y-%m-%dT10:00")
+    stack.xbr("approve", str(review_id), "--as", "olga@msp.example", "--meeting", soon)
+    review = stack.review(review_id)
+    assert review["status"] == "scheduled"
+    assert review["wake_at"] is not None
+    stack.wait_suspended(review_id)
+    stack.xbr("sweep")
+    assert stack.review(review_id)["status"] == "staging"
+    stack.wait_suspended(review_id)
+    wake = [a for a in stack.review(review_id)["audit"] if a["from"] == "scheduled"]
+    assert wake[0]["actor"] == "xbr"
+
+
+def test_sweeper_reattaches_a_review_whose_run_was_lost(stack: Stack) -> None:
+    review_id = start(stack, "Client qbr")
+    stack.wait_suspended(review_id)
+    lost = stack.review(review_id)["flow_run_id"]
+    request = f"{stack.server.api_url}/flow_runs/{lost}"
+    subprocess.run([sys.executable, "-c", f"import httpx; httpx.delete({request!r})"], check=True)
+    stack.xbr("sweep")
+    review = stack.review(review_id)
+    assert review["flow_run_id"] != lost
+    assert review["run_generation"] == 1
+    stack.wait_suspended(review_id)
+    walk_to(stack, review_id)
+    assert_no_duplicates(stack, review_id)
+
+
+def test_fifty_suspended_reviews_hold_no_process(stack: Stack) -> None:
+    script = (
+        "from deploy.cli import run\n"
+        "from states import directory\n"
+        "from flows.store import uow\n"
+        "from states.templates import load_catalog\n"
+        "catalog = load_catalog()\n"
+        "for i in range(50):\n"
+        "    name = f'Bulk {i}'\n"
+        "    directory.add_client(uow(), name, 'monthly', 'monthly-checkin', 'UTC', catalog)\n"
+        "    assert run(['review', 'start', name, '--json']) == 0\n"
+    )
+    subprocess.run([sys.executable, "-c", script], env=stack.env, cwd=ROOT, check=True,
+                   capture_output=True, timeout=600)  # fmt: skip
+    ids = [r["id"] for r in json.loads(stack.xbr("review", "list", "--json").stdout)]
+    assert len(ids) == 50
+    for review_id in ids:
+        stack.wait_suspended(review_id, timeout=300)
+    assert stack.runner is not None
+    children = subprocess.run(["pgrep", "-P", str(stack.runner.pid)], capture_output=True,
+                              text=True).stdout.split()  # fmt: skip
+    assert children == []
