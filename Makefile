@@ -1,4 +1,5 @@
-# The two commands: `make demo` walks a review from needed to closed, `make test` runs the tests.
+# The two commands: `make demo` runs a review from needed to closed on the real stack (add
+# ARGS=--keep to leave it up afterwards), `make test` runs the tests.
 # Both create .venv and install xbr with its test dependencies when needed.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	bash deploy/demo.sh
+	$(BIN)/python -m deploy.demo $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,7 +121,7 @@ def prefect_server(settings: Settings, port: int) -> Iterator[dict[str, str]]:
         log.close()
 
 
-async def _serve(limit: int) -> None:
+async def _serve(limit: int, ready: Callable[[], None]) -> None:
     from prefect.runner import Runner
     from prefect.schedules import Interval
 
@@ -139,17 +139,23 @@ async def _serve(limit: int) -> None:
             Interval(SWEEP_EVERY, anchor_date=datetime(2026, 1, 1, tzinfo=UTC), slug="sweep")
         ],
     )
+    await asyncio.to_thread(_recover)  # sync Prefect calls: off the event loop
+    ready()
     await runner.start()
 
 
 def _recover() -> None:
     """Runs interrupted by a stopped runner get new runs; reviews whose date came wake."""
+    from deploy.render import console
     from flows.runs import crash_orphaned_runs
     from flows.sweeper import reattach_lost_runs, wake_due_reviews
 
-    crash_orphaned_runs()
-    reattach_lost_runs.fn()
-    wake_due_reviews.fn()
+    try:
+        crash_orphaned_runs()
+        reattach_lost_runs.fn()
+        wake_due_reviews.fn()
+    except Exception as exc:  # the sweeper retries every few minutes: start anyway
+        console.print(f"[yellow]recovery at start-up failed, the sweeper retries: {exc}")
 
 
 def _alive(pid: object) -> bool:
@@ -199,13 +205,16 @@ def up(settings: Settings, port: int | None, limit: int = 8) -> None:
         server_pid = env.pop("XBR_SERVER_PID", None)
         os.environ.update(env)
         stack = {"api_url": env["PREFECT_API_URL"], "ui_url": env["PREFECT_UI_URL"]}
-        stack_file(settings).write_text(
-            json.dumps({**stack, "pid": os.getpid(), "server_pid": server_pid})
-        )
-        console.print(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
+
+        def ready() -> None:
+            # written once the deployments exist: commands that find it can start reviews
+            stack_file(settings).write_text(
+                json.dumps({**stack, "pid": os.getpid(), "server_pid": server_pid})
+            )
+            console.print(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
+
         try:
-            _recover()
-            asyncio.run(_serve(limit))
+            asyncio.run(_serve(limit, ready))
         except KeyboardInterrupt:
             console.print("stopping xbr")
         finally:

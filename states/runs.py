@@ -111,13 +111,12 @@ def open_review_runs(uow: UnitOfWork) -> list[ReviewRun]:
             .where(Review.status.in_([p.value for p in OPEN_PHASES]))
             .order_by(Review.id)
         ).all()
-        refused = dict(
-            uow.session.execute(
-                select(AuditEntry.review_id, func.count())
-                .where(AuditEntry.trigger == REFUSED)
-                .group_by(AuditEntry.review_id)
-            ).tuples()
+        rows = uow.session.execute(
+            select(AuditEntry.review_id, func.count())
+            .where(AuditEntry.trigger == REFUSED)
+            .group_by(AuditEntry.review_id)
         )
+        refused = {review_id: count for review_id, count in rows}
         return [
             ReviewRun(
                 r.id,

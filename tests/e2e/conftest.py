@@ -42,6 +42,7 @@ class Server:
     home: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    _log: Any = field(default=None, repr=False)
 
     @property
     def env(self) -> dict[str, str]:
@@ -53,12 +54,12 @@ class Server:
 
     def start(self) -> None:
         (self.home / "prefect").mkdir(parents=True, exist_ok=True)
-        log = (self.home / "prefect" / "server.log").open("ab")
+        self._log = (self.home / "prefect" / "server.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
              "--port", str(self.port)],
             env={**os.environ, **self.env},
-            stdout=log,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -68,6 +69,8 @@ class Server:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=30)
+        if self._log:
+            self._log.close()
 
 
 @dataclass
@@ -102,6 +105,8 @@ class Stack:
         return done
 
     def start_runner(self) -> None:
+        if self._log:
+            self._log.close()
         self._log = (self.home / "runner.log").open("ab")
         self.runner = subprocess.Popen(
             [sys.executable, "-m", "deploy.cli", "up"],
@@ -115,6 +120,9 @@ class Stack:
             self.runner.send_signal(sig)
             self.runner.wait(timeout=60)
         (self.home / "stack.json").unlink(missing_ok=True)
+        if self._log:
+            self._log.close()
+            self._log = None
 
     def uow(self) -> db.UnitOfWork:
         return db.UnitOfWork(db.make_engine(Settings(home=self.home).url))

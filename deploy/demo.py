@@ -1,0 +1,169 @@
+"""`make demo`: a demo MSP runs one quarterly business review through the real stack.
+
+A throw-away XBR_HOME, `xbr up` (a private Prefect server and the runner), people with roles,
+two clients, one review walked from `needed` to `closed` through the real resume path, with
+one refused decision on the way, then the audit trail. Nothing is left running unless --keep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from deploy.cli import run
+from deploy.render import console
+from states import views
+from states.db import UnitOfWork, make_engine
+from states.settings import Settings
+
+STAFF = [
+    ("Olga Ops", "olga@msp.example", ["ops_manager", "team_lead", "exec_assistant"]),
+    ("Andy Account", "andy@msp.example", ["account_manager", "sales_assistant"]),
+    ("Vera Vcio", "vera@msp.example", ["vcio", "ceo"]),
+    ("Sam Support", "sam@msp.example", ["support_engineer", "security_engineer"]),
+    ("Ivan Intern", "ivan@msp.example", ["intern"]),
+    ("Carl Contact", "carl@acme-law.example", ["client_contact"]),
+]
+
+
+def step(text: str) -> None:
+    console.print(f"\n[bold cyan]== {text}[/]")
+
+
+def xbr(*argv: str) -> None:
+    """Run and show one command line, as a person would type it."""
+    console.print(f"[dim]$ xbr {' '.join(argv)}[/]")
+    code = run(list(argv))
+    if code != 0:
+        raise SystemExit(f"demo stopped: `xbr {' '.join(argv)}` exited with {code}")
+
+
+def review(review_id: int) -> dict[str, Any]:
+    return views.review_view(UnitOfWork(make_engine(Settings().url)), review_id)
+
+
+def wait_at_gate(review_id: int) -> None:
+    """Until the review's run is suspended at the review's current gate (no process held)."""
+    from flows.runs import read_states
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        data = review(review_id)
+        expected = f"review-{review_id}-{data['status'].replace('_', '-')}-r{data['round']}-"
+        state = read_states([data["flow_run_id"]]).get(data["flow_run_id"])
+        key = state.state_details.pause_key if state and state.is_paused() else None
+        if key and key.startswith(expected + f"a{data['refusals']}-"):
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"demo stopped: review {review_id} did not reach its gate in 90 s")
+
+
+def do_phase_work(review_id: int) -> None:
+    """The simulated team: each assignee closes their open tasks of the current phase."""
+    data = review(review_id)
+    for task in data["tasks"]:
+        if task["phase"] == data["status"] and task["status"] == "open":
+            xbr("task", "done", str(review_id), task["key"], "--as", task["assignee"],
+                "--hours", "0.25")  # fmt: skip
+
+
+def refused_form_decision(review_id: int) -> None:
+    """What the Prefect UI's Resume form sends when the wrong person decides."""
+    from prefect.flow_runs import resume_flow_run
+
+    run_id = review(review_id)["flow_run_id"]
+    console.print("[dim]Resume form in the Prefect UI: approve, as sam@msp.example[/]")
+    resume_flow_run(
+        UUID(run_id), run_input={"decision": "approve", "approver_email": "sam@msp.example"}
+    )
+    deadline = time.monotonic() + 90
+    while review(review_id)["refusals"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    console.print(f"refused and suspended again: {review(review_id)['last_refusal']}")
+
+
+def walk(review_id: int) -> None:
+    first = True
+    while (data := review(review_id))["status"] != "closed":
+        wait_at_gate(review_id)
+        gate = data["gate"]
+        step(f"{gate['phase']}: the team closes its tasks, {gate['accountable_role']} decides")
+        if first:
+            refused_form_decision(review_id)
+            wait_at_gate(review_id)
+            first = False
+        do_phase_work(review_id)
+        approver = review(review_id)["gate"]["eligible_approvers"][0]
+        xbr("approve", str(review_id), "--as", approver, "--phase", gate["phase"])
+
+
+def start_stack(home: Path) -> subprocess.Popen[bytes]:
+    step(f"xbr up: a private Prefect server and the runner, under {home}")
+    log = (home / "up.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.cli", "up"], stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not (home / "stack.json").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"demo stopped: `xbr up` did not start; see {home / 'up.log'}")
+        time.sleep(0.5)
+    stack = json.loads((home / "stack.json").read_text())
+    os.environ["PREFECT_API_URL"], os.environ["PREFECT_UI_URL"] = stack["api_url"], stack["ui_url"]
+    console.print(f"Prefect UI: {stack['ui_url']}")
+    return process
+
+
+def main(argv: list[str]) -> int:
+    keep = "--keep" in argv
+    home = Path(os.environ.get("XBR_HOME") or tempfile.mkdtemp(prefix="xbr-demo-"))
+    os.environ["XBR_HOME"] = str(home)
+    os.environ.pop("XBR_DATABASE_URL", None)
+    os.environ.pop("PREFECT_API_URL", None)
+    began = time.monotonic()
+    step("A fresh xbr home")
+    xbr("init")
+    stack = start_stack(home)
+    try:
+        step("The MSP's people and roles, and two clients")
+        for name, email, roles in STAFF:
+            xbr("person", "add", name, "--email", email, *(a for r in roles for a in ("--role", r)))
+        xbr("client", "add", "Acme Law", "--cadence", "quarterly", "--template", "qbr",
+            "--timezone", "America/New_York")  # fmt: skip
+        xbr("client", "assign", "Acme Law", "--role", "client_contact", "--email",
+            "carl@acme-law.example")  # fmt: skip
+        xbr("client", "add", "Globex Clinic", "--cadence", "monthly", "--template",
+            "monthly-checkin", "--timezone", "Europe/Berlin")  # fmt: skip
+        step("Start the QBR of Acme Law: one flow run, suspended at its first gate")
+        meeting = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
+        xbr("review", "start", "Acme Law", "--meeting", meeting)
+        walk(1)
+        step("Closed: the review, its checklist and its audit trail")
+        xbr("review", "show", "1")
+        console.print(f"flow run: {os.environ['PREFECT_UI_URL']}/runs/flow-run/"
+                      f"{review(1)['flow_run_id']}")  # fmt: skip
+        console.print(f"demo finished in {time.monotonic() - began:.0f} s")
+        if keep:
+            console.print(f"--keep: xbr stays up at {os.environ['PREFECT_UI_URL']}; Ctrl-C stops")
+            stack.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if stack.poll() is None:
+            os.killpg(stack.pid, signal.SIGTERM)
+            stack.wait(timeout=60)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
