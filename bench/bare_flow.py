@@ -16,8 +16,8 @@ import asyncio
 import signal
 from contextlib import suppress
 
-from prefect import flow
-from prefect.flow_runs import suspend_flow_run
+from prefect import flow  # noqa: TID251 (bench/ is outside the domain)
+from prefect.flow_runs import suspend_flow_run  # noqa: TID251
 
 DEPLOYMENT = "bare-gates/bare-gates"
 
@@ -31,7 +31,7 @@ def bare_gates(gates: int = 8) -> int:
 
 
 async def _serve(limit: int) -> None:
-    from prefect.runner import Runner
+    from prefect.runner import Runner  # noqa: TID251
 
     runner = Runner(name="bare", pause_on_shutdown=False, limit=limit)
     await runner.aadd_flow(bare_gates, name="bare-gates", tags=["bench"])

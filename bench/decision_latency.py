@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Decision latency: from a submitted gate decision to the review's run suspended at the next gate.
 
-    .venv/bin/python bench/decision_latency.py [--gates 50] [--out bench/results/decision_latency.json]
+    .venv/bin/python bench/decision_latency.py [--gates 50] \\
+        [--out bench/results/decision_latency.json]
 
 Starts a throw-away xbr stack (temporary XBR_HOME, `xbr init`, `xbr up`) and, on the same Prefect
 server, a second runner serving a bare suspend/resume flow (bench/bare_flow.py). It then walks
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -148,9 +149,7 @@ class Processes:
 
     def flow_run_processes(self) -> dict[int, str]:
         """Flow runs in progress: the runners start each one as a spawned process."""
-        return {
-            pid: cmd for pid, cmd in descendants(os.getpid()).items() if "spawn_main" in cmd
-        }
+        return {pid: cmd for pid, cmd in descendants(os.getpid()).items() if "spawn_main" in cmd}
 
     def stop_all(self) -> None:
         """SIGTERM each (last started first) and wait; then end anything left below us."""
@@ -313,9 +312,10 @@ def start_stack(processes: Processes, home: Path) -> str:
                     log(f"xbr up is up (pid {up.pid}): {api_url}")
                     return api_url
         if time.monotonic() > deadline:
-            raise BenchError("xbr up did not write stack.json within 180 s:\n" + tail(
-                processes.log_dir / "xbr-up.log"
-            ))
+            raise BenchError(
+                "xbr up did not write stack.json within 180 s:\n"
+                + tail(processes.log_dir / "xbr-up.log")
+            )
         time.sleep(0.2)
 
 
@@ -338,7 +338,7 @@ def start_bare_runner(processes: Processes, api_url: str) -> None:
     port = urlparse(api_url).port
     assert port is not None
     env = {**os.environ, **server_env(Settings(), port), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
-    code = f"import sys; sys.path.insert(0, {str(REPO)!r}); from bench.bare_flow import serve; serve()"
+    code = f"import sys; sys.path.insert(0, {str(REPO)!r}); import bench.bare_flow as b; b.serve()"
     processes.start("bare-runner", [sys.executable, "-c", code], env)
 
 
@@ -544,7 +544,7 @@ class BareWalker(Walker):
         self.gate: int | None = None
 
     def start_run(self) -> None:
-        from prefect.deployments import run_deployment
+        from prefect.deployments import run_deployment  # noqa: TID251
 
         from bench.bare_flow import DEPLOYMENT
 
@@ -562,7 +562,7 @@ class BareWalker(Walker):
     def step(self) -> dict[str, Any]:
         from uuid import UUID
 
-        from prefect.flow_runs import resume_flow_run
+        from prefect.flow_runs import resume_flow_run  # noqa: TID251
 
         if self.gate is None:
             self.start_run()
@@ -650,7 +650,9 @@ def pause_segments(states: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def breakdown(api: Api, samples: list[dict[str, Any]], run_ids: list[str]) -> dict[str, Any]:
     """Medians of each leg of a gate transition, per kind, from Prefect's state history."""
-    segments: dict[str, dict[str, dict[str, float]]] = {r: pause_segments(api.states(r)) for r in run_ids}
+    segments: dict[str, dict[str, dict[str, float]]] = {
+        r: pause_segments(api.states(r)) for r in run_ids
+    }
     legs: dict[str, dict[str, list[float]]] = {}
     for sample in samples:
         if sample["final"]:
@@ -695,48 +697,69 @@ def task_run_summary(api: Api, run_ids: list[str]) -> dict[str, Any]:
     return {name: summary(values) for name, values in sorted(durations.items())}
 
 
+IMPORT_STEPS = {
+    # what a flow-run process of each runner imports before the flow runs, step by step
+    "bare": [
+        ("prefect.flow_engine", ["prefect.flow_engine"]),
+        ("bench.bare_flow", ["bench.bare_flow"]),
+    ],
+    "xbr": [
+        ("prefect.flow_engine", ["prefect.flow_engine"]),
+        ("sqlalchemy.orm", ["sqlalchemy.orm"]),
+        # states.db imports alembic at the top, for migrations the flow never runs
+        (
+            "alembic (states.db)",
+            ["alembic.command", "alembic.config", "alembic.runtime.migration", "alembic.script"],
+        ),
+        ("flows.business_review (rest)", ["flows.business_review"]),
+        # `xbr up` runs from the .venv/bin/xbr script: a spawned child re-runs it as __mp_main__
+        ("deploy.cli (__mp_main__)", ["deploy.cli"]),
+    ],
+}
+
+
 def import_costs(work: Path, repeats: int) -> dict[str, Any]:
-    """Seconds to import what each kind of flow-run process imports before its flow runs.
+    """Seconds each step of the imports of a flow-run process takes, in a fresh interpreter.
 
     The runner starts a flow run with multiprocessing "spawn": the child imports the flow's
-    module, and re-runs the parent's main script as __mp_main__ when it has one. For `xbr up` that
-    script is .venv/bin/xbr (it imports deploy.cli); the bare runner is started with -c (none).
-    Measured as this machine runs it (PYTHONDONTWRITEBYTECODE as set here), and again with a
-    bytecode cache in a temporary PYTHONPYCACHEPREFIX (the repository is not touched).
+    module by reference, and re-runs the parent's main script as __mp_main__ when it has one. For
+    `xbr up` that script is .venv/bin/xbr (`from deploy.cli import main`); the bare runner is
+    started with -c (no script). Each step is timed after the ones before it, so a module shared
+    by two steps counts once, in the first; the kinds alternate, median of `repeats` runs.
     """
-    sets = {
-        "prefect_engine": ["prefect.flow_engine"],
-        "bare_child": ["prefect.flow_engine", "bench.bare_flow"],
-        "xbr_child": ["prefect.flow_engine", "deploy.cli", "flows.business_review"],
-    }
-    cached_env = {
-        k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"
-    } | {"PYTHONPYCACHEPREFIX": str(work / "pycache")}
-    variants = {"as_configured": dict(os.environ), "with_bytecode_cache": cached_env}
+    code = """
+import importlib, json, sys, time
+sys.path.insert(0, {repo!r})
+out = {{}}
+for name, modules in {steps!r}:
+    t = time.perf_counter()
+    for module in modules:
+        importlib.import_module(module)
+    out[name] = time.perf_counter() - t
+print(json.dumps(out))
+"""
+    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in IMPORT_STEPS}
+    for _ in range(repeats):
+        for kind, steps in IMPORT_STEPS.items():
+            out = subprocess.run(
+                [sys.executable, "-c", code.format(repo=str(REPO), steps=steps)],
+                env=dict(os.environ), capture_output=True, text=True, cwd=work,
+            )  # fmt: skip
+            if out.returncode:
+                raise BenchError(f"import probe {kind} failed: {out.stderr[-500:]}")
+            runs[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
     result: dict[str, Any] = {
+        "how": f"median wall seconds over {repeats} fresh interpreters per kind, step by step",
         "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
-        "how": "median of wall seconds to import the modules in a fresh interpreter, "
-        f"{repeats} runs",
     }
-    for variant, env in variants.items():
-        result[variant] = {}
-        for name, modules in sets.items():
-            code = (
-                f"import sys, time; sys.path.insert(0, {str(REPO)!r}); t = time.perf_counter(); "
-                f"import {', '.join(modules)}; print(time.perf_counter() - t)"
-            )
-            if variant == "with_bytecode_cache":  # fill the cache first
-                subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
-            times = []
-            for _ in range(repeats):
-                out = subprocess.run(
-                    [sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                    cwd=work,
-                )  # fmt: skip
-                if out.returncode:
-                    raise BenchError(f"import probe {name} failed: {out.stderr[-500:]}")
-                times.append(float(out.stdout.strip().splitlines()[-1]))
-            result[variant][name] = round(statistics.median(times), 4)
+    for kind, samples in runs.items():
+        steps = {
+            name: round(statistics.median(s[name] for s in samples), 4)
+            for name, _ in IMPORT_STEPS[kind]
+        }
+        steps["total"] = round(statistics.median(sum(s.values()) for s in samples), 4)
+        result[kind] = steps
+    result["xbr_minus_bare_total"] = round(result["xbr"]["total"] - result["bare"]["total"], 4)
     return result
 
 
@@ -798,12 +821,14 @@ def versions() -> dict[str, Any]:
 
 @contextmanager
 def signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop the benchmark like Ctrl-C: teardown runs."""
+    """SIGINT (also when started in the background, where it is ignored by default), SIGTERM
+    and SIGHUP stop the benchmark like Ctrl-C: teardown runs."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, interrupt) for s in watched}
     try:
         yield
     finally:
@@ -826,8 +851,7 @@ def uninterruptible() -> Iterator[None]:
 def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[str, Any]:
     from states.templates import load_catalog
 
-    template = load_catalog()[args.template] if args.template in load_catalog() else None
-    if template is None:
+    if args.template not in load_catalog():
         raise BenchError(f"unknown template {args.template!r}")
 
     api_url = start_stack(processes, home)
@@ -848,7 +872,7 @@ def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[
     bare = BareWalker(api, processes, args.gate_timeout, args.bare_gates)
 
     # warm this process's Prefect client up: its first use imports and connects
-    from prefect.client.orchestration import get_client
+    from prefect.client.orchestration import get_client  # noqa: TID251
 
     with get_client(sync_client=True) as client:
         client.read_flow_runs(limit=1)
@@ -950,11 +974,10 @@ def print_table(report: dict[str, Any]) -> None:
             x, b = legs["xbr"].get(leg, {}), legs["bare"].get(leg, {})
             print(f"{leg:26}{x.get('p50', float('nan')):>9.3f}{b.get('p50', float('nan')):>9.3f}")
     if "import_costs" in report:
-        costs = report["import_costs"]["as_configured"]
-        print(
-            "\nimports of a flow-run process (s): "
-            + ", ".join(f"{k} {v:.3f}" for k, v in costs.items())
-        )
+        costs = report["import_costs"]
+        print("\nimports of a flow-run process (medians, seconds)")
+        for kind in ("xbr", "bare"):
+            print(f"  {kind:5}" + ", ".join(f"{k} {v:.3f}" for k, v in costs[kind].items()))
     print(f"\nwritten to {report['out']}")
 
 

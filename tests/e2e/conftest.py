@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from deploy.stack import free_port, healthy, server_env
-from states import db
+from states import db, views
 from states.settings import Settings
 from tests.conftest import STAFF
 
@@ -81,6 +81,7 @@ class Stack:
     server: Server
     runner: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)
+    _engine: Any = field(default=None, repr=False)
 
     @property
     def env(self) -> dict[str, str]:
@@ -125,10 +126,13 @@ class Stack:
             self._log = None
 
     def uow(self) -> db.UnitOfWork:
-        return db.UnitOfWork(db.make_engine(Settings(home=self.home).url))
+        if self._engine is None:
+            self._engine = db.make_engine(Settings(home=self.home).url)
+        return db.UnitOfWork(self._engine)
 
     def review(self, review_id: int) -> dict[str, Any]:
-        return dict(json.loads(self.xbr("review", "show", str(review_id), "--json").stdout))
+        """The review as `xbr review show --json` prints it, read in this process."""
+        return views.review_view(self.uow(), review_id)
 
     def api(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the Prefect REST API (GET, or POST with a JSON body)."""
@@ -195,3 +199,5 @@ def stack(tmp_path: Path, prefect_server: Server) -> Iterator[Stack]:
     stack.start_runner()
     yield stack
     stack.stop_runner()
+    if stack._engine is not None:
+        stack._engine.dispose()
