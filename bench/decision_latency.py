@@ -763,6 +763,37 @@ print(json.dumps(out))
     return result
 
 
+def review_view_costs(work: Path, repeats: int) -> dict[str, Any]:
+    """Seconds the review flow's first and second read of its review take in a fresh process
+    (engine, SQLite connection, mapper configuration), on the benchmark's own database."""
+    code = f"""
+import json, sys, time
+sys.path.insert(0, {str(REPO)!r})
+from flows.store import uow
+from states import views
+t = time.perf_counter()
+views.review_view(uow(), 1)
+first = time.perf_counter() - t
+t = time.perf_counter()
+views.review_view(uow(), 1)
+print(json.dumps({{"first": first, "again": time.perf_counter() - t}}))
+"""
+    samples = []
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
+            cwd=work,
+        )  # fmt: skip
+        if out.returncode:
+            raise BenchError(f"review_view probe failed: {out.stderr[-500:]}")
+        samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {
+        "how": f"median wall seconds over {repeats} fresh interpreters, review 1",
+        "first_review_view_s": round(statistics.median(s["first"] for s in samples), 4),
+        "second_review_view_s": round(statistics.median(s["again"] for s in samples), 4),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Where and with what it ran.
 
@@ -787,6 +818,19 @@ def machine_info() -> dict[str, Any]:
         "python_executable": sys.executable,
         "loadavg_at_start": list(os.getloadavg()),
     }
+
+
+def source_digest() -> str:
+    """A digest of xbr's code: the flow-run processes import it from disk at every gate, so a
+    change during the run would mix two versions into one result."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for package in ("flows", "states", "deploy", "tasks", "notifications"):
+        for path in sorted((REPO / package).rglob("*")):
+            if path.is_file() and path.suffix in {".py", ".yaml"}:
+                digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def versions() -> dict[str, Any]:
@@ -893,7 +937,9 @@ def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[
             processes.check_alive()
             if args.gap:
                 time.sleep(args.gap)
+            load = os.getloadavg()[0]
             record = walker.step()
+            record["loadavg_1m"] = load
             samples.append(record)
             label = (
                 f"{record['from']} -> {record['to']}" if walker.kind == "xbr"
@@ -916,6 +962,8 @@ def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[
     }
     stats = {kind: summary(values) for kind, values in latencies.items()}
     ratio = stats["xbr"]["p50"] / stats["bare"]["p50"]
+    # the i-th xbr and the i-th bare measurement ran next to each other (ABBA order)
+    paired = [x / b for x, b in zip(latencies["xbr"], latencies["bare"], strict=False)]
     by_phase: dict[str, list[float]] = {}
     for s in samples:
         if s["kind"] == "xbr" and not s["final"]:
@@ -932,6 +980,7 @@ def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[
             "ratio_p50_xbr_over_bare": round(ratio, 3),
             "target_ratio_p50": TARGET_RATIO,
             "meets_target": ratio <= TARGET_RATIO,
+            "paired_ratio": summary(paired),
             "xbr_by_transition": {k: summary(v) for k, v in by_phase.items()},
             "final_gate_to_completed": {k: summary(v) for k, v in finals.items()},
             "xbr_decide_s": summary([s["decide_s"] for s in samples if s["kind"] == "xbr"]),
@@ -964,7 +1013,8 @@ def print_table(report: dict[str, Any]) -> None:
     verdict = "met" if res["meets_target"] else "NOT met"
     print(
         f"ratio of p50s (xbr / bare): {res['ratio_p50_xbr_over_bare']:.3f}  "
-        f"(target <= {res['target_ratio_p50']}: {verdict})"
+        f"(target <= {res['target_ratio_p50']}: {verdict}); "
+        f"median of paired ratios {res['paired_ratio']['p50']:.3f}"
     )
     legs = report["breakdown"]
     if "xbr" in legs and "bare" in legs:
@@ -973,12 +1023,24 @@ def print_table(report: dict[str, Any]) -> None:
         for leg in legs["legs"]:
             x, b = legs["xbr"].get(leg, {}), legs["bare"].get(leg, {})
             print(f"{leg:26}{x.get('p50', float('nan')):>9.3f}{b.get('p50', float('nan')):>9.3f}")
+    tasks = report.get("xbr_task_runs_s", {}).get("publish_gate")
+    if tasks and tasks.get("n"):
+        print(f"{'  of which publish_gate task':26}{tasks['p50']:>9.3f}")
     if "import_costs" in report:
         costs = report["import_costs"]
         print("\nimports of a flow-run process (medians, seconds)")
         for kind in ("xbr", "bare"):
             print(f"  {kind:5}" + ", ".join(f"{k} {v:.3f}" for k, v in costs[kind].items()))
-    print(f"\nwritten to {report['out']}")
+    if "review_view_costs" in report:
+        costs = report["review_view_costs"]
+        print(
+            f"  xbr  review_view in a fresh process: first {costs['first_review_view_s']:.3f}, "
+            f"again {costs['second_review_view_s']:.3f}"
+        )
+    print(
+        f"\n{res['xbr']['n']} + {res['bare']['n']} gates in {report['measuring_s']:.0f} s, "
+        f"{report['duration_s']:.0f} s in all; written to {report['out']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1015,8 +1077,15 @@ def main(argv: list[str] | None = None) -> int:
         with signals_as_interrupt():
             log(f"throw-away XBR_HOME {home}")
             machine = machine_info()
+            digest = source_digest()
             report = measure(args, home, processes)
             report["machine"] = machine
+            report["source"] = {
+                "sha256_at_start": digest,
+                "changed_during_run": source_digest() != digest,
+            }
+            if report["source"]["changed_during_run"]:
+                log("warning: xbr's code changed on disk while the benchmark ran")
             code = 0
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc or 'SIGINT'}): tearing down, no result written")
@@ -1043,6 +1112,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 log("measuring the import cost of a flow-run process")
                 report["import_costs"] = import_costs(home, args.import_repeats)
+                report["review_view_costs"] = review_view_costs(home, args.import_repeats)
             except KeyboardInterrupt:
                 code = 130
     if args.keep_home:

@@ -385,8 +385,10 @@ def sweep_command(as_json: JsonOpt = False) -> None:
 
     run = run_deployment("review-sweeper/review-sweeper", timeout=120, as_subflow=False)
     state = run.state  # type: ignore[union-attr]
-    result = state.result() if state and state.is_completed() else None
-    render.out(as_json, result, f"sweeper: {state.name if state else 'unknown'} {result or ''}")
+    data = {"flow_run_id": str(run.id), "state": state.name if state else None}  # type: ignore[union-attr]
+    render.out(as_json, data, f"sweeper run {data['flow_run_id']}: {data['state']}")
+    if not (state and state.is_completed()):
+        raise XbrError(f"the sweeper run ended {data['state']}; see its logs in the Prefect UI")
 
 
 def run(argv: list[str]) -> int:

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from deploy.stack import free_port, healthy, server_env
-from states import db, views
+from states import db, directory, views
 from states.settings import Settings
+from states.templates import load_catalog
 from tests.conftest import STAFF
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,10 +126,13 @@ class Stack:
             self._log.close()
             self._log = None
 
-    def uow(self) -> db.UnitOfWork:
+    def engine(self) -> Any:
         if self._engine is None:
             self._engine = db.make_engine(Settings(home=self.home).url)
-        return db.UnitOfWork(self._engine)
+        return self._engine
+
+    def uow(self) -> db.UnitOfWork:
+        return db.UnitOfWork(self.engine())
 
     def review(self, review_id: int) -> dict[str, Any]:
         """The review as `xbr review show --json` prints it, read in this process."""
@@ -188,14 +192,15 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
 def stack(tmp_path: Path, prefect_server: Server) -> Iterator[Stack]:
     """An initialised installation with staff and clients, and its runner running."""
     stack = Stack(tmp_path / "home", prefect_server)
-    stack.xbr("init")
+    stack.home.mkdir(parents=True)
+    db.upgrade(stack.engine())  # what `xbr init` does
     for name, email, roles in STAFF:
-        stack.xbr(
-            "person", "add", name, "--email", email, *(a for r in roles for a in ("--role", r))
-        )
+        directory.add_person(stack.uow(), name, email, roles)
+    catalog = load_catalog()
     for template in ("btr", "qbr", "monthly-checkin"):
-        stack.xbr("client", "add", f"Client {template}", "--cadence", "quarterly",
-                  "--template", template, "--timezone", "Europe/Berlin")  # fmt: skip
+        directory.add_client(
+            stack.uow(), f"Client {template}", "quarterly", template, "Europe/Berlin", catalog
+        )
     stack.start_runner()
     yield stack
     stack.stop_runner()
