@@ -93,7 +93,7 @@ def business_review(
         key = gate_key(rid, gate["phase"], gate["round"], review["refusals"])
         decision = suspend_flow_run(
             wait_for_input=PhaseDecision.with_initial_data(
-                description=artifacts.gate_description(review), approver_email=""
+                description=artifacts.gate_description(review)
             ),
             # the run count keeps a retried run from reusing an answered key
             key=f"{key}-x{flow_run.run_count}",

@@ -1,85 +1,156 @@
-"""EXPLORATION draft."""
+"""A person approves a gate in the Prefect UI: the Resume dialog of a suspended review's run,
+in a real headless Chromium against the real Prefect server and runner (`xbr up`).
+
+Screenshots go to test-artifacts/ at the repository root (git-ignored). Without Chromium at
+/usr/bin/chromium or the Python package playwright the test is skipped, unless
+XBR_REQUIRE_BROWSER=1, which makes it fail instead.
+"""
 
 from __future__ import annotations
 
 import json
-import tempfile
+import os
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
 
-from tests.e2e.conftest import ROOT, Stack
+import pytest
+
+from tests.e2e.conftest import ROOT, Stack, wait_for
 from tests.e2e.test_review_flow import close_phase_tasks
 
-ART = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; never `playwright install`
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = ROOT / "test-artifacts"
+APPROVER = "olga@msp.example"  # holds ops_manager, the accountable role of the `needed` gate
+COMMENT = "approved in the Prefect UI"
+TIMEOUT_MS = 30_000  # a busy machine renders slowly; the UI polls the run every few seconds
 
 
-def test_explore(stack: Stack) -> None:
-    from playwright.sync_api import sync_playwright
+def no_browser(reason: str) -> NoReturn:
+    """Skip without a browser, unless XBR_REQUIRE_BROWSER=1 says one is required."""
+    if os.environ.get("XBR_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"XBR_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """The browser, checked before the session's Prefect server starts (a skip costs nothing).
+
+    Playwright itself starts inside the test: a running sync Playwright leaves its event loop
+    set as this thread's running loop, which would break later tests that use asyncio.
+    """
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as missing:
+        no_browser(f"the Python package playwright is not installed ({missing})")
+    if not os.access(CHROMIUM, os.X_OK):
+        no_browser(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
+
+
+def approve_in_resume_dialog(page: Any, expect: Any) -> None:
+    """Click Resume, check the gate's description, fill the form as Olga, approve, submit."""
+    resume = page.get_by_role("button", name="Resume", exact=True)
+    expect(resume).to_be_visible()
+    resume.click()
+
+    # the modal's aria-labelledby names no element: the dialog has no accessible name
+    dialog = page.get_by_role("dialog").filter(has_text="Resume Flow Run")
+    expect(dialog).to_be_visible()
+    # the gate's Markdown description, rendered above the form
+    gate = re.compile(r": needed gate \(round 0\)$")
+    expect(dialog.get_by_role("heading", level=3, name=gate)).to_be_visible()
+    expect(dialog.get_by_role("link", name=APPROVER)).to_be_visible()
+
+    def field(label: str) -> Any:
+        """A form field by its label text (the labels' `for` points at no control)."""
+        return dialog.locator(".schema-form-property").filter(has_text=label)
+
+    # Decision is a custom select: a button showing the value, opened from the keyboard (a
+    # mouse click does not open it), with its options in a listbox outside the dialog
+    decision = field("Decision").get_by_role(
+        "button", name=re.compile(r"^(approve|reject|reschedule|cancel|reopen)$")
+    )
+    decision.press("ArrowDown")
+    page.get_by_role("listbox").get_by_role("option", name="approve", exact=True).click()
+    expect(page.get_by_role("listbox")).to_be_hidden()
+    expect(decision).to_have_text("approve")
+
+    field("Approver Email").get_by_role("textbox").fill(APPROVER)
+    field("Comment").get_by_role("textbox").fill(COMMENT)
+    expect(field("Approver Email").get_by_role("textbox")).to_have_value(APPROVER)
+    expect(field("Comment").get_by_role("textbox")).to_have_value(COMMENT)
+    page.screenshot(path=str(ARTIFACTS / "prefect-ui-resume-form.png"))
+
+    dialog.get_by_role("button", name="Submit", exact=True).click()
+    expect(dialog).to_be_hidden()  # closes once the server took the input (a few seconds)
+
+
+def test_a_gate_approved_in_the_prefect_ui_resume_dialog_advances_the_review(
+    chromium: Path, stack: Stack, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Error, expect, sync_playwright
 
     meeting = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
     out = stack.xbr("review", "start", "Client qbr", "--meeting", meeting, "--json").stdout
     review_id = int(json.loads(out)["id"])
-    stack.wait_suspended(review_id)
+    first_key = stack.wait_suspended(review_id)
     review = stack.review(review_id)
+    assert review["status"] == "needed"
     close_phase_tasks(stack, review)
-    run_id = review["flow_run_id"]
-    ui = stack.server.env["PREFECT_UI_URL"]
-    ART.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory() as udd, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            udd,
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic"],
-            viewport={"width": 1400, "height": 1000},
-        )
-        page = ctx.new_page()
-        page.on("console", lambda m: print("CONSOLE", m.type, m.text))
-        page.goto(f"{ui}/runs/flow-run/{run_id}")
-        page.wait_for_timeout(5000)
-        page.screenshot(path=str(ART / "explore-1.png"), full_page=True)
-        (ART / "explore-1.html").write_text(page.content())
-        print(page.accessibility.snapshot() if hasattr(page, "accessibility") else "")
-        page.get_by_role("button", name="Resume").click()
-        page.wait_for_timeout(3000)
-        page.screenshot(path=str(ART / "explore-2.png"), full_page=True)
-        dialog = page.get_by_role("dialog")
-        print("DIALOG NAME", dialog.get_attribute("aria-labelledby"))
-        print(page.accessibility.snapshot() if hasattr(page, "accessibility") else "")
-        print(dialog.aria_snapshot())
-        sel = dialog.get_by_role("button", name="approve")
+    run_url = f"{stack.server.env['PREFECT_UI_URL']}/runs/flow-run/{review['flow_run_id']}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "prefect-ui-failure.png").unlink(missing_ok=True)
+    expect.set_options(timeout=TIMEOUT_MS)
 
-        def lb(tag):
-            page.wait_for_timeout(800)
-            print(
-                "TRY",
-                tag,
-                page.get_by_role("listbox").count(),
-                page.get_by_role("option").count(),
-                page.evaluate("matchMedia('(hover: hover)').matches"),
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),  # a fresh user data dir
+                executable_path=str(chromium),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1800},  # tall: the whole log fits
             )
-            for o in page.get_by_role("option").all():
-                print("   OPT", o.inner_text(), o.is_visible())
+        except Error as broken:
+            no_browser(f"Chromium does not start: {broken}")
+        try:
+            browser.set_default_timeout(TIMEOUT_MS)
+            page = browser.new_page()
+            page.goto(run_url)
+            approve_in_resume_dialog(page, expect)
 
-        sel.click()
-        lb("click")
-        sel.click()
-        lb("click2")
-        sel.focus()
-        page.keyboard.press("ArrowDown")
-        lb("arrow")
-        sel.dispatch_event("click")
-        lb("dispatch")
-        page.screenshot(path=str(ART / "explore-3.png"), full_page=True)
-        (ART / "explore-3.html").write_text(page.content())
-        box = dialog.locator(".schema-form-property", has_text="Approver Email").get_by_role(
-            "textbox"
-        )
-        box.fill("olga@msp.example")
-        dialog.get_by_role("button", name="Submit").click()
-        for i in range(6):
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(ART / f"explore-4-{i}.png"), full_page=True)
-        print("REVIEW", stack.review(review_id)["status"])
-        (ART / "explore-4.html").write_text(page.content())
-        print(page.locator("body").aria_snapshot())
-        ctx.close()
+            wait_for(
+                "the approval from the UI to reach the review",
+                lambda: stack.review(review_id)["status"] == "scheduling",
+            )
+            next_key = stack.wait_suspended(review_id)  # suspended again, at the next gate
+            assert next_key != first_key
+            assert next_key.startswith(f"review-{review_id}-scheduling-")
+            audit = stack.review(review_id)["audit"]
+            moves = [a for a in audit if a["from"] != a["to"]]
+            assert [(a["from"], a["to"]) for a in moves] == [
+                (None, "needed"),
+                ("needed", "scheduling"),
+            ]
+            assert moves[-1]["actor"] == APPROVER
+            assert moves[-1]["comment"] == COMMENT
+
+            page.reload()
+            expect(page.get_by_text("needed -> scheduling")).to_be_visible()  # the run's log
+            banner = page.get_by_role("banner")
+            expect(banner.get_by_text("Suspended", exact=True)).to_be_visible()
+            expect(banner.get_by_role("button", name="Resume", exact=True)).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "prefect-ui-after-resume.png"))
+        except BaseException:
+            for open_page in browser.pages:
+                open_page.screenshot(path=str(ARTIFACTS / "prefect-ui-failure.png"))
+            raise
+        finally:
+            browser.close()
