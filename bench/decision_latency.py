@@ -233,6 +233,18 @@ class Api:
                 offset += 200
         return found
 
+    def wait_input(self, run_id: str, key: str, timeout: float = 30) -> float | None:
+        """perf_counter of the poll that found the run input `key`; None after `timeout`."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            found = self.http.get(f"/flow_runs/{run_id}/input/{key}").status_code == 200
+            seen = time.perf_counter()
+            if found:
+                return seen
+            if seen > deadline:
+                return None
+            time.sleep(POLL_SECONDS)
+
     def has_deployment(self, name: str) -> bool:
         return self.http.get(f"/deployments/name/{name}").status_code == 200
 
@@ -528,6 +540,11 @@ class XbrWalker(Walker):
         if final:
             self.review_id, self.key = None, None
         else:
+            # Not part of the latency: the run is PAUSED before its Resume form is saved
+            # (`suspend_flow_run` saves the schema, then the description); until then a resume
+            # is refused ("schema not found") and `resume_review_run` retries.
+            ready = self.api.wait_input(self.run_id, f"suspended-{self.key}-description")
+            record["form_ready_after_paused_s"] = None if ready is None else ready - seen
             self.check_key(self.view())
         return record
 
@@ -619,6 +636,21 @@ def summary(values: list[float]) -> dict[str, Any]:
         "min": round(min(values), 4),
         "max": round(max(values), 4),
     }
+
+
+def ratio_ci(xbr: list[float], bare: list[float], rounds: int = 2000) -> list[float]:
+    """95% bootstrap interval of p50(xbr) / p50(bare), resampling the adjacent pairs."""
+    import random
+
+    pairs = list(zip(xbr, bare, strict=False))
+    if len(pairs) < 2:
+        return []
+    rng = random.Random(1)
+    ratios = []
+    for _ in range(rounds):
+        pick = [rng.choice(pairs) for _ in pairs]
+        ratios.append(percentile([x for x, _ in pick], 0.5) / percentile([b for _, b in pick], 0.5))
+    return [round(percentile(ratios, 0.025), 3), round(percentile(ratios, 0.975), 3)]
 
 
 def _ts(text: str) -> float:
@@ -820,17 +852,41 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def source_digest() -> str:
-    """A digest of xbr's code: the flow-run processes import it from disk at every gate, so a
-    change during the run would mix two versions into one result."""
+def source_hashes() -> dict[str, str]:
+    """sha256 of each file of xbr's code. The flow-run processes import it from disk at every
+    gate, so a change during the run (another checkout user editing) would mix two versions
+    into one result: each sample records which version it ran with."""
     import hashlib
 
-    digest = hashlib.sha256()
+    found = {}
     for package in ("flows", "states", "deploy", "tasks", "notifications"):
         for path in sorted((REPO / package).rglob("*")):
             if path.is_file() and path.suffix in {".py", ".yaml"}:
-                digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+                found[str(path.relative_to(REPO))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+class SourceWatch:
+    """Which version of xbr's code is on disk: 0 as at the start, +1 at every change."""
+
+    def __init__(self) -> None:
+        self.hashes = source_hashes()
+        self.version = 0
+        self.changes: list[dict[str, Any]] = []
+
+    def check(self) -> int:
+        now = source_hashes()
+        if now != self.hashes:
+            files = sorted(
+                f for f in now.keys() | self.hashes.keys() if now.get(f) != self.hashes.get(f)
+            )
+            self.version += 1
+            self.changes.append(
+                {"at": datetime.now(UTC).isoformat(timespec="seconds"), "files": files}
+            )
+            log(f"warning: xbr's code changed on disk during the run: {', '.join(files)}")
+            self.hashes = now
+        return self.version
 
 
 def versions() -> dict[str, Any]:
@@ -922,6 +978,7 @@ def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[
         client.read_flow_runs(limit=1)
 
     samples: list[dict[str, Any]] = []
+    watch = SourceWatch()
 
     def counted(kind: str) -> int:
         return sum(1 for s in samples if s["kind"] == kind and not s["final"])
@@ -938,8 +995,10 @@ def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[
             if args.gap:
                 time.sleep(args.gap)
             load = os.getloadavg()[0]
+            version = watch.check()
             record = walker.step()
             record["loadavg_1m"] = load
+            record["code_version"] = version
             samples.append(record)
             label = (
                 f"{record['from']} -> {record['to']}" if walker.kind == "xbr"
@@ -969,6 +1028,15 @@ def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[
         if s["kind"] == "xbr" and not s["final"]:
             by_phase.setdefault(f"{s['from']} -> {s['to']}", []).append(s["latency_s"])
 
+    watch.check()
+    initial = {
+        kind: [
+            s["latency_s"]
+            for s in samples
+            if s["kind"] == kind and not s["final"] and s["code_version"] == 0
+        ]
+        for kind in ("xbr", "bare")
+    }
     log("reading Prefect's state history for the breakdown")
     # task runs reach the server through events: give the last ones a moment
     time.sleep(2)
@@ -978,16 +1046,40 @@ def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[
             "xbr": stats["xbr"],
             "bare": stats["bare"],
             "ratio_p50_xbr_over_bare": round(ratio, 3),
+            "ratio_p50_ci95_bootstrap": ratio_ci(latencies["xbr"], latencies["bare"]),
             "target_ratio_p50": TARGET_RATIO,
             "meets_target": ratio <= TARGET_RATIO,
             "paired_ratio": summary(paired),
             "xbr_by_transition": {k: summary(v) for k, v in by_phase.items()},
             "final_gate_to_completed": {k: summary(v) for k, v in finals.items()},
+            "xbr_form_ready_after_paused_s": summary(
+                [
+                    s["form_ready_after_paused_s"]
+                    for s in samples
+                    if s.get("form_ready_after_paused_s") is not None
+                ]
+            ),
             "xbr_decide_s": summary([s["decide_s"] for s in samples if s["kind"] == "xbr"]),
             "resume_call_s": {
                 kind: summary([s["resume_call_s"] for s in samples if s["kind"] == kind])
                 for kind in ("xbr", "bare")
             },
+        },
+        "source": {
+            "changed_during_run": bool(watch.changes),
+            "changes": watch.changes,
+            # when it changed: the same numbers from the samples that ran the code of the start
+            "initial_code_only": {
+                "xbr": summary(initial["xbr"]),
+                "bare": summary(initial["bare"]),
+                "ratio_p50_xbr_over_bare": round(
+                    percentile(initial["xbr"], 0.5) / percentile(initial["bare"], 0.5), 3
+                )
+                if initial["xbr"] and initial["bare"]
+                else None,
+            }
+            if watch.changes
+            else None,
         },
         "breakdown": breakdown(api, samples, xbr.run_ids + bare.run_ids),
         "xbr_task_runs_s": task_run_summary(api, xbr.run_ids),
@@ -1013,9 +1105,20 @@ def print_table(report: dict[str, Any]) -> None:
     verdict = "met" if res["meets_target"] else "NOT met"
     print(
         f"ratio of p50s (xbr / bare): {res['ratio_p50_xbr_over_bare']:.3f}  "
-        f"(target <= {res['target_ratio_p50']}: {verdict}); "
+        f"(target <= {res['target_ratio_p50']}: {verdict})"
+    )
+    print(
+        f"  95% bootstrap interval {res['ratio_p50_ci95_bootstrap']}, "
         f"median of paired ratios {res['paired_ratio']['p50']:.3f}"
     )
+    source = report["source"]
+    if source["changed_during_run"]:
+        init = source["initial_code_only"]
+        print(
+            f"warning: xbr's code changed during the run ({len(source['changes'])} times); "
+            f"samples with the code of the start only: xbr n={init['xbr']['n']}, "
+            f"bare n={init['bare']['n']}, ratio of p50s {init['ratio_p50_xbr_over_bare']}"
+        )
     legs = report["breakdown"]
     if "xbr" in legs and "bare" in legs:
         print("\nwhere the time goes (medians, seconds, from Prefect's state history)")
@@ -1023,9 +1126,9 @@ def print_table(report: dict[str, Any]) -> None:
         for leg in legs["legs"]:
             x, b = legs["xbr"].get(leg, {}), legs["bare"].get(leg, {})
             print(f"{leg:26}{x.get('p50', float('nan')):>9.3f}{b.get('p50', float('nan')):>9.3f}")
-    tasks = report.get("xbr_task_runs_s", {}).get("publish_gate")
-    if tasks and tasks.get("n"):
-        print(f"{'  of which publish_gate task':26}{tasks['p50']:>9.3f}")
+            tasks = report.get("xbr_task_runs_s", {}).get("publish_gate", {})
+            if leg == "running_to_paused_s" and tasks.get("n"):
+                print(f"{'  of it, publish_gate task':26}{tasks['p50']:>9.3f}")
     if "import_costs" in report:
         costs = report["import_costs"]
         print("\nimports of a flow-run process (medians, seconds)")
@@ -1077,15 +1180,8 @@ def main(argv: list[str] | None = None) -> int:
         with signals_as_interrupt():
             log(f"throw-away XBR_HOME {home}")
             machine = machine_info()
-            digest = source_digest()
             report = measure(args, home, processes)
             report["machine"] = machine
-            report["source"] = {
-                "sha256_at_start": digest,
-                "changed_during_run": source_digest() != digest,
-            }
-            if report["source"]["changed_during_run"]:
-                log("warning: xbr's code changed on disk while the benchmark ran")
             code = 0
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc or 'SIGINT'}): tearing down, no result written")
