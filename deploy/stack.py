@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -141,6 +142,10 @@ async def _serve(limit: int, ready: Callable[[], None]) -> None:
     )
     await asyncio.to_thread(_recover)  # sync Prefect calls: off the event loop
     ready()
+    # Runner.start() installs a SIGTERM handler of its own that does not stop it (3.8):
+    # put ours back once it has.
+    handler = signal.getsignal(signal.SIGTERM)
+    asyncio.get_running_loop().call_later(1, signal.signal, signal.SIGTERM, handler)
     await runner.start()
 
 
@@ -166,13 +171,16 @@ def _alive(pid: object) -> bool:
     return True
 
 
-def _stop_stale_server(settings: Settings) -> None:
-    """A previous `xbr up` killed hard leaves its server behind: stop it before starting anew."""
+def _stop_stale_server(settings: Settings, force: bool = False) -> None:
+    """A previous `xbr up` killed hard leaves its server behind: stop it before starting anew.
+
+    With `force`, this process is the one going down and stops its own server.
+    """
     path = stack_file(settings)
     if not path.exists():
         return
     stack = json.loads(path.read_text())
-    if _alive(stack.get("pid")):
+    if not force and _alive(stack.get("pid")):
         raise XbrError(f"xbr is already up (process {stack['pid']}): {stack['ui_url']}")
     if stack.get("server_pid") and _alive(stack["server_pid"]):
         os.killpg(int(stack["server_pid"]), signal.SIGTERM)
@@ -183,8 +191,21 @@ def _stop_stale_server(settings: Settings) -> None:
     path.unlink()
 
 
-def _stop_on_sigterm() -> None:
+def _stop_on_sigterm(cleanup: Callable[[], None]) -> None:
+    """SIGTERM stops like Ctrl-C; if the runner does not let go in time, exit hard.
+
+    Exiting hard loses nothing: a run interrupted between two gates is marked crashed and
+    replaced at the next start-up.
+    """
+
     def handler(signum: int, frame: object) -> None:
+        def force() -> None:
+            cleanup()
+            os._exit(0)
+
+        timer = threading.Timer(20, force)
+        timer.daemon = True
+        timer.start()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
@@ -196,7 +217,7 @@ def up(settings: Settings, port: int | None, limit: int = 8) -> None:
 
     settings.home.mkdir(parents=True, exist_ok=True)
     _stop_stale_server(settings)
-    _stop_on_sigterm()
+    _stop_on_sigterm(lambda: _stop_stale_server(settings, force=True))
     # the runner polls every second, so a resumed review continues within a few seconds
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
     os.environ.setdefault("PREFECT_HOME", str(prefect_home(settings)))

@@ -18,7 +18,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import State, StateType
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.deployments import run_deployment
-from prefect.states import Crashed
+from prefect.states import Crashed, Scheduled
 
 DEPLOYMENT = "business-review/business-review"
 # A run in these states is alive: it is waiting at a gate or about to run the flow.
@@ -53,25 +53,34 @@ def create_review_run(review: dict[str, Any], generation: int, installation: str
 def resume_review_run(
     flow_run_id: str, run_input: dict[str, Any], wait_seconds: float = 30
 ) -> bool:
-    """Wake a suspended review run; False when it is not waiting (it re-reads the database)."""
+    """Wake a suspended review run; False when it is not waiting (it re-reads the database).
+
+    Only called after the database has moved on, so a run that will not take the input in
+    time (its form's schema not saved, the server asking to wait) is rescheduled without it:
+    it re-executes from the top and suspends at the review's new gate.
+    """
     deadline = time.monotonic() + wait_seconds
+    run_id = UUID(flow_run_id)
     with get_client(sync_client=True) as client:
         while True:
-            state = client.read_flow_run(UUID(flow_run_id)).state
+            state = client.read_flow_run(run_id).state
+            delay = 0.25
             if state is not None and state.is_paused():
-                result = client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
+                result = client.resume_flow_run(run_id, run_input=run_input)
                 if result.status == SetStateStatus.ACCEPT:
                     return True
-                reason = str(getattr(result.details, "reason", "") or "")
-                # right after a suspend the form's schema may not be saved yet
-                if "schema not found" not in reason.lower():
+                if result.status == SetStateStatus.ABORT:  # someone else resumed it
                     return False
+                delay = float(getattr(result.details, "delay_seconds", 0) or delay)
             elif state is None or state.type not in _BUSY:
                 return False
-            # a run between two gates suspends in a moment: wait for it, then wake it
             if time.monotonic() > deadline:
+                if state is not None and state.is_paused():
+                    client.set_flow_run_state(run_id, Scheduled(name="Resuming"), force=True)
+                    return True
                 return False
-            time.sleep(0.25)
+            # a run between two gates suspends in a moment: wait for it, then wake it
+            time.sleep(min(delay, 2))
 
 
 def read_states(flow_run_ids: list[str]) -> dict[str, State | None]:

@@ -120,7 +120,13 @@ class Stack:
     def stop_runner(self, sig: int = signal.SIGTERM) -> None:
         if self.runner and self.runner.poll() is None:
             self.runner.send_signal(sig)
-            self.runner.wait(timeout=60)
+            try:
+                self.runner.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                # never leave a runner behind: it would take the next test's runs
+                os.killpg(self.runner.pid, signal.SIGKILL)
+                self.runner.wait(timeout=30)
+                raise AssertionError("xbr up did not stop on SIGTERM within 45 s") from None
         (self.home / "stack.json").unlink(missing_ok=True)
         if self._log:
             self._log.close()
