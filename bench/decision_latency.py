@@ -1186,15 +1186,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc or 'SIGINT'}): tearing down, no result written")
         code = 130
-    except BenchError as exc:
-        log(f"benchmark failed: {exc}")
-    except Exception:
-        import traceback
+    except Exception as exc:
+        if isinstance(exc, BenchError):
+            log(f"benchmark failed: {exc}")
+        else:
+            import traceback
 
-        traceback.print_exc()
+            traceback.print_exc()
         log("benchmark failed; the logs of the stack end with:")
-        for path in sorted(log_dir.glob("*.log")):
-            print(f"--- {path.name}\n{tail(path)}", file=sys.stderr)
+        for path in [*sorted(log_dir.glob("*.log")), home / "prefect" / "server.log"]:
+            print(f"--- {path.relative_to(home)}\n{tail(path)}", file=sys.stderr)
     finally:
         with uninterruptible():
             log("tearing down the stack")

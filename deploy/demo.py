@@ -82,9 +82,15 @@ def refused_form_decision(review_id: int) -> None:
 
     run_id = review(review_id)["flow_run_id"]
     console.print("[dim]Resume form in the Prefect UI: approve, as sam@msp.example[/]")
-    resume_flow_run(
-        UUID(run_id), run_input={"decision": "approve", "approver_email": "sam@msp.example"}
-    )
+    form = {"decision": "approve", "approver_email": "sam@msp.example"}
+    for _ in range(60):
+        try:
+            resume_flow_run(UUID(run_id), run_input=form)
+            break
+        except RuntimeError as exc:  # right after a suspend the form's schema may be unsaved
+            if "schema not found" not in str(exc):
+                raise
+            time.sleep(0.5)
     deadline = time.monotonic() + 90
     while review(review_id)["refusals"] == 0 and time.monotonic() < deadline:
         time.sleep(0.3)

@@ -155,6 +155,18 @@ class Stack:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"null")
 
+    def resume_form(self, flow_run_id: str, form: dict[str, Any]) -> None:
+        """Submit the Resume form as the Prefect UI does; like any resumer, retry while the
+        form's schema of a run that has just suspended is not saved yet."""
+
+        def accepted() -> bool:
+            result = self.api(f"/flow_runs/{flow_run_id}/resume", {"run_input": form})
+            reason = (result.get("details") or {}).get("reason") or ""
+            assert result["status"] == "ACCEPT" or "schema not found" in reason, result
+            return bool(result["status"] == "ACCEPT")
+
+        wait_for("the run to take the form", accepted, timeout=30, every=0.5)
+
     def run_state(self, flow_run_id: str) -> dict[str, Any]:
         return dict(self.api(f"/flow_runs/{flow_run_id}")["state"])
 

@@ -100,7 +100,7 @@ def test_resume_form_with_wrong_approver_is_refused_and_suspends_again(stack: St
     run_id = stack.review(review_id)["flow_run_id"]
     # what the Prefect UI's Resume form sends: no validation before the run resumes
     form = {"decision": "approve", "approver_email": "sam@msp.example"}
-    stack.api(f"/flow_runs/{run_id}/resume", {"run_input": form})
+    stack.resume_form(run_id, form)
     new_key = stack.wait_suspended(review_id)
     assert new_key != key
     review = stack.review(review_id)
@@ -113,7 +113,7 @@ def test_resume_form_with_wrong_approver_is_refused_and_suspends_again(stack: St
     assert "**Refused:**" in json.loads(inputs[0]["value"])
     close_phase_tasks(stack, review)
     form = {"decision": "approve", "approver_email": "olga@msp.example"}
-    stack.api(f"/flow_runs/{run_id}/resume", {"run_input": form})
+    stack.resume_form(run_id, form)
     wait_for("the form's approval", lambda: stack.review(review_id)["status"] == "scheduling")
     stack.wait_suspended(review_id)
 
