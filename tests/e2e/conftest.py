@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -152,8 +153,15 @@ class Stack:
             headers={"Content-Type": "application/json"},
             method="POST" if body is not None else "GET",
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
+        for attempt in range(20):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                # a busy SQLite server answers 503; Prefect's own client retries it too
+                if exc.code != 503 or attempt == 19:
+                    raise
+                time.sleep(0.5)
 
     def resume_form(self, flow_run_id: str, form: dict[str, Any]) -> None:
         """Submit the Resume form as the Prefect UI does; like any resumer, retry while the
