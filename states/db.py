@@ -5,16 +5,18 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from states.errors import XbrError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: a resumed review's flow run never migrates, and
+# every import lengthens the time from a decision to the next gate.
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -69,6 +71,8 @@ class UnitOfWork:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -77,17 +81,23 @@ def _alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (the newest by default)."""
+    from alembic import command
+
     command.upgrade(_alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Take the schema back to `revision` ("base" removes everything)."""
+    from alembic import command
+
     command.downgrade(_alembic_config(engine), revision)
 
 
 @cache
 def head_revision() -> str | None:
     """The newest migration shipped with this version of xbr."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
@@ -95,6 +105,8 @@ def require_current_schema(engine: Engine) -> None:
     """Refuse to work on a database that `xbr init` has not brought up to date."""
     head = head_revision()
     with engine.connect() as conn:
+        from alembic.runtime.migration import MigrationContext
+
         current = MigrationContext.configure(conn).get_current_revision()
     if current != head:
         state = "not initialised" if current is None else f"at schema {current}, not {head}"
