@@ -738,11 +738,8 @@ IMPORT_STEPS = {
     "xbr": [
         ("prefect.flow_engine", ["prefect.flow_engine"]),
         ("sqlalchemy.orm", ["sqlalchemy.orm"]),
-        # states.db imports alembic at the top, for migrations the flow never runs
-        (
-            "alembic (states.db)",
-            ["alembic.command", "alembic.config", "alembic.runtime.migration", "alembic.script"],
-        ),
+        # the partial index's postgresql_where loads the PostgreSQL dialect even on SQLite
+        ("states.models", ["states.models"]),
         ("flows.business_review (rest)", ["flows.business_review"]),
         # `xbr up` runs from the .venv/bin/xbr script: a spawned child re-runs it as __mp_main__
         ("deploy.cli (__mp_main__)", ["deploy.cli"]),
