@@ -798,7 +798,7 @@ def review_view_costs(work: Path, repeats: int) -> dict[str, Any]:
     code = f"""
 import json, sys, time
 sys.path.insert(0, {str(REPO)!r})
-from flows.store import uow
+from tasks.store import uow
 from states import views
 t = time.perf_counter()
 views.review_view(uow(), 1)

@@ -12,7 +12,7 @@ from rich.console import Console
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from deploy import render, stack
+from deploy import actions, render, stack
 from states import db, directory, templates, views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
 from states.errors import XbrError
@@ -31,12 +31,16 @@ client_app = typer.Typer(no_args_is_help=True, help="Clients, their cadence and 
 template_app = typer.Typer(no_args_is_help=True, help="Review templates.")
 review_app = typer.Typer(no_args_is_help=True, help="Start, list and show reviews.")
 task_app = typer.Typer(no_args_is_help=True, help="Close the tasks of a review.")
+notify_app = typer.Typer(no_args_is_help=True, help="Check the notification channels.")
+outbox_app = typer.Typer(no_args_is_help=True, help="Notices waiting, failed, and sent again.")
 for sub, name in [
     (person_app, "person"),
     (client_app, "client"),
     (template_app, "template"),
     (review_app, "review"),
     (task_app, "task"),
+    (notify_app, "notify"),
+    (outbox_app, "outbox"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -236,18 +240,7 @@ def _attach_new_run(review_id: int) -> str | None:
 
 
 def _wake_run(review_id: int, round_before: int, run_input: dict[str, object]) -> str:
-    """After a change that moved the review, wake its suspended run so it follows."""
-    data = views.review_view(uow(), review_id)
-    if not data["flow_run_id"] or data["round"] == round_before:
-        return ""
-    try:
-        stack.use_prefect(settings())
-    except XbrError as exc:
-        return f" (flow run not woken: {exc}; the sweeper catches it up)"
-    from flows.runs import resume_review_run
-
-    woken = resume_review_run(data["flow_run_id"], run_input)
-    return "" if woken else " (its flow run was not waiting; the sweeper catches it up)"
+    return actions.wake_run(uow(), settings(), review_id, round_before, run_input)
 
 
 @review_app.command("list")
@@ -389,6 +382,57 @@ def sweep_command(as_json: JsonOpt = False) -> None:
     render.out(as_json, data, f"sweeper run {data['flow_run_id']}: {data['state']}")
     if not (state and state.is_completed()):
         raise XbrError(f"the sweeper run ended {data['state']}; see its logs in the Prefect UI")
+
+
+@notify_app.command("test")
+def notify_test(
+    recipient: Annotated[str, typer.Argument(help="An email, or role:<role>.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a test message to a person or a role and report each channel's result."""
+    from notifications.outbox import send_test
+
+    results = send_test(settings(), recipient)
+    render.out(as_json, results, lambda: render.channel_results(recipient, results))
+    if any(result != "sent" for result in results.values()):
+        raise typer.Exit(1)
+
+
+@outbox_app.command("list")
+def outbox_list(
+    failed: Annotated[bool, typer.Option("--failed", help="Only the failed ones.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Notices not delivered yet: waiting, failed (with the reason), or without a channel."""
+    from notifications.outbox import list_notices
+
+    rows = list_notices(uow(), failed)
+    columns = ["id", "review_id", "kind", "recipient", "status", "attempts", "last_error"]
+    render.out(as_json, rows, lambda: render.rows("Outbox", columns, rows))
+
+
+@outbox_app.command("retry")
+def outbox_retry(message_id: int, as_json: JsonOpt = False) -> None:
+    """Send one notice again now, on the channels that have not had it."""
+    from notifications.outbox import deliver_due, retry
+
+    retry(uow(), message_id)
+    done = deliver_due(uow(), settings(), ids=[message_id])
+    data = done[0].__dict__ if done else {"id": message_id, "status": "sending elsewhere"}
+    render.out(as_json, data, lambda: render.channel_results(f"notice {message_id}", data))
+    if data["status"] != "sent":
+        raise typer.Exit(1)
+
+
+@app.command("web")
+def web_command(
+    port: Annotated[int | None, typer.Option(help="Port (default XBR_WEB_PORT, 8765).")] = None,
+) -> None:
+    """Serve the approval page that notification links open. Ctrl-C stops it."""
+    from deploy import web
+
+    uow()  # refuse an unmigrated database before listening
+    web.serve(settings(), settings().web_host, port or settings().web_port)
 
 
 def run(argv: list[str]) -> int:

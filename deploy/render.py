@@ -151,3 +151,17 @@ def _board_card(card: dict[str, Any]) -> str:
         f"#{card['id']} {card['client']}\n{card['type']} {meeting}\n"
         f"{card['age_days']:g} d {' '.join(flags)}"
     )
+
+
+def channel_results(title: str, data: dict[str, Any]) -> None:
+    """Each channel a message went to, and whether it took it."""
+    results = data.get("results", data) if "status" in data else data
+    table = Table(title=title)
+    table.add_column("channel", overflow="fold")
+    table.add_column("result", overflow="fold")
+    for channel, result in results.items():
+        style = "green" if result == "sent" else "red"
+        table.add_row(channel, f"[{style}]{result}[/{style}]")
+    if not results:
+        table.add_row("-", str(data.get("status", "no channel")))
+    console.print(table)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from states.errors import XbrError
 from states.settings import Settings
@@ -225,7 +226,11 @@ def up(settings: Settings, port: int | None, limit: int = 8) -> None:
     with _maybe_server(settings, external, port) as env:
         server_pid = env.pop("XBR_SERVER_PID", None)
         os.environ.update(env)
-        stack = {"api_url": env["PREFECT_API_URL"], "ui_url": env["PREFECT_UI_URL"]}
+        stack = {
+            "api_url": env["PREFECT_API_URL"],
+            "ui_url": env["PREFECT_UI_URL"],
+            "page_url": settings.page_url,
+        }
 
         def ready() -> None:
             # written once the deployments exist: commands that find it can start reviews
@@ -234,13 +239,31 @@ def up(settings: Settings, port: int | None, limit: int = 8) -> None:
             )
             console.print(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
 
+        page = _start_page(settings)
         try:
             asyncio.run(_serve(limit, ready))
         except KeyboardInterrupt:
             console.print("stopping xbr")
         finally:
+            if page is not None:
+                page[0].should_exit = True
+                page[1].join(5)
             with suppress(FileNotFoundError):
                 stack_file(settings).unlink()
+
+
+def _start_page(settings: Settings) -> tuple[Any, threading.Thread] | None:
+    """The approval page beside the runner; reviews go on without it if its port is taken."""
+    from deploy import web
+    from deploy.render import console
+
+    try:
+        page = web.start_in_thread(settings)
+    except XbrError as exc:
+        console.print(f"[yellow]approval page not started: {exc}[/yellow]")
+        return None
+    console.print(f"approval page at {settings.page_url}")
+    return page
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from prefect.runtime import flow_run
 
 from flows import artifacts
 from flows.decision import PhaseDecision
-from flows.store import uow
 from states import views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import AlreadyDecided, XbrError
@@ -18,6 +17,8 @@ from states.reviews import start_review
 from states.runs import attach_run, gate_key, record_refusal, review_of_run
 from states.settings import Settings
 from states.templates import load_catalog
+from tasks.notify import deliver_notices
+from tasks.store import uow
 
 
 @task(retries=3, retry_delay_seconds=2)
@@ -45,6 +46,13 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
         record_refusal(uow(), review_id, decision.decision, decision.approver_email, str(refusal))
         return f"refused: {refusal}"
     return f"{result.from_phase} -> {result.to_phase}"
+
+
+def _notify(review_id: int) -> None:
+    """Deliver the review's notices; a channel that is down never stops the review."""
+    state = deliver_notices(review_id, return_state=True)
+    if state.is_failed():
+        get_run_logger().warning("notices of review %s wait for the sweeper: %s", review_id, state)
 
 
 def _review_for_this_run(
@@ -85,10 +93,10 @@ def business_review(
     rid = _review_for_this_run(review_id, client, review_type, meeting_date)
     while True:
         review = views.review_view(uow(), rid)
-        if review["status"] not in OPEN_PHASES:
-            publish_gate(rid)
-            return str(review["status"])
         publish_gate(rid)
+        _notify(rid)
+        if review["status"] not in OPEN_PHASES:
+            return str(review["status"])
         gate = review["gate"]
         key = gate_key(rid, gate["phase"], gate["round"], review["refusals"])
         decision = suspend_flow_run(

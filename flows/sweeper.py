@@ -8,7 +8,6 @@ from prefect import flow, get_run_logger, task
 from prefect.client.schemas.objects import State
 
 from flows.runs import LIVE, create_review_run, read_states, resume_review_run
-from flows.store import uow
 from states import views
 from states.models import utcnow
 from states.runs import (
@@ -19,6 +18,8 @@ from states.runs import (
     open_review_runs,
     wake,
 )
+from tasks.notify import deliver_notices, plan_due_reminders
+from tasks.store import uow
 
 # A review started a moment ago may not have its run yet: its starter is creating it.
 GRACE = timedelta(minutes=2)
@@ -68,8 +69,14 @@ def reattach_lost_runs() -> list[int]:
 
 @flow(name="review-sweeper", log_prints=True)
 def review_sweeper() -> dict[str, list[int]]:
-    """Keep every open review moving: wake the ones whose date came, re-attach lost runs."""
+    """Keep every open review moving: wake the ones whose date came, re-attach lost runs,
+    remind people of tasks due and phases grown old, and deliver the notices still due."""
     woken = wake_due_reviews()
     reattached = reattach_lost_runs()
-    get_run_logger().info("woke %s, re-attached %s", woken, reattached)
+    reminders = plan_due_reminders()
+    delivered = deliver_notices()
+    get_run_logger().info(
+        "woke %s, re-attached %s, %s new reminders, notices %s",
+        woken, reattached, reminders, delivered,
+    )  # fmt: skip
     return {"woken": woken, "reattached": reattached}

@@ -23,6 +23,7 @@ from states.directory import people_for, person_by_email
 from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, NotFound, Refused
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase, Trigger, fire
 from states.models import AuditEntry, Decision, Person, Review, ReviewTask, utcnow
+from states.notices import invite
 from states.progress import build_gate, record_step, settle
 from states.schedule import review_template, set_due_dates
 
@@ -141,6 +142,8 @@ def decide(
             session, review, template, trigger, source, dest, actor.email, request.comment, now
         )
         settle(session, review, template, now)
+        if proposed is not None or trigger is Trigger.CANCEL:
+            invite(session, review, cancelled=trigger is Trigger.CANCEL)
         session.flush()
         uow.commit()
         return DecisionResult(

@@ -148,6 +148,8 @@ class Review(Base):
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     run_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     progress_artifact_id: Mapped[str | None] = mapped_column(String(64))
+    # the meeting invitation's SEQUENCE: -1 until one is sent, +1 for every change after
+    invite_sequence: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
 
     client: Mapped[Client] = relationship(lazy="joined")
     tasks: Mapped[list[ReviewTask]] = relationship(
@@ -235,3 +237,20 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # notices: who it is for (an email, or role:<role> for a role's shared channels)
+    recipient: Mapped[str | None] = mapped_column(String(360))
+    # when a deliverer may (re)try it: backoff after a failure, a lease while one is sending
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # per channel (masked URL): "sent" or the last error; a retry skips the channels that sent
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class LinkUse(Base):
+    """A decision link that was used: each works once (the token itself is never stored)."""
+
+    __tablename__ = "link_uses"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,7 @@ from states.directory import people_for
 from states.errors import Refused
 from states.lifecycle import FORWARD, OPEN_PHASES, Gate, Phase, fire
 from states.models import AuditEntry, OutboxMessage, Review
+from states.notices import announce, inform
 from states.schedule import set_wake
 from states.templates import Template
 
@@ -108,38 +109,35 @@ def record_step(
             comment=comment,
         )
     )
+    step = {"trigger": trigger, "from": source, "to": dest, "actor": actor, "comment": comment}
     session.add(
         OutboxMessage(
             dedupe_key=f"review:{review.id}:round:{review.round}:{trigger}",
             kind="review.step",
             review_id=review.id,
-            payload={
-                "review_id": review.id,
-                "round": review.round,
-                "trigger": trigger,
-                "from": source,
-                "to": dest,
-                "actor": actor,
-            },
+            payload={"review_id": review.id, "round": review.round, **step},
         )
     )
+    inform(session, review, template, step)
 
 
 def settle(session: Session, review: Review, template: Template, now: datetime) -> None:
-    """Carry the review through phases that need no approval, as far as their guards allow."""
+    """Carry the review through phases that need no approval, as far as their guards allow,
+    then tell the people of the phase it stops in what it needs from them."""
     while review.status in OPEN_PHASES:
         spec = template.phase(review.status)
         if spec.approval:
-            return
+            break
         trigger, _ = FORWARD[Phase(review.status)]
         gate = build_gate(session, review, template, SYSTEM_ACTOR, now)
         try:
             dest = fire(gate, trigger)
         except Refused:
-            return
+            break
         why = (
             f"passed through: template {template.name} has no tasks or approval for {review.status}"
             if spec.passes_through
             else f"required tasks of {review.status} closed; the phase needs no approval"
         )
         record_step(session, review, template, trigger, review.status, dest, SYSTEM_ACTOR, why, now)
+    announce(session, review, template)

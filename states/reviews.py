@@ -14,6 +14,7 @@ from states.directory import client_by_name, open_task_load, people_for
 from states.errors import InvalidInput
 from states.lifecycle import OPEN_PHASES, Phase
 from states.models import Client, Review, ReviewTask, utcnow
+from states.notices import invite
 from states.progress import SYSTEM_ACTOR, record_step, settle
 from states.schedule import set_due_dates
 from states.templates import Cadence, TaskSpec, Template, pick
@@ -121,6 +122,7 @@ def start_review(
             session, review, template, "start", None, Phase.NEEDED, actor, f"from {template.name}"
         )
         settle(session, review, template, now)
+        invite(session, review)
         uow.commit()
         return review.id
 

@@ -18,7 +18,7 @@ from states.decisions import load_review
 from states.errors import Refused
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase, fire
 from states.models import AuditEntry, Installation, Review
-from states.progress import SYSTEM_ACTOR, build_gate, record_step
+from states.progress import SYSTEM_ACTOR, build_gate, record_step, settle
 from states.schedule import review_template
 
 REFUSED = "refused"
@@ -88,6 +88,7 @@ def wake(uow: UnitOfWork, review_id: int, now: datetime) -> bool:
             uow.session, review, template, trigger, Phase.SCHEDULED, dest, SYSTEM_ACTOR,
             "staging starts: its date came", now,
         )  # fmt: skip
+        settle(uow.session, review, template, now)
         uow.commit()
         return True
 

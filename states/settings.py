@@ -15,16 +15,34 @@ class Settings(BaseSettings):
 
     home: Path = Path("~/.xbr")
     database_url: str = ""
+    # notifications: Apprise channels by person and role, email for everyone else
+    apprise_config: Path | None = None
+    smtp_url: str = ""
+    # where people reach the approval page; links in messages start with it
+    public_url: str = ""
+    web_host: str = "127.0.0.1"
+    web_port: int = 8765
+    secret_key: str = ""
 
-    @field_validator("home")
+    @field_validator("home", "apprise_config")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value else value
 
     @property
     def url(self) -> str:
         """The SQLAlchemy URL: XBR_DATABASE_URL, else SQLite under XBR_HOME."""
         return normalize_url(self.database_url or f"sqlite:///{self.home / 'xbr.db'}")
+
+    @property
+    def apprise_path(self) -> Path:
+        """The Apprise configuration: XBR_APPRISE_CONFIG, else apprise.yaml under XBR_HOME."""
+        return self.apprise_config or self.home / "apprise.yaml"
+
+    @property
+    def page_url(self) -> str:
+        """The approval page's base URL: XBR_PUBLIC_URL, else the local `xbr web` address."""
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
     def template_dir(self) -> Path:

@@ -182,7 +182,7 @@ def test_fifty_suspended_reviews_hold_no_process(stack: Stack) -> None:
     script = (
         "from deploy.cli import run\n"
         "from states import directory\n"
-        "from flows.store import uow\n"
+        "from tasks.store import uow\n"
         "from states.templates import load_catalog\n"
         "catalog = load_catalog()\n"
         "for i in range(50):\n"

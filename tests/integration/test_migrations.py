@@ -22,6 +22,7 @@ from tests.conftest import UowFactory
 
 TABLES = {
     "clients",
+    "link_uses",
     "people",
     "person_roles",
     "client_roles",

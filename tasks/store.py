@@ -1,4 +1,4 @@
-"""The application database as the flows see it: the same settings as the `xbr` command."""
+"""The application database as the tasks and flows see it: the settings of the `xbr` command."""
 
 from __future__ import annotations
 

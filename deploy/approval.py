@@ -1,0 +1,220 @@
+"""What an approval link lets its person do, checked and applied: the approval page without HTTP.
+
+Every check refuses with LinkRefused (one line: why; what to do). Changes go through
+states.decisions, the same validation as the CLI.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from deploy import actions
+from notifications import links
+from notifications.links import LinkClaims, LinkRefused
+from notifications.messages import local_time, phase_label
+from states import views
+from states.db import UnitOfWork
+from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.errors import AlreadyDecided
+from states.lifecycle import FORWARD, OPEN_PHASES, TRANSITIONS, Phase, Trigger
+from states.models import AuditEntry, LinkUse, Person, Review, utcnow
+from states.settings import Settings
+
+LINK_REFUSED = "link-refused"
+CHOICES = {k.value: k for k in (DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.RESCHEDULE)}
+DONE = {"approve": "approved", "reject": "sent back for rework", "reschedule": "rescheduled"}
+RESCHEDULE_FROM = {
+    str(p) for t in TRANSITIONS if t["trigger"] is Trigger.RESCHEDULE for p in t["source"]
+}
+Form = dict[str, list[str]]
+UowFactory = Callable[[], UnitOfWork]
+
+
+@dataclass
+class Visit:
+    """What is known about one request so far; a refusal's audit row is written from it."""
+
+    token: str
+    claims: LinkClaims | None = None
+    status: str | None = None  # the review's phase, once the review is known to exist
+    person: str = ""
+    zone: str = "UTC"
+    used_at: datetime | None = None
+    saved: list[str] = field(default_factory=list)  # tasks ticked before a refusal
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Where a POST says it comes from: its form and the headers a browser sets."""
+
+    form: Form | None  # None: too large to read
+    own_origins: set[str]
+    origin: str | None
+    fetch_site: str | None
+
+
+def iso(moment: int | datetime) -> str:
+    """Unix seconds or an aware datetime as ISO text, for the `local` template filter."""
+    return (
+        moment if isinstance(moment, datetime) else datetime.fromtimestamp(moment, UTC)
+    ).isoformat()
+
+
+def where(status: str) -> str:
+    """A review's status in a sentence: "in follow-up", "closed"."""
+    return f"in {phase_label(status)}" if status in OPEN_PHASES else status
+
+
+def field_value(form: Form, name: str) -> str:
+    """The first value of a form field, stripped; "" when it is missing."""
+    return (form.get(name) or [""])[0].strip()
+
+
+def check_link(uow: UnitOfWork, key: bytes, visit: Visit) -> LinkClaims:
+    """The link's claims if it is intact, due, for a known person and the review's round."""
+    visit.claims = claims = links.verify(key, visit.token, utcnow())
+    with uow:
+        review = uow.session.get(Review, claims.review_id)
+        if review is None:
+            raise LinkRefused(f"review {claims.review_id} no longer exists; {links.NEW_LINK}")
+        visit.status, visit.zone = review.status, review.client.timezone
+        person = uow.session.scalar(select(Person).where(Person.email == claims.email))
+        if person is None:
+            raise LinkRefused(
+                f"this link is for {claims.email}, who is not in xbr; {links.NEW_LINK}"
+            )
+        visit.person = person.name
+        use = uow.session.get(LinkUse, links.digest(visit.token))
+        visit.used_at = use.used_at if use else None
+        if review.round == claims.round:
+            return claims
+        if visit.used_at:
+            raise LinkRefused(f"{_used(visit)}; the review is now {where(review.status)}")
+        raise LinkRefused(
+            f"this link is for an earlier step: the review is now {where(review.status)}; "
+            "use the newest link sent to you for it"
+        )
+
+
+def _used(visit: Visit) -> str:
+    when = local_time(iso(visit.used_at or utcnow()), visit.zone)
+    return f"this decision link was already used on {when}"
+
+
+def check_post(key: bytes, visit: Visit, sender: Sender) -> str:
+    """The decision asked for ("" for none), once the form is this link's page's own and the
+    link allows that decision."""
+    assert visit.claims is not None
+    form = sender.form
+    if form is None:
+        raise LinkRefused("the form is too large; shorten the comment and send it again")
+    sent = field_value(form, "csrf").encode("utf-8")
+    if not hmac.compare_digest(sent, links.csrf_token(key, visit.token).encode("ascii")):
+        raise LinkRefused(
+            "the form did not come from this link's page; open the link again and send it there"
+        )
+    if sender.fetch_site == "cross-site" or sender.origin not in {None, *sender.own_origins}:
+        raise LinkRefused("the request came from another site; open the link and use its page")
+    choice = field_value(form, "decision")
+    if choice and choice not in CHOICES:
+        raise LinkRefused(f"unknown decision {choice!r}; choose approve, reject or reschedule")
+    if choice and visit.claims.action != "decide":
+        raise LinkRefused("this link is for ticking tasks, not for decisions; ask for one that is")
+    if choice and visit.used_at:
+        raise LinkRefused(f"{_used(visit)}; {links.NEW_LINK}")
+    return choice
+
+
+def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
+    """Tick the tasks (their keys go to visit.saved), then decide; returns the decision in words,
+    or "". Raises XbrError when the service refuses."""
+    assert visit.claims is not None
+    claims = visit.claims
+    for task_key in dict.fromkeys(form.get("task", [])):
+        try:
+            complete_task(uow(), claims.review_id, task_key, claims.email)
+        except AlreadyDecided:  # done by someone else meanwhile, or a double submit: fine
+            continue
+        visit.saved.append(task_key)
+    if not choice:
+        return ""
+    kind, comment = CHOICES[choice], field_value(form, "comment")
+    scheduling = kind is DecisionKind.APPROVE and visit.status == Phase.SCHEDULING
+    meeting = field_value(form, "meeting") if scheduling or choice == "reschedule" else ""
+    request = DecisionRequest(
+        claims.review_id, kind, claims.email, comment, meeting or None, visit.status, claims.round
+    )
+    result = decide(uow(), request)
+    with uow() as work, suppress(IntegrityError):  # a second use of the link lost the race
+        digest = links.digest(visit.token)
+        work.session.add(LinkUse(digest=digest, review_id=claims.review_id, email=claims.email))
+        work.commit()
+    return f"The {phase_label(result.from_phase)} gate: {DONE[choice]}"
+
+
+def wake(uow: UnitOfWork, settings: Settings, claims: LinkClaims, choice: str, comment: str) -> str:
+    """Resume the review's flow run after a change; a note for the page if that failed."""
+    run_input: dict[str, object] = {"approver_email": claims.email}
+    if choice:
+        run_input |= {"decision": choice, "comment": comment}
+    try:
+        return actions.wake_run(uow, settings, claims.review_id, claims.round, run_input)
+    except Exception as exc:  # the change is committed: a Prefect hiccup must not hide that
+        return f" (flow run not woken: {type(exc).__name__}; the sweeper catches it up)"
+
+
+def record_refusal(uow: UnitOfWork, visit: Visit, reason: str) -> None:
+    """The one row a refused request leaves: who the link claimed to be, and why."""
+    claims = visit.claims
+    with uow:
+        uow.session.add(
+            AuditEntry(
+                review_id=claims.review_id if claims and visit.status else None,
+                at=utcnow(),
+                from_state=visit.status,
+                to_state=visit.status,
+                trigger=LINK_REFUSED,
+                actor=claims.email if claims else "unknown",
+                comment=reason,
+            )
+        )
+        uow.commit()
+
+
+def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:
+    """What the review page shows this link's person, and which boxes they may tick."""
+    assert visit.claims is not None
+    claims, review = visit.claims, views.review_view(uow, visit.claims.review_id)
+    gate, status = review["gate"], review["status"]
+    can_decide = (
+        claims.action == "decide" and bool(gate) and claims.email in gate["eligible_approvers"]
+    )
+    checklist = [t for t in review["tasks"] if t["phase"] == status]
+    mine = [t for t in review["tasks"] if t["assignee"] == claims.email and t["status"] == "open"]
+    return {
+        "review": review,
+        "gate": gate,
+        "zone": visit.zone,
+        "person": visit.person,
+        "claims": claims,
+        "expires": iso(claims.expires_at),
+        "csrf": links.csrf_token(key, visit.token),
+        "checklist": checklist,
+        "later": [t for t in mine if t["phase"] != status],
+        "tickable": {
+            t["key"]
+            for t in checklist
+            if t["status"] == "open" and (t["assignee"] == claims.email or can_decide)
+        },
+        "can_decide": can_decide,
+        "next_phase": FORWARD[Phase(status)][1] if status in OPEN_PHASES else status,
+        "may_reschedule": status in RESCHEDULE_FROM,
+    }

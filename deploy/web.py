@@ -1,0 +1,223 @@
+"""The approval page (`xbr web`, also started by `xbr up`): small server-rendered pages, no
+JavaScript. A signed link shows its person the review's checklist and, when the link allows,
+the gate's decision form; a refused request gets a 403 page and leaves one audit row."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import suppress
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
+
+from deploy import approval
+from deploy.approval import Form, Sender, UowFactory, Visit
+from notifications import links
+from notifications.messages import local_time, phase_label, review_type_label, role_label
+from states import db, views
+from states.errors import XbrError
+from states.settings import Settings
+
+MAX_FORM_BYTES = 64 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+# No scripts, frames or foreign form targets; the token in the address never leaves in a Referer.
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def _pages() -> Environment:
+    env = Environment(
+        loader=PackageLoader("deploy", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        local=local_time,
+        phase=phase_label,
+        review_type=review_type_label,
+        role=role_label,
+        first_upper=lambda text: text[:1].upper() + text[1:],
+    )
+    return env
+
+
+async def _read_form(request: Request) -> Form | None:
+    """The urlencoded form, {} for any other body, None when it is too large to read."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    # Only what our own form sends; anything else arrives without the csrf field and is refused.
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
+        return {}
+    try:
+        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=500)
+    except ValueError:  # more fields than any form of ours has
+        return {}
+
+
+class _Handlers:
+    """The page's handlers on one database, with this installation's link key."""
+
+    def __init__(self, settings: Settings, uow: UowFactory) -> None:
+        self.settings, self.uow = settings, uow
+        self.key = links.load_key(settings.home, settings.secret_key or None)
+        self.pages = _pages()
+        self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.page_url))
+
+    def page(self, name: str, status: int, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.pages.get_template(name).render(context), status_code=status)
+
+    def refuse(
+        self, visit: Visit, reason: str, heading: str = "This link cannot be used"
+    ) -> HTMLResponse:
+        """The 403 page, after the one audit row a refusal leaves."""
+        approval.record_refusal(self.uow(), visit, reason)
+        why, _, todo = reason.partition("; ")
+        if not todo and links.NEW_LINK not in why:  # links' own messages carry their advice
+            todo = "open the newest link sent to you, or ask the review's coordinator"
+        page = "refused.html.j2"
+        return self.page(page, 403, heading=heading, why=why, todo=todo, saved=visit.saved)
+
+    def show(self, token: str) -> HTMLResponse:
+        """GET: the review, its phase and checklist, and the decision form if the link allows."""
+        visit = Visit(token)
+        try:
+            approval.check_link(self.uow(), self.key, visit)
+        except XbrError as exc:
+            return self.refuse(visit, str(exc))
+        context = approval.page_context(self.uow(), self.key, visit)
+        return self.page("review.html.j2", 200, **context)
+
+    async def sender(self, request: Request) -> Sender:
+        """The form and where the browser says it comes from."""
+        return Sender(
+            form=await _read_form(request),
+            # the public address, and the one this request reached (localhost vs 127.0.0.1)
+            own_origins={self.origin, f"{request.url.scheme}://{request.headers.get('host')}"},
+            origin=request.headers.get("origin"),
+            fetch_site=request.headers.get("sec-fetch-site"),
+        )
+
+    def submit(self, token: str, sender: Sender) -> HTMLResponse:
+        """POST: check link and form, tick the tasks, decide, wake the run, say where it is."""
+        visit = Visit(token)
+        try:
+            claims = approval.check_link(self.uow(), self.key, visit)
+            choice = approval.check_post(self.key, visit, sender)
+        except XbrError as exc:
+            return self.refuse(visit, str(exc))
+        form = sender.form or {}
+        try:
+            decided = approval.apply(self.uow, visit, form, choice)
+        except XbrError as exc:
+            return self.refuse(visit, str(exc), heading="Not saved")
+        comment = approval.field_value(form, "comment")
+        changed = bool(visit.saved or decided)
+        note = approval.wake(self.uow(), self.settings, claims, choice, comment) if changed else ""
+        review = views.review_view(self.uow(), claims.review_id)
+        titles = {t["key"]: t["title"] for t in review["tasks"]}
+        done = [f"Done: {titles.get(k, k)}" for k in visit.saved] + ([decided] if decided else [])
+        where = approval.where(review["status"])
+        back = review["round"] == claims.round  # the link still works: offer the way back
+        return self.page(
+            "done.html.j2", 200, review=review, done=done, note=note, where=where, back=back
+        )
+
+
+async def _security_headers(request: Request, call_next: Any) -> Response:
+    response: Response = await call_next(request)
+    response.headers.update(HEADERS)
+    return response
+
+
+async def _healthz() -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
+    """The approval page's app, on the database that `uow` opens."""
+    handlers = _Handlers(settings, uow)
+    app = FastAPI(title="xbr approval page", docs_url=None, redoc_url=None, openapi_url=None)
+    app.middleware("http")(_security_headers)
+    app.get("/healthz")(_healthz)
+    # `:path`: a damaged token with a "/" in it still gets the 403 page, not a 404.
+    app.get("/r/{token:path}")(handlers.show)
+
+    @app.post("/r/{token:path}")
+    async def submit(token: str, request: Request) -> HTMLResponse:
+        sender = await handlers.sender(request)
+        return await run_in_threadpool(handlers.submit, token, sender)
+
+    return app
+
+
+def _database(settings: Settings) -> UowFactory:
+    engine = db.make_engine(settings.url)
+    db.require_current_schema(engine)
+    return lambda: db.UnitOfWork(engine)
+
+
+def _server(
+    settings: Settings, uow: UowFactory | None, host: str | None, port: int | None, log: str
+) -> uvicorn.Server:
+    app = create_app(settings, uow or _database(settings))
+    config = uvicorn.Config(
+        app,
+        host=host or settings.web_host,
+        port=port or settings.web_port,
+        # no access log: the path holds the token, as good as a password until it expires
+        access_log=False,
+        log_level=log,
+        lifespan="off",
+        ws="none",
+    )
+    return uvicorn.Server(config)
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Serve the approval page in the foreground until Ctrl-C (`xbr web`)."""
+    _server(settings, None, host, port, "info").run()
+
+
+def _run(server: uvicorn.Server) -> None:
+    # uvicorn exits when it cannot listen; start_in_thread reports that as one line instead
+    with suppress(SystemExit):
+        server.run()
+
+
+def start_in_thread(
+    settings: Settings,
+    uow: UowFactory | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> tuple[uvicorn.Server, threading.Thread]:
+    """Serve the approval page from a daemon thread (`xbr up`) once it listens; stop it with
+    `server.should_exit = True` and `thread.join()`."""
+    server = _server(settings, uow, host, port, "warning")
+    thread = threading.Thread(target=_run, args=(server,), name="xbr-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            where = f"{server.config.host}:{server.config.port}"
+            raise XbrError(
+                f"the approval page cannot listen on {where}; free it or set XBR_WEB_PORT"
+            )
+        time.sleep(0.02)
+    return server, thread

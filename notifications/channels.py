@@ -1,0 +1,124 @@
+"""Where a notice goes: Apprise channels tagged `person:<email>` or `role:<role>`, else email.
+
+The Apprise configuration (YAML) lists notification URLs with tags; a person without a channel
+of their own is reached by email when XBR_SMTP_URL is set. Channels are named by a masked
+label everywhere they are shown or stored: notification URLs carry secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+import apprise
+from apprise.attachment.memory import AttachMemory
+
+from notifications.messages import Message
+from states.errors import XbrError
+from states.settings import Settings
+
+# Apprise logs whole configurations, secrets included, at DEBUG: keep it to warnings.
+logging.getLogger("apprise").setLevel(logging.WARNING)
+
+_USERINFO = re.compile(r"(\w+://)[^/\s@]+@")
+_SECRET_PARAM = re.compile(r"(?i)((?:pass(?:word)?|token|key|secret|apikey|auth)\w*=)[^&\s]+")
+
+
+def redact(text: str) -> str:
+    """The text with credentials in URLs and secret-looking parameters replaced by ****."""
+    return _SECRET_PARAM.sub(r"\1****", _USERINFO.sub(r"\1****@", text))
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message, e.g. the meeting invitation."""
+
+    name: str
+    mimetype: str
+    content: bytes
+
+
+@dataclass
+class Channels:
+    """The configured channels, and the email fallback."""
+
+    configured: apprise.Apprise = field(default_factory=apprise.Apprise)
+    smtp_url: str = ""
+
+    def targets(self, recipient: str) -> list[apprise.plugins.NotifyBase]:
+        """The channels of one recipient: an email's own channels (else email), or a role's."""
+        if recipient.startswith("role:"):
+            return list(self.configured.find(tag=[recipient]))
+        own = list(self.configured.find(tag=[f"person:{recipient}"]))
+        if own or not self.smtp_url:
+            return own
+        joiner = "&" if "?" in self.smtp_url else "?"
+        server = apprise.Apprise.instantiate(f"{self.smtp_url}{joiner}to={quote(recipient)}")
+        return [server] if server else []
+
+
+def load_channels(settings: Settings) -> Channels:
+    """Channels from the Apprise configuration file and XBR_SMTP_URL, checked."""
+    smtp_url = settings.smtp_url.strip()
+    if smtp_url and not smtp_url.startswith(("mailto://", "mailtos://")):
+        raise XbrError(
+            f"XBR_SMTP_URL {redact(smtp_url)} is not an email URL; "
+            "give mailto://host:port?from=xbr@your.msp (or mailtos:// for TLS)"
+        )
+    if smtp_url and apprise.Apprise.instantiate(smtp_url) is None:
+        raise XbrError(
+            f"XBR_SMTP_URL {redact(smtp_url)} cannot be used; "
+            "check host, port and from= (e.g. mailto://127.0.0.1:25?from=xbr@your.msp)"
+        )
+    configured = apprise.Apprise()
+    path = settings.apprise_path
+    if path.exists():
+        config = apprise.AppriseConfig()
+        config.add(str(path))
+        configured.add(config)
+        if len(configured) == 0:
+            raise XbrError(
+                f"{path}: no notification URL could be read; check its YAML "
+                '(urls: - "json://host/path": - tag: person:a@b.c)'
+            )
+    elif settings.apprise_config is not None:
+        raise XbrError(f"XBR_APPRISE_CONFIG {path} does not exist; create it or unset it")
+    return Channels(configured, smtp_url)
+
+
+def label(server: apprise.plugins.NotifyBase) -> str:
+    """A channel's name without secrets: scheme, host and port (and the recipient of email)."""
+    parts = urlsplit(server.url(privacy=True))
+    where = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    targets = getattr(server, "targets", None)
+    if parts.scheme.startswith("mailto") and targets:
+        where += " to " + ", ".join(str(t[1] if isinstance(t, tuple) else t) for t in targets)
+    return where
+
+
+def send(
+    server: apprise.plugins.NotifyBase, message: Message, attachments: list[Attachment]
+) -> str | None:
+    """Send through one channel; None when it worked, else the reason (without secrets)."""
+    # Email renders HTML; the other channels get Markdown, which Apprise adapts to each.
+    email = server.url(privacy=True).startswith("mailto")
+    if email:
+        server.request_rate_per_sec = 0  # Apprise otherwise waits 5.5 s between emails
+    one = apprise.Apprise()
+    one.add(server)
+    files = apprise.AppriseAttachment()
+    for item in attachments:
+        files.add(AttachMemory(content=item.content, name=item.name, mimetype=item.mimetype))
+    with apprise.LogCapture(level=logging.WARNING) as logs:
+        ok = one.notify(
+            body=message.html if email else message.markdown,
+            title=message.title,
+            body_format=apprise.NotifyFormat.HTML if email else apprise.NotifyFormat.MARKDOWN,
+            attach=files if attachments else None,
+        )
+    if ok:
+        return None
+    lines = [line for line in logs.getvalue().splitlines() if line.strip()]
+    return redact(lines[-1].split(" - ", 2)[-1] if lines else "the channel refused the message")

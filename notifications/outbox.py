@@ -1,0 +1,292 @@
+"""Delivering the outbox's notices: claim one, render it, send it on each channel, record.
+
+A notice is claimed with a lease before it is sent, so two deliverers never send the same one;
+a deliverer that dies mid-send leaves the lease to run out, and the notice is sent again on the
+channels that had not confirmed it. Failures back off and never touch the review.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from notifications import invites, links
+from notifications.channels import Attachment, Channels, label, load_channels, redact, send
+from notifications.messages import Message, render, review_type_label
+from states.db import UnitOfWork
+from states.errors import NotFound, XbrError
+from states.models import OutboxMessage, Person, Review, utcnow
+from states.notices import NOTICE
+from states.runs import installation_id
+from states.settings import Settings
+from states.views import review_view
+
+LEASE = timedelta(minutes=5)
+BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)
+LINK_DAYS = 21
+SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
+NO_CHANNEL = "no-channel"  # a role without a shared channel: its people are told one by one
+_DECIDING = {"approval", "escalation"}  # kinds whose link may approve, not only tick tasks
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one notice."""
+
+    id: int
+    recipient: str
+    kind: str
+    status: str
+    results: dict[str, str]
+
+
+def claim(
+    uow: UnitOfWork, now: datetime, review_id: int | None = None, ids: list[int] | None = None
+) -> list[int]:
+    """Take the notices due for (another) try: each id is returned to one deliverer only."""
+    with uow:
+        query = select(OutboxMessage.id).where(
+            OutboxMessage.kind.startswith(NOTICE),
+            OutboxMessage.status.in_(["pending", FAILED, "sending"]),
+            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+        )
+        if review_id is not None:
+            query = query.where(OutboxMessage.review_id == review_id)
+        if ids is not None:
+            query = query.where(OutboxMessage.id.in_(ids))
+        candidates = list(uow.session.scalars(query.order_by(OutboxMessage.id).limit(200)))
+        claimed = []
+        for message_id in candidates:
+            # the same condition again, atomically: of two deliverers, one updates the row
+            taken = uow.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    OutboxMessage.status.in_(["pending", FAILED, "sending"]),
+                    or_(
+                        OutboxMessage.next_attempt_at.is_(None),
+                        OutboxMessage.next_attempt_at <= now,
+                    ),
+                )
+                .values(
+                    status="sending",
+                    attempts=OutboxMessage.attempts + 1,
+                    next_attempt_at=now + LEASE,
+                )
+            )
+            if getattr(taken, "rowcount", 0) == 1:
+                claimed.append(message_id)
+        uow.commit()
+        return claimed
+
+
+def _person_name(uow: UnitOfWork, email: str) -> str:
+    if email.startswith("role:"):
+        return email.removeprefix("role:").replace("_", " ")
+    person = uow.session.scalar(select(Person).where(Person.email == email))
+    return person.name if person else email
+
+
+def _links(
+    settings: Settings, review: dict[str, Any], payload: dict[str, Any], to: str
+) -> dict[str, Any]:
+    ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
+    run = f"{ui}/runs/flow-run/{review['flow_run_id']}" if ui and review["flow_run_id"] else None
+    action = None
+    if not to.startswith("role:") and review["gate"] and payload.get("phase") == review["status"]:
+        claims = links.LinkClaims(
+            review_id=review["id"],
+            round=review["round"],
+            email=to,
+            action="decide" if payload["kind"] in _DECIDING else "tasks",
+            expires_at=int((utcnow() + timedelta(days=LINK_DAYS)).timestamp()),
+        )
+        key = links.load_key(settings.home, settings.secret_key or None)
+        action = f"{settings.page_url}/r/{links.sign(key, claims)}"
+    return {"action": action, "run": run}
+
+
+def compose(
+    uow: UnitOfWork, settings: Settings, message_id: int
+) -> tuple[OutboxMessage, Message, list[Attachment]]:
+    """The notice, its text for its recipient as the review is now, and any attachment."""
+    with uow:
+        row = uow.session.get(OutboxMessage, message_id)
+        if row is None or not row.kind.startswith(NOTICE):
+            raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
+        payload, to = dict(row.payload), row.recipient or ""
+        name = _person_name(uow, to)
+        review_row = uow.session.get(Review, payload["review_id"])
+        zone = review_row.client.timezone if review_row else "UTC"
+    inst = installation_id(uow)
+    review = review_view(uow, payload["review_id"])
+    if payload["kind"] == "invite":  # the meeting as it was when this invitation was made
+        review["meeting_at"] = payload["meeting_at"]
+    urls = _links(settings, review, payload, to)
+    if payload.get("role") == "client_contact":
+        urls["run"] = None  # the Prefect UI is the MSP's own
+    mine = set(payload.get("tasks", []))
+    context = {
+        **payload,
+        "recipient": {"name": name, "email": to},
+        "review": review,
+        "tasks": [t for t in review["tasks"] if t["key"] in mine],
+        "phase": payload.get("phase") or review["status"],
+        "links": urls,
+        "zone": zone,
+    }
+    message = render(payload["kind"], context)
+    files = []
+    if payload["kind"] == "invite":
+        files.append(_invitation(review, payload, inst, zone, message))
+    return row, message, files
+
+
+def _invitation(
+    review: dict[str, Any], payload: dict[str, Any], inst: str, zone: str, message: Message
+) -> Attachment:
+    kind = review_type_label(review["type"])
+    content = invites.invitation(
+        uid=f"review-{review['id']}@{inst}",
+        sequence=payload["sequence"],
+        summary=f"{review['client']} · {kind} {review['period'].upper()}",
+        description=f"{message.title}\n\nThe review of {review['client']} with your MSP.",
+        start=datetime.fromisoformat(payload["meeting_at"]),
+        duration=timedelta(hours=1),
+        zone=zone,
+        organizer=os.environ.get("XBR_ORGANIZER", "xbr@localhost"),
+        attendees=[(email, email) for email in payload.get("attendees", [])],
+        url=None,
+        cancelled=bool(payload.get("cancelled")),
+    )
+    return Attachment("invite.ics", "text/calendar", content)
+
+
+def deliver(uow: UnitOfWork, settings: Settings, channels: Channels, message_id: int) -> Delivery:
+    """Send one claimed notice on each of its recipient's channels that has not had it yet."""
+    try:
+        row, message, files = compose(uow, settings, message_id)
+    except Exception as error:  # a template, key or data problem: keep it visible, retry later
+        return _record(uow, message_id, {}, f"cannot render: {redact(str(error))}")
+    results: dict[str, str] = dict(row.results or {})
+    targets = channels.targets(row.recipient or "")
+    if not targets and (row.recipient or "").startswith("role:"):
+        return _record(uow, message_id, results, None, NO_CHANNEL)
+    if not targets:
+        hint = (
+            f"no channel for {row.recipient}: tag one person:/role: in {settings.apprise_path}"
+            " or set XBR_SMTP_URL, then `xbr outbox retry`"
+        )
+        return _record(uow, message_id, results, hint, SKIPPED)
+    for server in targets:
+        name = label(server)
+        if results.get(name) == SENT:
+            continue  # sent before a crash or in an earlier try: never twice
+        refused = send(server, message, files)
+        results[name] = refused or SENT
+        _save_results(uow, message_id, results)
+    failed = "; ".join(f"{k}: {v}" for k, v in results.items() if v != SENT)
+    return _record(uow, message_id, results, failed or None)
+
+
+def _save_results(uow: UnitOfWork, message_id: int, results: dict[str, str]) -> None:
+    with uow:
+        uow.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(results=results)
+        )
+        uow.commit()
+
+
+def _record(
+    uow: UnitOfWork,
+    message_id: int,
+    results: dict[str, str],
+    error: str | None,
+    final: str | None = None,
+) -> Delivery:
+    now = utcnow()
+    with uow:
+        row = uow.session.get(OutboxMessage, message_id)
+        assert row is not None
+        row.results = results
+        if final is not None:
+            row.status, row.next_attempt_at, row.last_error = final, None, error
+        elif error is None:
+            row.status, row.sent_at, row.next_attempt_at, row.last_error = SENT, now, None, None
+        else:
+            wait = BACKOFF_MINUTES[min(row.attempts, len(BACKOFF_MINUTES)) - 1]
+            row.status, row.last_error = FAILED, error
+            row.next_attempt_at = now + timedelta(minutes=wait)
+        uow.commit()
+        return Delivery(row.id, row.recipient or "", row.payload["kind"], row.status, results)
+
+
+def deliver_due(
+    uow: UnitOfWork, settings: Settings, review_id: int | None = None, ids: list[int] | None = None
+) -> list[Delivery]:
+    """Claim and deliver every notice that is due (of one review, or the given ids)."""
+    claimed = claim(uow, utcnow(), review_id, ids)
+    if not claimed:
+        return []
+    channels = load_channels(settings)
+    return [deliver(uow, settings, channels, message_id) for message_id in claimed]
+
+
+def list_notices(uow: UnitOfWork, failed_only: bool = False) -> list[dict[str, Any]]:
+    """Notices not sent yet (or only the failed ones), oldest first, without secrets."""
+    statuses = [FAILED] if failed_only else ["pending", "sending", FAILED, SKIPPED]
+    with uow:
+        rows = uow.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind.startswith(NOTICE), OutboxMessage.status.in_(statuses))
+            .order_by(OutboxMessage.id)
+        )
+        return [
+            {
+                "id": r.id,
+                "review_id": r.review_id,
+                "kind": r.payload.get("kind"),
+                "recipient": r.recipient,
+                "status": r.status,
+                "attempts": r.attempts,
+                "next_attempt_at": r.next_attempt_at.isoformat() if r.next_attempt_at else None,
+                "last_error": r.last_error,
+                "results": r.results or {},
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ]
+
+
+def retry(uow: UnitOfWork, message_id: int) -> None:
+    """Make a failed, skipped or waiting notice due now; one already sent stays sent."""
+    with uow:
+        row = uow.session.get(OutboxMessage, message_id)
+        if row is None or not row.kind.startswith(NOTICE):
+            raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
+        if row.status == SENT:
+            raise XbrError(f"notice {message_id} was sent already; nothing to retry")
+        row.status, row.next_attempt_at = "pending", None
+        uow.commit()
+
+
+def send_test(settings: Settings, recipient: str) -> dict[str, str]:
+    """Send a test message to a person (email) or role (role:<role>): channel -> result."""
+    channels = load_channels(settings)
+    targets = channels.targets(recipient)
+    if not targets:
+        raise XbrError(
+            f"no channel reaches {recipient}: tag one person:{recipient} (or role:) in "
+            f"{settings.apprise_path}, or set XBR_SMTP_URL"
+        )
+    context = {
+        "recipient": {"name": recipient, "email": recipient},
+        "links": {"action": None, "run": None},
+        "page_url": settings.page_url,
+    }
+    message = render("test", context)
+    return {label(server): send(server, message, []) or SENT for server in targets}

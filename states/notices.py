@@ -1,0 +1,167 @@
+"""Who hears what, and when: notices written to the outbox in the transaction of the change.
+
+A notice names one recipient (an email, or `role:<role>` for a role's shared channels) and what
+to tell them; the text is rendered when it is delivered. Its dedupe key makes planning the same
+notice twice (a replayed flow, a second sweep) a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from states.calendar import add_business_days, local_date, zone
+from states.db import UnitOfWork
+from states.directory import people_for
+from states.lifecycle import OPEN_PHASES
+from states.models import OutboxMessage, Review, ReviewTask
+from states.schedule import review_template
+from states.templates import Template
+
+NOTICE = "notice."  # outbox kinds of notices start with it; other kinds are internal events
+# the people a meeting invitation goes to, besides the client's contacts
+ATTENDEE_ROLES = ("vcio", "account_manager")
+
+
+def _add(
+    session: Session, review: Review, kind: str, recipient: str, key: str, **payload: Any
+) -> None:
+    dedupe_key = f"notice:{review.id}:{key}:{kind}:{recipient}"[:200]
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+        return
+    session.add(
+        OutboxMessage(
+            dedupe_key=dedupe_key,
+            kind=NOTICE + kind,
+            review_id=review.id,
+            recipient=recipient,
+            payload={"kind": kind, "review_id": review.id, "round": review.round, **payload},
+        )
+    )
+    session.flush()
+
+
+def _emails(session: Session, review: Review, roles: Iterable[str]) -> dict[str, str]:
+    """email -> the role it is reached in, for everyone covering `roles` for the client."""
+    found: dict[str, str] = {}
+    for role in roles:
+        for person in people_for(session, review.client_id, str(role)):
+            found.setdefault(person.email, str(role))
+    return found
+
+
+def _task_owners(session: Session, review: Review, tasks: list[ReviewTask]) -> dict[str, list[str]]:
+    """email -> keys of the tasks they should do: the assignee, else whoever holds the role."""
+    owners: dict[str, list[str]] = {}
+    for task in tasks:
+        assignee = [task.assignee] if task.assignee else []
+        for person in assignee or people_for(session, review.client_id, task.role):
+            owners.setdefault(person.email, []).append(task.key)
+    return owners
+
+
+def announce(session: Session, review: Review, template: Template) -> None:
+    """Notices for the phase the review is in now: tasks to their people, consulted roles
+    asked for input, and the approval request once no required task is open."""
+    if review.status not in OPEN_PHASES:
+        return
+    spec, phase, key = template.phase(review.status), review.status, f"r{review.round}"
+    open_tasks = [t for t in review.tasks if t.phase == phase and t.status == "open"]
+    for email, keys in _task_owners(session, review, open_tasks).items():
+        _add(session, review, "tasks", email, key, phase=phase, tasks=keys)
+    consulted = [r.value for r in spec.raci.consulted]
+    for email, role in _emails(session, review, consulted).items():
+        _add(session, review, "consult", email, key, phase=phase, role=role)
+    for role in consulted:
+        _add(session, review, "consult", f"role:{role}", key, phase=phase, role=role)
+    if spec.approval and not any(t.required for t in open_tasks):
+        accountable = spec.raci.accountable.value
+        for email in _emails(session, review, [accountable]):
+            _add(session, review, "approval", email, key, phase=phase, role=accountable)
+        _add(session, review, "approval", f"role:{accountable}", key, phase=phase, role=accountable)
+
+
+def inform(session: Session, review: Review, template: Template, step: dict[str, Any]) -> None:
+    """One message to the informed roles of the phase a step left (or stayed in)."""
+    source = step.get("from")
+    if source not in {p.value for p in OPEN_PHASES}:
+        return
+    informed = [r.value for r in template.phase(source).raci.informed]
+    key = f"r{review.round}"
+    for email, role in _emails(session, review, informed).items():
+        _add(session, review, "informed", email, key, phase=source, role=role, step=step)
+    for role in informed:
+        _add(session, review, "informed", f"role:{role}", key, phase=source, role=role, step=step)
+
+
+def invite(session: Session, review: Review, cancelled: bool = False) -> None:
+    """The meeting invitation (or its cancellation) to the client's contacts and the attendees;
+    every change is a new SEQUENCE of the same event."""
+    if review.meeting_at is None or (cancelled and review.invite_sequence < 0):
+        return
+    review.invite_sequence += 1
+    people = _emails(session, review, ["client_contact", *ATTENDEE_ROLES])
+    for email, role in people.items():
+        _add(
+            session, review, "invite", email, f"s{review.invite_sequence}",
+            role=role, sequence=review.invite_sequence, cancelled=cancelled,
+            meeting_at=review.meeting_at.isoformat(), attendees=sorted(people),
+        )  # fmt: skip
+
+
+def remind(session: Session, review: Review, template: Template, now: datetime) -> None:
+    """Reminders a day before tasks are due and once they are overdue; escalation of a phase
+    older than its warning: to the accountable role, then at twice the age to ops_manager."""
+    if review.status not in OPEN_PHASES:
+        return
+    tz = zone(review.client.timezone)
+    today = local_date(now, tz)
+    due = [t for t in review.tasks if t.phase == review.status and t.status == "open" and t.due_at]
+    for task in due:
+        assert task.due_at is not None
+        kind = "overdue" if task.due_at <= now else "reminder"
+        if kind == "reminder" and add_business_days(today, 1) < local_date(task.due_at, tz):
+            continue
+        for email in _task_owners(session, review, [task]):
+            # keyed on the due date too: a task that got a new date is reminded again
+            key = f"task:{task.key}:{task.due_at:%Y%m%dT%H%M}"
+            _add(session, review, kind, email, key, phase=review.status, tasks=[task.key])
+    _escalate(session, review, template, now)
+
+
+def _escalate(session: Session, review: Review, template: Template, now: datetime) -> None:
+    spec = template.phase(review.status)
+    if spec.age_warning_days is None:
+        return
+    age = now - review.phase_entered_at
+    threshold = timedelta(days=spec.age_warning_days)
+    levels = [(1, spec.raci.accountable.value), (2, "ops_manager")]
+    for level, role in levels:
+        if age <= threshold * level:
+            return
+        for email in _emails(session, review, [role]):
+            _add(
+                session, review, "escalation", email, f"r{review.round}:age{level}",
+                phase=review.status, role=role, level=level,
+                age_days=round(age.total_seconds() / 86400, 1),
+                threshold_days=spec.age_warning_days,
+            )  # fmt: skip
+
+
+def plan_reminders(uow: UnitOfWork, now: datetime) -> int:
+    """Reminders and escalations due now for every open review; returns how many are new."""
+    with uow:
+        session = uow.session
+        before = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+        reviews = session.scalars(
+            select(Review).where(Review.status.in_([p.value for p in OPEN_PHASES]))
+        )
+        for review in reviews:
+            remind(session, review, review_template(review), now)
+        after = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+        uow.commit()
+        return after - before

@@ -1,0 +1,31 @@
+"""Delivering notices: the outbox's messages to people's channels, retried, never blocking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+
+from notifications.outbox import deliver_due
+from states.models import utcnow
+from states.notices import plan_reminders
+from states.settings import Settings
+from tasks.store import uow
+
+
+@task(retries=3, retry_delay_seconds=[2, 10, 30])
+def deliver_notices(review_id: int | None = None) -> dict[str, Any]:
+    """Send the notices that are due (of one review, or all); a channel that fails is tried
+    again later with backoff, and the review goes on regardless."""
+    deliveries = deliver_due(uow(), Settings(), review_id)
+    return {
+        "sent": sum(d.status == "sent" for d in deliveries),
+        "failed": [d.id for d in deliveries if d.status == "failed"],
+        "without_channel": [d.id for d in deliveries if d.status == "skipped"],
+    }
+
+
+@task(retries=2, retry_delay_seconds=5)
+def plan_due_reminders() -> int:
+    """Reminders for tasks due soon or overdue and escalations of phases that got old."""
+    return plan_reminders(uow(), utcnow())

@@ -1,0 +1,289 @@
+"""Notices by RACI, delivered to real transports: an SMTP server (aiosmtpd) and an HTTP
+receiver for json://; SMTP down never stops a review, and a notice arrives exactly once."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from deploy.mailbox import Mailbox, free_port
+from notifications.outbox import deliver_due, list_notices, retry, send_test
+from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.errors import AlreadyDecided
+from states.models import AuditEntry, OutboxMessage, Review
+from states.notices import announce, plan_reminders
+from states.reviews import start_review
+from states.schedule import review_template
+from states.settings import Settings
+from states.templates import Template
+from states.views import review_view
+from tests.conftest import UowFactory
+from tests.receivers import JsonReceiver
+
+MEETING = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
+EMAILS = {
+    "account_manager": "andy@msp.example",
+    "ops_manager": "olga@msp.example",
+    "team_lead": "olga@msp.example",
+    "exec_assistant": "olga@msp.example",
+    "ceo": "vera@msp.example",
+    "vcio": "vera@msp.example",
+    "client_contact": "carl@client.example",
+}
+
+
+def _settings(tmp_path: Path, smtp_url: str = "", apprise_yaml: str | None = None) -> Settings:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    if apprise_yaml is not None:
+        (home / "apprise.yaml").write_text(apprise_yaml)
+    return Settings(home=home, smtp_url=smtp_url, public_url="http://xbr.test")
+
+
+def _notices(uow: UowFactory, review_id: int) -> set[tuple[str, str]]:
+    with uow() as work:
+        rows = work.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.review_id == review_id, OutboxMessage.kind.startswith("notice.")
+            )
+        )
+        return {(r.payload["kind"], r.recipient or "") for r in rows}
+
+
+def _qbr(uow: UowFactory, catalog: dict[str, Template], meeting: str | None = None) -> int:
+    return start_review(uow(), "Client qbr", catalog, meeting=meeting)
+
+
+def test_entering_a_phase_tells_each_raci_role_its_part(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    rid = _qbr(sqlite_uow, catalog)
+    raci = catalog["qbr"].phase("needed").raci
+    consulted = {EMAILS[r] for r in raci.consulted}
+    assert _notices(sqlite_uow, rid) == {
+        ("tasks", EMAILS["account_manager"]),
+        *(("consult", email) for email in consulted),
+        *(("consult", f"role:{r}") for r in raci.consulted),
+    }
+    # the approval request waits for the required task, then goes to the accountable person
+    complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
+    assert ("approval", EMAILS[raci.accountable]) in _notices(sqlite_uow, rid)
+    before = _notices(sqlite_uow, rid)
+    decide(sqlite_uow(), DecisionRequest(rid, DecisionKind.APPROVE, EMAILS[raci.accountable]))
+    after = _notices(sqlite_uow, rid) - before
+    informed = {("informed", EMAILS[r]) for r in raci.informed}
+    assert informed <= after
+    assert ("tasks", EMAILS["exec_assistant"]) in after  # scheduling's tasks
+
+
+def test_planning_again_adds_nothing(sqlite_uow: UowFactory, catalog: dict[str, Template]) -> None:
+    rid = _qbr(sqlite_uow, catalog)
+    complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
+    before = _count(sqlite_uow)
+    with pytest.raises(AlreadyDecided):
+        complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
+    with sqlite_uow() as work:  # a replayed flow or a second deliverer plans the same again
+        review = work.session.get(Review, rid)
+        assert review is not None
+        announce(work.session, review, review_template(review))
+        work.commit()
+    assert _count(sqlite_uow) == before
+
+
+def _count(uow: UowFactory) -> int:
+    with uow() as work:
+        return work.session.query(OutboxMessage).count()
+
+
+def _html(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def test_each_person_gets_one_email_with_their_tasks_and_a_link(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    rid = _qbr(sqlite_uow, catalog)
+    complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
+    with Mailbox() as mailbox:
+        settings = _settings(tmp_path, mailbox.url)
+        done = deliver_due(sqlite_uow(), settings, rid)
+        people = [d for d in done if not d.recipient.startswith("role:")]
+        assert people
+        assert all(d.status == "sent" for d in people)
+        assert {d.status for d in done if d.recipient.startswith("role:")} == {"no-channel"}
+        approval = mailbox.wait_for(lambda m: EMAILS["ops_manager"] in str(m["To"]) and
+                                    "approv" in str(m["Subject"]).lower())  # fmt: skip
+        links = re.findall(r'href="(http://xbr\.test/r/[^"]+)"', _html(approval))
+        assert links, _html(approval)
+        assert len(mailbox.messages) == len(people)
+    assert deliver_due(sqlite_uow(), settings, rid) == []  # nothing twice
+
+
+def test_a_role_channel_gets_json(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    rid = _qbr(sqlite_uow, catalog)
+    with JsonReceiver() as receiver:
+        config = f'urls:\n  - "{receiver.url("ceo")}":\n      - tag: role:ceo\n'
+        done = deliver_due(sqlite_uow(), _settings(tmp_path, apprise_yaml=config), rid)
+        assert [d.status for d in done if d.recipient == "role:ceo"] == ["sent"]
+        (path, body), *rest = receiver.wait(1)
+        assert not rest
+        assert path == "/ceo"
+        assert "Client qbr" in body["title"]
+        assert body["message"]
+
+
+def test_smtp_down_never_stops_the_review_and_the_email_arrives_once(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = _settings(tmp_path, f"mailto://127.0.0.1:{port}?from=xbr@msp.example")
+    rid = _qbr(sqlite_uow, catalog)
+    complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
+    decide(sqlite_uow(), DecisionRequest(rid, DecisionKind.APPROVE, EMAILS["ops_manager"]))
+    failed = [d for d in deliver_due(sqlite_uow(), settings, rid) if d.status == "failed"]
+    assert failed
+    with sqlite_uow() as work:
+        assert work.session.get(Review, rid).status == "scheduling"  # type: ignore[union-attr]
+    listed = list_notices(sqlite_uow(), failed_only=True)
+    assert {n["id"] for n in listed} == {d.id for d in failed}
+    assert deliver_due(sqlite_uow(), settings, rid) == []  # backing off: not due yet
+    with Mailbox(port=port) as mailbox:
+        for delivery in failed:
+            retry(sqlite_uow(), delivery.id)
+        again = deliver_due(sqlite_uow(), settings, rid)
+        assert {d.status for d in again} == {"sent"}
+        assert deliver_due(sqlite_uow(), settings, rid) == []
+        assert len(mailbox.messages) == len(failed)
+        assert len({(str(m["To"]), str(m["Subject"])) for m in mailbox.messages}) == len(failed)
+
+
+def _invite(message: EmailMessage) -> Any:
+    for part in message.iter_attachments():
+        if part.get_content_type() == "text/calendar":
+            return Calendar.from_ical(part.get_content())
+    raise AssertionError("no text/calendar attachment")
+
+
+def test_a_rescheduled_meeting_updates_the_same_invitation(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    rid = _qbr(sqlite_uow, catalog, MEETING)
+    assert ("invite", EMAILS["client_contact"]) in _notices(sqlite_uow, rid)
+    with Mailbox() as mailbox:
+        settings = _settings(tmp_path, mailbox.url)
+        deliver_due(sqlite_uow(), settings, rid)
+        first = _invite(mailbox.wait_for(lambda m: "carl@" in str(m["To"]) and
+                                         bool(list(m.iter_attachments()))))  # fmt: skip
+        later = (datetime.now(UTC) + timedelta(weeks=7)).strftime("%Y-%m-%dT14:00")
+        complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
+        decide(sqlite_uow(), DecisionRequest(rid, DecisionKind.APPROVE, EMAILS["ops_manager"]))
+        for key in ("schedule-qbr", "ask-client-for-topics"):
+            complete_task(sqlite_uow(), rid, key, EMAILS["exec_assistant"])
+        approver = review_view(sqlite_uow(), rid)["gate"]["eligible_approvers"][0]
+        decide(sqlite_uow(), DecisionRequest(rid, DecisionKind.APPROVE, approver, "", later))
+        deliver_due(sqlite_uow(), settings, rid)
+        invites = [
+            _invite(m) for m in mailbox.messages
+            if "carl@" in str(m["To"]) and list(m.iter_attachments())
+        ]  # fmt: skip
+    assert len(invites) == 2
+    event0, event1 = (next(iter(c.walk("VEVENT"))) for c in (first, invites[-1]))
+    assert event0["UID"] == event1["UID"]
+    assert int(event1["SEQUENCE"]) == int(event0["SEQUENCE"]) + 1
+    start = event1["DTSTART"].dt
+    assert (start.hour, str(start.tzinfo)) == (14, "America/New_York")  # the client's zone
+
+
+def test_reminders_and_escalations_are_sent_once_per_threshold(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    rid = _qbr(sqlite_uow, catalog, MEETING)
+    with sqlite_uow() as work:
+        review = work.session.get(Review, rid)
+        assert review is not None
+        due = next(t.due_at for t in review.tasks if t.key == "confirm-qbr-scope")
+        entered = review.phase_entered_at
+    assert due is not None
+    plan_reminders(sqlite_uow(), due - timedelta(hours=12))
+    assert ("reminder", EMAILS["account_manager"]) in _notices(sqlite_uow, rid)
+    assert ("overdue", EMAILS["account_manager"]) not in _notices(sqlite_uow, rid)
+    assert plan_reminders(sqlite_uow(), due - timedelta(hours=11)) == 0
+    plan_reminders(sqlite_uow(), due + timedelta(hours=1))
+    assert ("overdue", EMAILS["account_manager"]) in _notices(sqlite_uow, rid)
+    warning = catalog["qbr"].phase("needed").age_warning_days
+    assert warning is not None
+    plan_reminders(sqlite_uow(), entered + timedelta(days=warning, hours=1))
+    assert ("escalation", EMAILS["ops_manager"]) in _notices(sqlite_uow, rid)
+    count = len(_notices(sqlite_uow, rid))
+    assert plan_reminders(sqlite_uow(), entered + timedelta(days=warning, hours=2)) == 0
+    plan_reminders(sqlite_uow(), entered + timedelta(days=2 * warning, hours=1))
+    assert len(_notices(sqlite_uow, rid)) >= count  # ops_manager: the same person here
+    with sqlite_uow() as work:
+        levels = {
+            r.payload["level"]
+            for r in work.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "notice.escalation")
+            )
+        }
+    assert levels == {1, 2}
+
+
+def test_a_test_message_reports_each_channel(sqlite_uow: UowFactory, tmp_path: Path) -> None:
+    with Mailbox() as mailbox, JsonReceiver() as receiver:
+        config = f'urls:\n  - "{receiver.url()}":\n      - tag: person:vera@msp.example\n'
+        settings = _settings(tmp_path, mailbox.url, config)
+        assert list(send_test(settings, "vera@msp.example").values()) == ["sent"]
+        assert receiver.wait(1)
+        assert list(send_test(settings, "andy@msp.example").values()) == ["sent"]
+        mailbox.wait_for(lambda m: "andy@" in str(m["To"]))
+
+
+def test_no_secret_of_a_channel_is_stored_or_shown(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    down = free_port()
+    with JsonReceiver() as receiver:
+        config = (
+            f'urls:\n  - "json://bot:s3cret-pw@127.0.0.1:{down}/hook?token=s3cret-token":\n'
+            "      - tag: person:andy@msp.example\n"
+        )
+        settings = _settings(
+            tmp_path, f"mailto://user:s3cret-pw@127.0.0.1:{down}?from=xbr@msp.example", config
+        )
+        rid = _qbr(sqlite_uow, catalog)
+        done = deliver_due(sqlite_uow(), settings, rid)
+        assert {d.status for d in done if "@" in d.recipient} == {"failed"}
+        assert receiver.posts == []
+    with sqlite_uow() as work:
+        stored = [
+            (r.last_error, r.results)
+            for r in work.session.scalars(select(OutboxMessage).where(OutboxMessage.attempts > 0))
+        ]
+    shown = repr(stored) + repr(list_notices(sqlite_uow())) + repr(done)
+    assert "s3cret" not in shown
+    assert f"127.0.0.1:{down}" in shown  # still says which channel failed
+
+
+def test_audit_is_untouched_by_delivery(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    rid = _qbr(sqlite_uow, catalog)
+    with sqlite_uow() as work:
+        before = work.session.query(AuditEntry).count()
+    deliver_due(sqlite_uow(), _settings(tmp_path), rid)
+    with sqlite_uow() as work:
+        assert work.session.query(AuditEntry).count() == before
+        statuses = {r.status for r in work.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind.startswith("notice.")))}  # fmt: skip
+    assert statuses == {"skipped", "no-channel"}
