@@ -82,8 +82,15 @@ class Stack:
     home: Path
     server: Server
     runner: subprocess.Popen[bytes] | None = None
+    web_port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
     _log: Any = field(default=None, repr=False)
     _engine: Any = field(default=None, repr=False)
+
+    @property
+    def page_url(self) -> str:
+        """The approval page that `xbr up` serves for this installation."""
+        return f"http://127.0.0.1:{self.web_port}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -94,7 +101,9 @@ class Stack:
             PREFECT_HOME=str(self.home / "prefect"),
             PREFECT_RUNNER_POLL_FREQUENCY="1",
             COLUMNS="200",
+            XBR_WEB_PORT=str(self.web_port),
         )
+        env.update(self.extra_env)
         return env
 
     def xbr(self, *argv: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
@@ -214,10 +223,9 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     server.stop()
 
 
-@pytest.fixture
-def stack(tmp_path: Path, prefect_server: Server) -> Iterator[Stack]:
-    """An initialised installation with staff and clients, and its runner running."""
-    stack = Stack(tmp_path / "home", prefect_server)
+def make_stack(home: Path, server: Server, extra_env: dict[str, str] | None = None) -> Stack:
+    """An initialised installation with staff and clients (its runner not started yet)."""
+    stack = Stack(home, server, extra_env=extra_env or {})
     stack.home.mkdir(parents=True)
     db.upgrade(stack.engine())  # what `xbr init` does
     for name, email, roles in STAFF:
@@ -227,8 +235,19 @@ def stack(tmp_path: Path, prefect_server: Server) -> Iterator[Stack]:
         directory.add_client(
             stack.uow(), f"Client {template}", "quarterly", template, "Europe/Berlin", catalog
         )
+    return stack
+
+
+def run_stack(stack: Stack) -> Iterator[Stack]:
+    """Its runner up for the test, stopped and its database closed afterwards."""
     stack.start_runner()
     yield stack
     stack.stop_runner()
     if stack._engine is not None:
         stack._engine.dispose()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, prefect_server: Server) -> Iterator[Stack]:
+    """An initialised installation with staff and clients, and its runner running."""
+    yield from run_stack(make_stack(tmp_path / "home", prefect_server))

@@ -40,7 +40,8 @@ class Trail:
     version: int
     audit: int
     decisions: int
-    outbox: int
+    outbox: int  # the step events; notices are counted apart
+    notices: int
     begin_scheduling_audit: int
     begin_scheduling_outbox: int
 
@@ -63,7 +64,8 @@ def trail(uow: UowFactory, review_id: int) -> Trail:
             version=review.version,
             audit=count(AuditEntry),
             decisions=count(Decision),
-            outbox=count(OutboxMessage),
+            outbox=count(OutboxMessage, OutboxMessage.kind == "review.step"),
+            notices=count(OutboxMessage, OutboxMessage.kind.startswith("notice.")),
             begin_scheduling_audit=count(AuditEntry, AuditEntry.trigger == "begin_scheduling"),
             begin_scheduling_outbox=count(
                 OutboxMessage, OutboxMessage.dedupe_key.like("%:begin_scheduling")
@@ -130,6 +132,7 @@ def assert_approved_once(before: Trail, after: Trail) -> None:
     assert after.decisions == 1
     assert after.audit == before.audit + 1
     assert after.outbox == before.outbox + 1
+    assert after.notices > before.notices  # what one approval plans; dedupe keys keep it once
 
 
 def test_threads_approving_one_gate_decide_it_once(

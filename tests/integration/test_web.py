@@ -170,7 +170,7 @@ def test_healthz_and_headers(site: Site) -> None:
     response = site.http.get("/healthz")
     assert (response.status_code, response.text) == (200, "ok")
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
 
 
 def test_page_shows_review_phase_and_checklist(site: Site) -> None:
