@@ -1,4 +1,5 @@
-"""What every entry point does after a person changed a review: wake its run, deliver notices."""
+"""What every entry point does after a person changed a review: wake its run so that it
+follows, and make sure the notices the change planned go out now."""
 
 from __future__ import annotations
 
@@ -9,23 +10,46 @@ from states.errors import XbrError
 from states.settings import Settings
 
 
-def wake_run(
+def follow_up(
     uow: UnitOfWork,
     settings: Settings,
     review_id: int,
     round_before: int,
     run_input: dict[str, object],
 ) -> str:
-    """After a change that moved the review, wake its suspended run so it follows; returns a
-    note for the person when that could not be done now (the sweeper catches the run up)."""
+    """Wake the review's suspended run if the review moved (the run then delivers the notices);
+    otherwise deliver them from here. Returns a note for the person, "" when all went well."""
+    woken, note = _wake_run(uow, settings, review_id, round_before, run_input)
+    return note if woken else note + _deliver_here(uow, settings, review_id)
+
+
+def _wake_run(
+    uow: UnitOfWork,
+    settings: Settings,
+    review_id: int,
+    round_before: int,
+    run_input: dict[str, object],
+) -> tuple[bool, str]:
     data = views.review_view(uow, review_id)
     if not data["flow_run_id"] or data["round"] == round_before:
-        return ""
+        return False, ""
     try:
         stack.use_prefect(settings)
     except XbrError as exc:
-        return f" (flow run not woken: {exc}; the sweeper catches it up)"
+        return False, f" (flow run not woken: {exc}; the sweeper catches it up)"
     from flows.runs import resume_review_run
 
-    woken = resume_review_run(data["flow_run_id"], run_input)
-    return "" if woken else " (its flow run was not waiting; the sweeper catches it up)"
+    if resume_review_run(data["flow_run_id"], run_input):
+        return True, ""
+    return False, " (its flow run was not waiting; the sweeper catches it up)"
+
+
+def _deliver_here(uow: UnitOfWork, settings: Settings, review_id: int) -> str:
+    from notifications.outbox import FAILED, deliver_due
+
+    try:
+        deliveries = deliver_due(uow, settings, review_id)
+    except XbrError as exc:
+        return f" (notices not sent: {exc})"
+    waiting = sum(d.status == FAILED for d in deliveries)
+    return f" ({waiting} notices wait for a retry: see `xbr outbox list`)" if waiting else ""

@@ -166,7 +166,7 @@ def wake(uow: UnitOfWork, settings: Settings, claims: LinkClaims, choice: str, c
     if choice:
         run_input |= {"decision": choice, "comment": comment}
     try:
-        return actions.wake_run(uow, settings, claims.review_id, claims.round, run_input)
+        return actions.follow_up(uow, settings, claims.review_id, claims.round, run_input)
     except Exception as exc:  # the change is committed: a Prefect hiccup must not hide that
         return f" (flow run not woken: {type(exc).__name__}; the sweeper catches it up)"
 

@@ -220,12 +220,14 @@ def review_start(
         stack.use_prefect(settings())  # refuse before anything is written
     review_id = start_review(uow(), client, catalog(), review_type, meeting, actor="cli")
     run_url = None if no_flow else _attach_new_run(review_id)
+    # without a run, nobody else sends the first notices now
+    note = _follow_up(review_id, 0, {}) if no_flow else ""
     data = views.review_view(uow(), review_id)
     render.out(
         as_json,
         {"id": review_id, "name": data["name"], "status": data["status"], "run_url": run_url},
         f"review {review_id} started: {data['name']} ({len(data['tasks'])} tasks), "
-        f"now in {data['status']}" + (f"\nflow run: {run_url}" if run_url else ""),
+        f"now in {data['status']}{note}" + (f"\nflow run: {run_url}" if run_url else ""),
     )
 
 
@@ -239,8 +241,8 @@ def _attach_new_run(review_id: int) -> str | None:
     return run_url(run_id)
 
 
-def _wake_run(review_id: int, round_before: int, run_input: dict[str, object]) -> str:
-    return actions.wake_run(uow(), settings(), review_id, round_before, run_input)
+def _follow_up(review_id: int, round_before: int, run_input: dict[str, object]) -> str:
+    return actions.follow_up(uow(), settings(), review_id, round_before, run_input)
 
 
 @review_app.command("list")
@@ -294,7 +296,7 @@ def task_skip(
 
 
 def _after(review_id: int, what: str, round_before: int, actor: str) -> None:
-    note = _wake_run(review_id, round_before, {"approver_email": actor})
+    note = _follow_up(review_id, round_before, {"approver_email": actor})
     data = views.review_view(uow(), review_id)
     gate = data["gate"]
     waiting = ", ".join(gate["open_required_tasks"]) if gate else ""
@@ -312,7 +314,7 @@ def _decide(
     as_json: bool,
 ) -> None:
     result = decide(uow(), DecisionRequest(review_id, kind, actor, comment, meeting, phase))
-    note = _wake_run(
+    note = _follow_up(
         review_id,
         result.round,
         {"decision": kind.value, "approver_email": actor, "comment": comment},

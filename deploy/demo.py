@@ -1,25 +1,33 @@
 """`make demo`: a demo MSP runs one quarterly business review through the real stack.
 
-A throw-away XBR_HOME, `xbr up` (a private Prefect server and the runner), people with roles,
-two clients, one review walked from `needed` to `closed` through the real resume path, with
-one refused decision on the way, then the audit trail. Nothing is left running unless --keep.
+A throw-away XBR_HOME, a local mailbox (SMTP), `xbr up` (a private Prefect server, the runner
+and the approval page), people with roles, two clients, one review walked from `needed` to
+`closed` through the real resume path: one refused decision on the way, the first gate approved
+from the link in the approval email, then the audit trail and what each person received.
+Nothing is left running unless --keep.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from rich.table import Table
+
 from deploy.cli import run
+from deploy.mailbox import Mailbox, free_port
 from deploy.render import console
 from states import views
 from states.db import UnitOfWork, make_engine
@@ -97,7 +105,33 @@ def refused_form_decision(review_id: int) -> None:
     console.print(f"refused and suspended again: {review(review_id)['last_refusal']}")
 
 
-def walk(review_id: int) -> None:
+def page_links(message: Any) -> list[str]:
+    """The approval-page links in an email's HTML part."""
+    part = message.get_body(preferencelist=("html",))
+    html = str(part.get_content()) if part is not None else ""
+    return [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]+/r/[^"]+)"', html)]
+
+
+def approve_from_email(mailbox: Mailbox, approver: str) -> None:
+    """What the approver does: open the link in the approval email and approve on the page."""
+    email = mailbox.wait_for(
+        lambda m: approver in str(m["To"]) and "approv" in str(m["Subject"]).lower(), 60
+    )
+    console.print(f"[dim]{approver} got: {email['Subject']}; opens its link and approves[/]")
+    link = page_links(email)[0]
+    with urllib.request.urlopen(link, timeout=60) as response:
+        page = response.read().decode()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    if csrf is None:
+        raise SystemExit(f"demo stopped: the approval page has no form: {link}")
+    form = {"csrf": csrf.group(1), "decision": "approve", "comment": "approved from the email"}
+    request = urllib.request.Request(link, data=urllib.parse.urlencode(form).encode())
+    with urllib.request.urlopen(request, timeout=60) as response:
+        done = re.search(r"<h1>(.*?)</h1>", response.read().decode())
+    console.print(f"approval page: {done.group(1) if done else response.status}")
+
+
+def walk(review_id: int, mailbox: Mailbox) -> None:
     first = True
     while (data := review(review_id))["status"] != "closed":
         wait_at_gate(review_id)
@@ -106,10 +140,30 @@ def walk(review_id: int) -> None:
         if first:
             refused_form_decision(review_id)
             wait_at_gate(review_id)
-            first = False
         do_phase_work(review_id)
         approver = review(review_id)["gate"]["eligible_approvers"][0]
-        xbr("approve", str(review_id), "--as", approver, "--phase", gate["phase"])
+        if first:
+            approve_from_email(mailbox, approver)
+            first = False
+        else:
+            xbr("approve", str(review_id), "--as", approver, "--phase", gate["phase"])
+
+
+def show_inbox(mailbox: Mailbox) -> None:
+    """Every message each person received, with its approval-page link."""
+    table = Table(title=f"The mailbox: {len(mailbox.messages)} emails")
+    for column in ("to", "subject", "link"):
+        table.add_column(column, overflow="fold")
+    for message in sorted(mailbox.messages, key=lambda m: str(m["To"])):
+        links = page_links(message)
+        attached = [p.get_filename() for p in message.iter_attachments()]
+        subject = str(message["Subject"]) + (
+            f" [+{', '.join(map(str, attached))}]" if attached else ""
+        )
+        # the whole link is clickable where the terminal allows; the text shows its start
+        link = f"[link={links[0]}]{links[0][:40]}…[/link]" if links else "-"
+        table.add_row(str(message["To"]), subject, link)
+    console.print(table)
 
 
 def start_stack(home: Path) -> subprocess.Popen[bytes]:
@@ -137,7 +191,11 @@ def main(argv: list[str]) -> int:
     os.environ.pop("XBR_DATABASE_URL", None)
     os.environ.pop("PREFECT_API_URL", None)
     began = time.monotonic()
-    step("A fresh xbr home")
+    step("A fresh xbr home, and a local mailbox for the notifications")
+    mailbox = Mailbox().start()
+    os.environ["XBR_SMTP_URL"] = mailbox.url
+    os.environ.setdefault("XBR_WEB_PORT", str(free_port()))
+    console.print(f"mailbox: smtp://{mailbox.host}:{mailbox.port}")
     xbr("init")
     stack = start_stack(home)
     try:
@@ -153,9 +211,12 @@ def main(argv: list[str]) -> int:
         step("Start the QBR of Acme Law: one flow run, suspended at its first gate")
         meeting = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
         xbr("review", "start", "Acme Law", "--meeting", meeting)
-        walk(1)
+        walk(1, mailbox)
         step("Closed: the review, its checklist and its audit trail")
         xbr("review", "show", "1")
+        step("What each person received (the links open the approval page while xbr is up)")
+        show_inbox(mailbox)
+        xbr("outbox", "list")
         console.print(f"flow run: {os.environ['PREFECT_UI_URL']}/runs/flow-run/"
                       f"{review(1)['flow_run_id']}")  # fmt: skip
         console.print(f"demo finished in {time.monotonic() - began:.0f} s")
@@ -168,6 +229,7 @@ def main(argv: list[str]) -> int:
         if stack.poll() is None:
             os.killpg(stack.pid, signal.SIGTERM)
             stack.wait(timeout=60)
+        mailbox.stop()
     return 0
 
 
