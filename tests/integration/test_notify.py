@@ -25,6 +25,7 @@ from states.settings import Settings
 from states.templates import Template
 from states.views import review_view
 from tests.conftest import UowFactory
+from tests.integration.test_cli import Xbr, xbr  # noqa: F401 (the fixture)
 from tests.receivers import JsonReceiver
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
@@ -287,3 +288,52 @@ def test_audit_is_untouched_by_delivery(
         statuses = {r.status for r in work.session.scalars(select(OutboxMessage).where(
             OutboxMessage.kind.startswith("notice.")))}  # fmt: skip
     assert statuses == {"skipped", "no-channel"}
+
+
+def test_cli_notify_test_and_outbox(
+    xbr: Xbr,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("XBR_SMTP_URL", f"mailto://127.0.0.1:{port}?from=xbr@msp.example")
+    code, _, err = xbr("notify", "test", "vera@msp.example", ok=False)
+    assert code == 1  # the channel is down: reported, not a usage error
+    started = xbr.json("review", "start", "Client qbr", "--no-flow")
+    failed = xbr.json("outbox", "list", "--failed")
+    assert failed
+    assert {n["review_id"] for n in failed} == {started["id"]}
+    with Mailbox(port=port) as mailbox:
+        assert xbr.json("notify", "test", "vera@msp.example") == {
+            f"mailto://127.0.0.1:{port} to vera@msp.example": "sent"
+        }
+        sent = xbr.json("outbox", "retry", str(failed[0]["id"]))
+        assert sent["status"] == "sent"
+        mailbox.wait_for(lambda m: str(m["To"]) == failed[0]["recipient"])
+    code, _, err = xbr("outbox", "retry", str(failed[0]["id"]), ok=False)
+    assert (code, err.count("\n")) == (2, 1)
+    assert "sent already" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "says"),
+    [
+        (["notify", "test", "nobody@x.example"], {}, "no channel reaches nobody@x.example"),
+        (["notify", "test", "a@b.example"], {"XBR_SMTP_URL": "smtp://host"}, "not an email URL"),
+        (["outbox", "retry", "99999"], {}, "no notice 99999"),
+        (["notify", "test", "a@b.example"], {"XBR_APPRISE_CONFIG": "/nonexistent.yaml"},
+         "does not exist"),
+    ],
+)  # fmt: skip
+def test_cli_refuses_bad_notification_input_with_one_line(
+    xbr: Xbr,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    says: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = xbr(*argv, ok=False)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert says in err
