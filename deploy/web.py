@@ -13,13 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 
 from deploy import approval
 from deploy.approval import Form, Sender, UowFactory, Visit
 from notifications import links
-from notifications.messages import local_time, phase_label, review_type_label, role_label
+from notifications.messages import template_environment
 from states import db, views
 from states.errors import XbrError
 from states.settings import Settings
@@ -38,20 +38,8 @@ HEADERS = {
 
 
 def _pages() -> Environment:
-    env = Environment(
-        loader=PackageLoader("deploy", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
-        local=local_time,
-        phase=phase_label,
-        review_type=review_type_label,
-        role=role_label,
-        first_upper=lambda text: text[:1].upper() + text[1:],
-    )
+    env = template_environment("deploy", "templates", autoescape=True)
+    env.filters.update(first_upper=lambda text: text[:1].upper() + text[1:])
     return env
 
 

@@ -124,20 +124,25 @@ def _environments() -> tuple[Environment, Environment]:
     return plain, _environment(True)
 
 
-def _environment(autoescape: bool | Callable[[str | None], bool]) -> Environment:
+def template_environment(
+    package: str, folder: str, autoescape: bool | Callable[[str | None], bool]
+) -> Environment:
+    """A strict Jinja2 environment on a package's templates, with xbr's filters for dates in
+    a zone (`local`), review types, phases and roles."""
     env = Environment(
-        loader=PackageLoader("notifications"),
+        loader=PackageLoader(package, folder),
         autoescape=autoescape,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters.update(
-        local=local_time,
-        review_type=review_type_label,
-        phase=phase_label,
-        role=role_label,
-        first_name=_first_name,
-        whole=_whole,
+        local=local_time, review_type=review_type_label, phase=phase_label, role=role_label
     )
+    return env
+
+
+def _environment(autoescape: bool | Callable[[str | None], bool]) -> Environment:
+    env = template_environment("notifications", "templates", autoescape)
+    env.filters.update(first_name=_first_name, whole=_whole)
     return env
