@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 
 from notifications.outbox import deliver_due
+from states.errors import XbrError
 from states.models import utcnow
 from states.notices import plan_reminders
 from states.settings import Settings
@@ -17,7 +18,11 @@ from tasks.store import uow
 def deliver_notices(review_id: int | None = None) -> dict[str, Any]:
     """Send the notices that are due (of one review, or all); a channel that fails is tried
     again later with backoff, and the review goes on regardless."""
-    deliveries = deliver_due(uow(), Settings(), review_id)
+    try:
+        deliveries = deliver_due(uow(), Settings(), review_id)
+    except XbrError as broken:  # e.g. a bad Apprise file: retrying cannot fix it, people can
+        get_run_logger().error("notices not sent: %s", broken)
+        return {"error": str(broken)}
     return {
         "sent": sum(d.status == "sent" for d in deliveries),
         "failed": [d.id for d in deliveries if d.status == "failed"],
