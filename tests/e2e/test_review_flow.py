@@ -74,8 +74,12 @@ def assert_no_duplicates(stack: Stack, review_id: int) -> None:
             if a.trigger == "task_done"
         )
         assert all(n == 1 for n in done.values()), done
-        outbox = list(s.scalars(select(OutboxMessage).where(OutboxMessage.review_id == review_id)))
-        assert len(outbox) == len(moves)
+        steps = s.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.review_id == review_id, OutboxMessage.kind == "review.step"
+            )
+        )
+        assert len(list(steps)) == len(moves)
 
 
 def start(stack: Stack, client: str) -> int:
