@@ -171,6 +171,11 @@ class Stack:
                 if exc.code != 503 or attempt == 19:
                     raise
                 time.sleep(0.5)
+            except (TimeoutError, urllib.error.URLError):
+                # or, busier still (fifty runs starting on two cores), answers too late
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
 
     def resume_form(self, flow_run_id: str, form: dict[str, Any]) -> None:
         """Submit the Resume form as the Prefect UI does; like any resumer, retry while the
