@@ -13,6 +13,8 @@ from states import views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import AlreadyDecided, XbrError
 from states.lifecycle import OPEN_PHASES
+from states.models import utcnow
+from states.notices import has_due_notices
 from states.reviews import start_review
 from states.runs import attach_run, gate_key, record_refusal, review_of_run
 from states.settings import Settings
@@ -50,6 +52,8 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
 
 def _notify(review_id: int) -> None:
     """Deliver the review's notices; a channel that is down never stops the review."""
+    if not has_due_notices(uow(), review_id, utcnow()):
+        return
     state = deliver_notices(review_id, return_state=True)
     if state.is_failed():
         get_run_logger().warning("notices of review %s wait for the sweeper: %s", review_id, state)
@@ -93,8 +97,9 @@ def business_review(
     rid = _review_for_this_run(review_id, client, review_type, meeting_date)
     while True:
         review = views.review_view(uow(), rid)
-        publish_gate(rid)
+        published = publish_gate.submit(rid)  # the artifacts and the notices, side by side
         _notify(rid)
+        published.result()
         if review["status"] not in OPEN_PHASES:
             return str(review["status"])
         gate = review["gate"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from notifications import invites, links
 from notifications.channels import Attachment, Channels, label, load_channels, redact, send
@@ -20,7 +20,7 @@ from notifications.messages import Message, render, review_type_label
 from states.db import UnitOfWork
 from states.errors import NotFound, XbrError
 from states.models import OutboxMessage, Person, Review, utcnow
-from states.notices import NOTICE
+from states.notices import NOTICE, due
 from states.runs import installation_id
 from states.settings import Settings
 from states.views import review_view
@@ -49,11 +49,7 @@ def claim(
 ) -> list[int]:
     """Take the notices due for (another) try: each id is returned to one deliverer only."""
     with uow:
-        query = select(OutboxMessage.id).where(
-            OutboxMessage.kind.startswith(NOTICE),
-            OutboxMessage.status.in_(["pending", FAILED, "sending"]),
-            or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
-        )
+        query = select(OutboxMessage.id).where(due(now))
         if review_id is not None:
             query = query.where(OutboxMessage.review_id == review_id)
         if ids is not None:
@@ -64,14 +60,7 @@ def claim(
             # the same condition again, atomically: of two deliverers, one updates the row
             taken = uow.session.execute(
                 update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message_id,
-                    OutboxMessage.status.in_(["pending", FAILED, "sending"]),
-                    or_(
-                        OutboxMessage.next_attempt_at.is_(None),
-                        OutboxMessage.next_attempt_at <= now,
-                    ),
-                )
+                .where(OutboxMessage.id == message_id, due(now))
                 .values(
                     status="sending",
                     attempts=OutboxMessage.attempts + 1,
@@ -168,20 +157,24 @@ def _invitation(
 
 def deliver(uow: UnitOfWork, settings: Settings, channels: Channels, message_id: int) -> Delivery:
     """Send one claimed notice on each of its recipient's channels that has not had it yet."""
-    try:
-        row, message, files = compose(uow, settings, message_id)
-    except Exception as error:  # a template, key or data problem: keep it visible, retry later
-        return _record(uow, message_id, {}, f"cannot render: {redact(str(error))}")
-    results: dict[str, str] = dict(row.results or {})
-    targets = channels.targets(row.recipient or "")
-    if not targets and (row.recipient or "").startswith("role:"):
+    with uow:
+        row = uow.session.get(OutboxMessage, message_id)
+        if row is None:
+            raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
+        recipient, results = row.recipient or "", dict(row.results or {})
+    targets = channels.targets(recipient)
+    if not targets and recipient.startswith("role:"):
         return _record(uow, message_id, results, None, NO_CHANNEL)
     if not targets:
         hint = (
-            f"no channel for {row.recipient}: tag one person:/role: in {settings.apprise_path}"
+            f"no channel for {recipient}: tag one person:/role: in {settings.apprise_path}"
             " or set XBR_SMTP_URL, then `xbr outbox retry`"
         )
         return _record(uow, message_id, results, hint, SKIPPED)
+    try:
+        _, message, files = compose(uow, settings, message_id)
+    except Exception as error:  # a template, key or data problem: keep it visible, retry later
+        return _record(uow, message_id, results, f"cannot render: {redact(str(error))}")
     for server in targets:
         name = label(server)
         if results.get(name) == SENT:

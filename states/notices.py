@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from states.calendar import add_business_days, local_date, zone
@@ -165,3 +165,20 @@ def plan_reminders(uow: UnitOfWork, now: datetime) -> int:
         after = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
         uow.commit()
         return after - before
+
+
+def due(now: datetime) -> ColumnElement[bool]:
+    """The notices to (try to) send now: waiting, failed and backed off, or whose sender's
+    lease ran out."""
+    return and_(
+        OutboxMessage.kind.startswith(NOTICE),
+        OutboxMessage.status.in_(["pending", "failed", "sending"]),
+        or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+    )
+
+
+def has_due_notices(uow: UnitOfWork, review_id: int, now: datetime) -> bool:
+    """Whether a notice of the review waits to be sent (cheap: one indexed query)."""
+    with uow:
+        query = select(OutboxMessage.id).where(OutboxMessage.review_id == review_id, due(now))
+        return uow.session.scalar(query.limit(1)) is not None

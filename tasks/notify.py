@@ -6,7 +6,6 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from notifications.outbox import deliver_due
 from states.errors import XbrError
 from states.models import utcnow
 from states.notices import plan_reminders
@@ -18,6 +17,9 @@ from tasks.store import uow
 def deliver_notices(review_id: int | None = None) -> dict[str, Any]:
     """Send the notices that are due (of one review, or all); a channel that fails is tried
     again later with backoff, and the review goes on regardless."""
+    # Imported here: a review's run that has nothing to send starts without Apprise and Jinja2.
+    from notifications.outbox import deliver_due
+
     try:
         deliveries = deliver_due(uow(), Settings(), review_id)
     except XbrError as broken:  # e.g. a bad Apprise file: retrying cannot fix it, people can
