@@ -17,8 +17,9 @@ def follow_up(
     round_before: int,
     run_input: dict[str, object],
 ) -> str:
-    """Wake the review's suspended run if the review moved (the run then delivers the notices);
-    otherwise deliver them from here. Returns a note for the person, "" when all went well."""
+    """Wake the review's suspended run if the review moved (the notifier of the `xbr up` that
+    runs it sends the notices); otherwise send them from here. Returns a note for the person,
+    "" when all went well."""
     woken, note = _wake_run(uow, settings, review_id, round_before, run_input)
     return note if woken else note + _deliver_here(uow, settings, review_id)
 

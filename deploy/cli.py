@@ -430,11 +430,16 @@ def outbox_retry(message_id: int, as_json: JsonOpt = False) -> None:
 def web_command(
     port: Annotated[int | None, typer.Option(help="Port (default XBR_WEB_PORT, 8765).")] = None,
 ) -> None:
-    """Serve the approval page that notification links open. Ctrl-C stops it."""
-    from deploy import web
+    """Serve the approval page that notification links open, and send the notices that are
+    due (as `xbr up` does). Ctrl-C stops it."""
+    from deploy import notifier, web
 
     uow()  # refuse an unmigrated database before listening
-    web.serve(settings(), settings().web_host, port or settings().web_port)
+    stop = notifier.start_in_thread(settings())
+    try:
+        web.serve(settings(), settings().web_host, port or settings().web_port)
+    finally:
+        stop.set()
 
 
 def run(argv: list[str]) -> int:

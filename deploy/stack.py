@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from deploy.notifier import start_in_thread as notifier_thread
 from states.errors import XbrError
 from states.settings import Settings
 
@@ -240,11 +241,13 @@ def up(settings: Settings, port: int | None, limit: int = 8) -> None:
             console.print(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
 
         page = _start_page(settings)
+        notifier = notifier_thread(settings)
         try:
             asyncio.run(_serve(limit, ready))
         except KeyboardInterrupt:
             console.print("stopping xbr")
         finally:
+            notifier.set()
             if page is not None:
                 page[0].should_exit = True
                 page[1].join(5)

@@ -13,13 +13,10 @@ from states import views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import AlreadyDecided, XbrError
 from states.lifecycle import OPEN_PHASES
-from states.models import utcnow
-from states.notices import has_due_notices
 from states.reviews import start_review
 from states.runs import attach_run, gate_key, record_refusal, review_of_run
 from states.settings import Settings
 from states.templates import load_catalog
-from tasks.notify import deliver_notices
 from tasks.store import uow
 
 
@@ -48,15 +45,6 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
         record_refusal(uow(), review_id, decision.decision, decision.approver_email, str(refusal))
         return f"refused: {refusal}"
     return f"{result.from_phase} -> {result.to_phase}"
-
-
-def _notify(review_id: int) -> None:
-    """Deliver the review's notices; a channel that is down never stops the review."""
-    if not has_due_notices(uow(), review_id, utcnow()):
-        return
-    state = deliver_notices(review_id, return_state=True)
-    if state.is_failed():
-        get_run_logger().warning("notices of review %s wait for the sweeper: %s", review_id, state)
 
 
 def _review_for_this_run(
@@ -97,9 +85,7 @@ def business_review(
     rid = _review_for_this_run(review_id, client, review_type, meeting_date)
     while True:
         review = views.review_view(uow(), rid)
-        published = publish_gate.submit(rid)  # the artifacts and the notices, side by side
-        _notify(rid)
-        published.result()
+        publish_gate(rid)
         if review["status"] not in OPEN_PHASES:
             return str(review["status"])
         gate = review["gate"]

@@ -175,10 +175,3 @@ def due(now: datetime) -> ColumnElement[bool]:
         OutboxMessage.status.in_(["pending", "failed", "sending"]),
         or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
     )
-
-
-def has_due_notices(uow: UnitOfWork, review_id: int, now: datetime) -> bool:
-    """Whether a notice of the review waits to be sent (cheap: one indexed query)."""
-    with uow:
-        query = select(OutboxMessage.id).where(OutboxMessage.review_id == review_id, due(now))
-        return uow.session.scalar(query.limit(1)) is not None
