@@ -420,9 +420,12 @@ def outbox_retry(message_id: int, as_json: JsonOpt = False) -> None:
 
     retry(uow(), message_id)
     done = deliver_due(uow(), settings(), ids=[message_id])
-    data = done[0].__dict__ if done else {"id": message_id, "status": "sending elsewhere"}
-    render.out(as_json, data, lambda: render.channel_results(f"notice {message_id}", data))
-    if data["status"] != "sent":
+    # nothing claimed: another sender holds it right now
+    status, results = (done[0].status, done[0].results) if done else ("sending elsewhere", {})
+    data = done[0].__dict__ if done else {"id": message_id, "status": status, "results": results}
+    title = f"notice {message_id}"
+    render.out(as_json, data, lambda: render.channel_results(title, results, status))
+    if status != "sent":
         raise typer.Exit(1)
 
 

@@ -27,8 +27,9 @@ from uuid import UUID
 from rich.table import Table
 
 from deploy.cli import run
-from deploy.mailbox import Mailbox, free_port
+from deploy.mailbox import Mailbox
 from deploy.render import console
+from deploy.stack import free_port
 from states import views
 from states.db import UnitOfWork, make_engine
 from states.settings import Settings

@@ -6,7 +6,6 @@ the tests start one to receive xbr's real emails.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -16,12 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+from deploy.stack import free_port
 
 
 class _Keeper:
@@ -40,7 +34,7 @@ class Mailbox:
     """An SMTP server on host:port; `messages` are the emails received, parsed."""
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
-        self.host, self.port = host, port or free_port(host)
+        self.host, self.port = host, port or free_port()
         self._inbox: list[EmailMessage] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None

@@ -153,9 +153,8 @@ def _board_card(card: dict[str, Any]) -> str:
     )
 
 
-def channel_results(title: str, data: dict[str, Any]) -> None:
-    """Each channel a message went to, and whether it took it."""
-    results = data.get("results", data) if "status" in data else data
+def channel_results(title: str, results: dict[str, str], status: str = "no channel") -> None:
+    """Each channel a message went to, and whether it took it (`status` when there was none)."""
     table = Table(title=title)
     table.add_column("channel", overflow="fold")
     table.add_column("result", overflow="fold")
@@ -163,5 +162,5 @@ def channel_results(title: str, data: dict[str, Any]) -> None:
         style = "green" if result == "sent" else "red"
         table.add_row(channel, f"[{style}]{result}[/{style}]")
     if not results:
-        table.add_row("-", str(data.get("status", "no channel")))
+        table.add_row("-", status)
     console.print(table)

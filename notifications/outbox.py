@@ -81,7 +81,7 @@ def _person_name(uow: UnitOfWork, email: str) -> str:
 
 
 def _links(
-    settings: Settings, review: dict[str, Any], payload: dict[str, Any], to: str
+    settings: Settings, key: bytes, review: dict[str, Any], payload: dict[str, Any], to: str
 ) -> dict[str, Any]:
     ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
     run = f"{ui}/runs/flow-run/{review['flow_run_id']}" if ui and review["flow_run_id"] else None
@@ -94,15 +94,14 @@ def _links(
             action="decide" if payload["kind"] in _DECIDING else "tasks",
             expires_at=int((utcnow() + timedelta(days=LINK_DAYS)).timestamp()),
         )
-        key = links.load_key(settings.home, settings.secret_key or None)
         action = f"{settings.page_url}/r/{links.sign(key, claims)}"
     return {"action": action, "run": run}
 
 
 def compose(
-    uow: UnitOfWork, settings: Settings, message_id: int
-) -> tuple[OutboxMessage, Message, list[Attachment]]:
-    """The notice, its text for its recipient as the review is now, and any attachment."""
+    uow: UnitOfWork, settings: Settings, key: bytes, message_id: int
+) -> tuple[Message, list[Attachment]]:
+    """A notice's text for its recipient as the review is now, and any attachment."""
     with uow:
         row = uow.session.get(OutboxMessage, message_id)
         if row is None or not row.kind.startswith(NOTICE):
@@ -115,7 +114,7 @@ def compose(
     review = review_view(uow, payload["review_id"])
     if payload["kind"] == "invite":  # the meeting as it was when this invitation was made
         review["meeting_at"] = payload["meeting_at"]
-    urls = _links(settings, review, payload, to)
+    urls = _links(settings, key, review, payload, to)
     if payload.get("role") == "client_contact":
         urls["run"] = None  # the Prefect UI is the MSP's own
     mine = set(payload.get("tasks", []))
@@ -132,7 +131,7 @@ def compose(
     files = []
     if payload["kind"] == "invite":
         files.append(_invitation(review, payload, inst, zone, message))
-    return row, message, files
+    return message, files
 
 
 def _invitation(
@@ -155,8 +154,11 @@ def _invitation(
     return Attachment("invite.ics", "text/calendar", content)
 
 
-def deliver(uow: UnitOfWork, settings: Settings, channels: Channels, message_id: int) -> Delivery:
-    """Send one claimed notice on each of its recipient's channels that has not had it yet."""
+def deliver(
+    uow: UnitOfWork, settings: Settings, channels: Channels, key: bytes, message_id: int
+) -> Delivery:
+    """Send one claimed notice on each of its recipient's channels that has not had it yet;
+    `key` signs its links."""
     with uow:
         row = uow.session.get(OutboxMessage, message_id)
         if row is None:
@@ -172,7 +174,7 @@ def deliver(uow: UnitOfWork, settings: Settings, channels: Channels, message_id:
         )
         return _record(uow, message_id, results, hint, SKIPPED)
     try:
-        _, message, files = compose(uow, settings, message_id)
+        message, files = compose(uow, settings, key, message_id)
     except Exception as error:  # a template, key or data problem: keep it visible, retry later
         return _record(uow, message_id, results, f"cannot render: {redact(str(error))}")
     for server in targets:
@@ -226,7 +228,8 @@ def deliver_due(
     if not claimed:
         return []
     channels = load_channels(settings)
-    return [deliver(uow, settings, channels, message_id) for message_id in claimed]
+    key = links.load_key(settings.home, settings.secret_key or None)
+    return [deliver(uow, settings, channels, key, message_id) for message_id in claimed]
 
 
 def list_notices(uow: UnitOfWork, failed_only: bool = False) -> list[dict[str, Any]]:

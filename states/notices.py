@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from states.calendar import add_business_days, local_date, zone
@@ -29,10 +29,12 @@ ATTENDEE_ROLES = ("vcio", "account_manager")
 
 def _add(
     session: Session, review: Review, kind: str, recipient: str, key: str, **payload: Any
-) -> None:
+) -> int:
+    """Plan one notice unless it was planned already; returns how many were added (0 or 1)."""
     dedupe_key = f"notice:{review.id}:{key}:{kind}:{recipient}"[:200]
+    # the query flushes what this transaction planned before, so it sees those too
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
-        return
+        return 0
     session.add(
         OutboxMessage(
             dedupe_key=dedupe_key,
@@ -42,7 +44,18 @@ def _add(
             payload={"kind": kind, "review_id": review.id, "round": review.round, **payload},
         )
     )
-    session.flush()
+    return 1
+
+
+def _to_roles(
+    session: Session, review: Review, kind: str, key: str, roles: list[str], **payload: Any
+) -> None:
+    """One notice to everyone covering `roles` for the client, and one to each role's own
+    channels (recipient `role:<role>`)."""
+    for email, role in _emails(session, review, roles).items():
+        _add(session, review, kind, email, key, role=role, **payload)
+    for role in roles:
+        _add(session, review, kind, f"role:{role}", key, role=role, **payload)
 
 
 def _emails(session: Session, review: Review, roles: Iterable[str]) -> dict[str, str]:
@@ -73,16 +86,10 @@ def announce(session: Session, review: Review, template: Template) -> None:
     open_tasks = [t for t in review.tasks if t.phase == phase and t.status == "open"]
     for email, keys in _task_owners(session, review, open_tasks).items():
         _add(session, review, "tasks", email, key, phase=phase, tasks=keys)
-    consulted = [r.value for r in spec.raci.consulted]
-    for email, role in _emails(session, review, consulted).items():
-        _add(session, review, "consult", email, key, phase=phase, role=role)
-    for role in consulted:
-        _add(session, review, "consult", f"role:{role}", key, phase=phase, role=role)
+    _to_roles(session, review, "consult", key, [r.value for r in spec.raci.consulted], phase=phase)
     if spec.approval and not any(t.required for t in open_tasks):
-        accountable = spec.raci.accountable.value
-        for email in _emails(session, review, [accountable]):
-            _add(session, review, "approval", email, key, phase=phase, role=accountable)
-        _add(session, review, "approval", f"role:{accountable}", key, phase=phase, role=accountable)
+        accountable = [spec.raci.accountable.value]
+        _to_roles(session, review, "approval", key, accountable, phase=phase)
 
 
 def inform(session: Session, review: Review, template: Template, step: dict[str, Any]) -> None:
@@ -91,11 +98,7 @@ def inform(session: Session, review: Review, template: Template, step: dict[str,
     if source not in {p.value for p in OPEN_PHASES}:
         return
     informed = [r.value for r in template.phase(source).raci.informed]
-    key = f"r{review.round}"
-    for email, role in _emails(session, review, informed).items():
-        _add(session, review, "informed", email, key, phase=source, role=role, step=step)
-    for role in informed:
-        _add(session, review, "informed", f"role:{role}", key, phase=source, role=role, step=step)
+    _to_roles(session, review, "informed", f"r{review.round}", informed, phase=source, step=step)
 
 
 def invite(session: Session, review: Review, cancelled: bool = False) -> None:
@@ -113,11 +116,13 @@ def invite(session: Session, review: Review, cancelled: bool = False) -> None:
         )  # fmt: skip
 
 
-def remind(session: Session, review: Review, template: Template, now: datetime) -> None:
+def remind(session: Session, review: Review, template: Template, now: datetime) -> int:
     """Reminders a day before tasks are due and once they are overdue; escalation of a phase
-    older than its warning: to the accountable role, then at twice the age to ops_manager."""
+    older than its warning: to the accountable role, then at twice the age to ops_manager.
+    Returns how many notices are new."""
     if review.status not in OPEN_PHASES:
-        return
+        return 0
+    added = 0
     tz = zone(review.client.timezone)
     today = local_date(now, tz)
     due = [t for t in review.tasks if t.phase == review.status and t.status == "open" and t.due_at]
@@ -129,42 +134,41 @@ def remind(session: Session, review: Review, template: Template, now: datetime) 
         for email in _task_owners(session, review, [task]):
             # keyed on the due date too: a task that got a new date is reminded again
             key = f"task:{task.key}:{task.due_at:%Y%m%dT%H%M}"
-            _add(session, review, kind, email, key, phase=review.status, tasks=[task.key])
-    _escalate(session, review, template, now)
+            added += _add(session, review, kind, email, key, phase=review.status, tasks=[task.key])
+    return added + _escalate(session, review, template, now)
 
 
-def _escalate(session: Session, review: Review, template: Template, now: datetime) -> None:
+def _escalate(session: Session, review: Review, template: Template, now: datetime) -> int:
     spec = template.phase(review.status)
     if spec.age_warning_days is None:
-        return
+        return 0
     age = now - review.phase_entered_at
     threshold = timedelta(days=spec.age_warning_days)
     levels = [(1, spec.raci.accountable.value), (2, "ops_manager")]
+    added = 0
     for level, role in levels:
         if age <= threshold * level:
-            return
+            break
         for email in _emails(session, review, [role]):
-            _add(
+            added += _add(
                 session, review, "escalation", email, f"r{review.round}:age{level}",
                 phase=review.status, role=role, level=level,
                 age_days=round(age.total_seconds() / 86400, 1),
                 threshold_days=spec.age_warning_days,
             )  # fmt: skip
+    return added
 
 
 def plan_reminders(uow: UnitOfWork, now: datetime) -> int:
     """Reminders and escalations due now for every open review; returns how many are new."""
     with uow:
         session = uow.session
-        before = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
         reviews = session.scalars(
             select(Review).where(Review.status.in_([p.value for p in OPEN_PHASES]))
-        )
-        for review in reviews:
-            remind(session, review, review_template(review), now)
-        after = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+        ).all()
+        added = sum(remind(session, review, review_template(review), now) for review in reviews)
         uow.commit()
-        return after - before
+        return added
 
 
 def due(now: datetime) -> ColumnElement[bool]:

@@ -13,7 +13,8 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from deploy.mailbox import Mailbox, free_port
+from deploy.mailbox import Mailbox
+from deploy.stack import free_port
 from notifications.outbox import deliver_due, list_notices, retry, send_test
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import AlreadyDecided
