@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import sys
-from functools import cache
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine, make_url
+from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
-from deploy import actions, render, stack
+from deploy import actions, render, stack, staging_cli
+from deploy.context import catalog, engine, settings, uow
 from states import db, directory, templates, views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
 from states.errors import XbrError
 from states.models import utcnow
 from states.reviews import start_review
-from states.settings import Settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -44,29 +43,17 @@ for sub, name in [
 ]:
     app.add_typer(sub, name=name)
 
+app.add_typer(staging_cli.evidence_app, name="evidence")
+app.command("findings")(staging_cli.findings_command)
+app.command("scorecard")(staging_cli.scorecard_command)
+app.command("tickets")(staging_cli.tickets_command)
+app.command("feedback")(staging_cli.feedback_command)
+app.command("report")(staging_cli.report_command)
+client_app.command("thresholds")(staging_cli.thresholds_command)
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]
 errors = Console(stderr=True)
-
-
-@cache
-def settings() -> Settings:
-    return Settings()
-
-
-@cache
-def engine() -> Engine:
-    return db.make_engine(settings().url)
-
-
-def uow() -> db.UnitOfWork:
-    """A unit of work on the current, migrated database."""
-    db.require_current_schema(engine())
-    return db.UnitOfWork(engine())
-
-
-def catalog() -> dict[str, templates.Template]:
-    return templates.load_catalog([settings().template_dir])
 
 
 @app.command()

@@ -91,3 +91,47 @@ def publish(uow: UnitOfWork, review: dict[str, Any]) -> None:
     create_markdown_artifact(
         key=f"{key}-summary", markdown="\n".join(summary), description="Review summary"
     )
+
+
+AGENDA_FROM = ("prep", "delivery", "follow_up", "qa_review", "closed")
+SUMMARY_FROM = ("follow_up", "qa_review", "closed")
+
+
+def publish_assessment(data: dict[str, Any]) -> None:
+    """Findings, scorecard, and from prep the agenda, from follow-up the client summary draft."""
+    from tasks.outputs import agenda_markdown, summary_markdown
+
+    key, status = f"review-{data['review']['id']}", data["review"]["status"]
+    create_table_artifact(
+        key=f"{key}-scorecard",
+        table=[
+            {k: row[k] for k in ("label", "score", "color", "baseline", "change")}
+            for row in data["scorecard"]
+        ],
+        description=f"Scorecard of {data['review']['name']} against the baseline",
+    )
+    create_table_artifact(
+        key=f"{key}-findings",
+        table=[
+            {
+                "severity": f["severity"],
+                "category": f["category_label"],
+                "finding": f["title"],
+                "new": "recurring" if f["recurring"] else "new",
+                "disposition": f["disposition"],
+                "ticket": f["ticket"]["title"] if f["ticket"] else "",
+            }
+            for f in data["findings"]
+        ],
+        description=f"Findings of {data['review']['name']}",
+    )
+    if status in AGENDA_FROM:
+        create_markdown_artifact(
+            key=f"{key}-agenda", markdown=agenda_markdown(data), description="Agenda"
+        )
+    if status in SUMMARY_FROM:
+        create_markdown_artifact(
+            key=f"{key}-client-summary",
+            markdown=summary_markdown(data),
+            description="Client summary email (draft)",
+        )

@@ -15,15 +15,21 @@ from states.errors import AlreadyDecided, XbrError
 from states.lifecycle import OPEN_PHASES
 from states.reviews import start_review
 from states.runs import attach_run, gate_key, record_refusal, review_of_run
+from states.scorecards import report_data
 from states.settings import Settings
 from states.templates import load_catalog
+from tasks.staging import stage_review
 from tasks.store import uow
 
 
 @task(retries=3, retry_delay_seconds=2)
 def publish_gate(review_id: int) -> None:
-    """Checklist, progress and summary artifacts for the review's current gate."""
+    """Checklist, progress and summary artifacts for the review's current gate; once staging
+    has assessed it, its findings, scorecard, agenda and client summary draft."""
     artifacts.publish(uow(), views.review_view(uow(), review_id))
+    data = report_data(uow(), review_id)
+    if data["assessed"]:
+        artifacts.publish_assessment(data)
 
 
 @task(retries=3, retry_delay_seconds=2)
@@ -84,6 +90,8 @@ def business_review(
     logger = get_run_logger()
     rid = _review_for_this_run(review_id, client, review_type, meeting_date)
     while True:
+        if views.review_view(uow(), rid)["status"] == "staging":
+            stage_review(rid)  # the client's exports in; findings, tickets and scores out
         review = views.review_view(uow(), rid)
         publish_gate(rid)
         if review["status"] not in OPEN_PHASES:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
-from notifications import invites, links
+from notifications import invites, links, psa
 from notifications.channels import Attachment, Channels, label, load_channels, redact, send
 from notifications.messages import Message, render, review_type_label
 from states.db import UnitOfWork
@@ -23,6 +23,7 @@ from states.models import OutboxMessage, Person, Review, utcnow
 from states.notices import NOTICE, due
 from states.runs import installation_id
 from states.settings import Settings
+from states.staging import TICKET
 from states.views import review_view
 
 LEASE = timedelta(minutes=5)
@@ -30,7 +31,10 @@ BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)
 LINK_DAYS = 21
 SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
 NO_CHANNEL = "no-channel"  # a role without a shared channel: its people are told one by one
-_DECIDING = {"approval", "escalation"}  # kinds whose link may approve, not only tick tasks
+_DECIDING = {"approval", "escalation"}
+_deliverable = or_(
+    OutboxMessage.kind.startswith(NOTICE), OutboxMessage.kind.startswith(TICKET)
+)  # kinds whose link may approve, not only tick tasks
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,15 @@ class Delivery:
 
 
 def claim(
-    uow: UnitOfWork, now: datetime, review_id: int | None = None, ids: list[int] | None = None
+    uow: UnitOfWork,
+    now: datetime,
+    review_id: int | None = None,
+    ids: list[int] | None = None,
+    kind: str = NOTICE,
 ) -> list[int]:
-    """Take the notices due for (another) try: each id is returned to one deliverer only."""
+    """Take the messages of `kind` due for (another) try: each id goes to one deliverer only."""
     with uow:
-        query = select(OutboxMessage.id).where(due(now))
+        query = select(OutboxMessage.id).where(due(now, kind))
         if review_id is not None:
             query = query.where(OutboxMessage.review_id == review_id)
         if ids is not None:
@@ -60,7 +68,7 @@ def claim(
             # the same condition again, atomically: of two deliverers, one updates the row
             taken = uow.session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message_id, due(now))
+                .where(OutboxMessage.id == message_id, due(now, kind))
                 .values(
                     status="sending",
                     attempts=OutboxMessage.attempts + 1,
@@ -217,19 +225,43 @@ def _record(
             row.status, row.last_error = FAILED, error
             row.next_attempt_at = now + timedelta(minutes=wait)
         uow.commit()
-        return Delivery(row.id, row.recipient or "", row.payload["kind"], row.status, results)
+        kind = row.payload.get("kind", row.kind)
+        return Delivery(row.id, row.recipient or "", kind, row.status, results)
 
 
 def deliver_due(
     uow: UnitOfWork, settings: Settings, review_id: int | None = None, ids: list[int] | None = None
 ) -> list[Delivery]:
-    """Claim and deliver every notice that is due (of one review, or the given ids)."""
+    """Claim and deliver every notice and ticket export that is due (of one review, or the
+    given ids)."""
+    exports = [
+        _export(uow, settings, message_id)
+        for message_id in claim(uow, utcnow(), review_id, ids, kind=TICKET)
+    ]
     claimed = claim(uow, utcnow(), review_id, ids)
     if not claimed:
-        return []
+        return exports
     channels = load_channels(settings)
     key = links.load_key(settings.home, settings.secret_key or None)
-    return [deliver(uow, settings, channels, key, message_id) for message_id in claimed]
+    return exports + [deliver(uow, settings, channels, key, message_id) for message_id in claimed]
+
+
+def _export(uow: UnitOfWork, settings: Settings, message_id: int) -> Delivery:
+    """Hand one new follow-up ticket to the PSA: the CSV file, or the webhook."""
+    with uow:
+        row = uow.session.get(OutboxMessage, message_id)
+        assert row is not None
+        kind, dedupe, results = row.kind, row.dedupe_key, dict(row.results or {})
+    if kind == f"{TICKET}webhook":
+        if not settings.psa_webhook_url:
+            return _record(uow, message_id, results, None, NO_CHANNEL)
+        ticket = psa.ticket(uow, row.payload["ticket_id"])
+        error = psa.post(settings.psa_webhook_url, ticket, dedupe)
+        results[psa.masked(settings.psa_webhook_url)] = error or SENT
+        return _record(uow, message_id, results, error)
+    path = psa.write_csv(uow, settings.exports / "tickets.csv")
+    results[str(path)] = SENT
+    return _record(uow, message_id, results, None)
 
 
 def list_notices(uow: UnitOfWork, failed_only: bool = False) -> list[dict[str, Any]]:
@@ -238,14 +270,14 @@ def list_notices(uow: UnitOfWork, failed_only: bool = False) -> list[dict[str, A
     with uow:
         rows = uow.session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.kind.startswith(NOTICE), OutboxMessage.status.in_(statuses))
+            .where(_deliverable, OutboxMessage.status.in_(statuses))
             .order_by(OutboxMessage.id)
         )
         return [
             {
                 "id": r.id,
                 "review_id": r.review_id,
-                "kind": r.payload.get("kind"),
+                "kind": r.payload.get("kind", r.kind),
                 "recipient": r.recipient,
                 "status": r.status,
                 "attempts": r.attempts,
@@ -262,7 +294,7 @@ def retry(uow: UnitOfWork, message_id: int) -> None:
     """Make a failed, skipped or waiting notice due now; one already sent stays sent."""
     with uow:
         row = uow.session.get(OutboxMessage, message_id)
-        if row is None or not row.kind.startswith(NOTICE):
+        if row is None or not row.kind.startswith((NOTICE, TICKET)):
             raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
         if row.status == SENT:
             raise XbrError(f"notice {message_id} was sent already; nothing to retry")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -151,3 +152,25 @@ def open_task_load(session: Session) -> dict[int, int]:
         .group_by(ReviewTask.assignee_id)
     )
     return {person_id: count for person_id, count in rows if person_id is not None}
+
+
+def set_thresholds(
+    uow: UnitOfWork,
+    catalog: dict[str, Template],
+    client_name: str,
+    changes: dict[str, str],
+    reset: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Override a client's check thresholds (or drop its overrides); returns the overrides and
+    the thresholds its reviews will use."""
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        base = pick(catalog, client.template).thresholds
+        overrides = {} if reset else dict(client.thresholds or {})
+        overrides.update(changes)
+        effective = base.merged(overrides)  # refuses an unknown name or a bad value
+        overrides = {k: getattr(effective, k) for k in overrides}
+        if changes or reset:
+            client.thresholds = overrides or None
+            uow.commit()
+        return overrides, effective.model_dump()

@@ -1,4 +1,5 @@
-"""SQLAlchemy rows: clients, people and roles, reviews and their tasks, decisions, audit, outbox."""
+"""SQLAlchemy rows: clients, people and roles, reviews and their tasks, decisions, audit, outbox,
+and what staging produces: evidence, findings, follow-up tickets and assessments."""
 
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ class Client(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the client's own check thresholds, over its template's (e.g. a secure score target)
+    thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     assignments: Mapped[list[ClientRole]] = relationship(back_populates="client")
 
@@ -150,6 +153,8 @@ class Review(Base):
     progress_artifact_id: Mapped[str | None] = mapped_column(String(64))
     # the meeting invitation's SEQUENCE: -1 until one is sent, +1 for every change after
     invite_sequence: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    # the client's answers to the follow-up questions, asked at delivery
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     client: Mapped[Client] = relationship(lazy="joined")
     tasks: Mapped[list[ReviewTask]] = relationship(
@@ -254,3 +259,94 @@ class LinkUse(Base):
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
     email: Mapped[str] = mapped_column(String(320))
     used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# One open follow-up ticket per client and anomaly: a recurring finding links to it.
+OPEN_TICKET = text("status = 'open'")
+
+
+class EvidenceSet(Base):
+    """One source's export as a review read it; importing the source again replaces it."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("review_id", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    row_count: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(320))
+
+
+class FollowUpTicket(Base):
+    """Work an anomaly needs ("Follow-up - ..."), exported to the PSA through the outbox."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index(
+            "one_open_ticket_per_anomaly",
+            "client_id",
+            "key",
+            unique=True,
+            sqlite_where=OPEN_TICKET,
+            postgresql_where=OPEN_TICKET,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(10))
+    owner_role: Mapped[str] = mapped_column(String(40))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)  # raised it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+
+
+class ReviewFinding(Base):
+    """An anomaly a check found in a review's evidence; (review, key) is unique."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("review_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    check: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    disposition: Mapped[str] = mapped_column(String(20))
+    owner_role: Mapped[str | None] = mapped_column(String(40))
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[FollowUpTicket | None] = relationship(lazy="joined")
+
+
+class Assessment(Base):
+    """A review's scorecard; the client's first one is its baseline."""
+
+    __tablename__ = "assessments"
+
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # what was assessed: re-staging the same evidence changes nothing
+    evidence_digest: Mapped[str] = mapped_column(String(64))
+    assessed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -171,11 +171,11 @@ def plan_reminders(uow: UnitOfWork, now: datetime) -> int:
         return added
 
 
-def due(now: datetime) -> ColumnElement[bool]:
-    """The notices to (try to) send now: waiting, failed and backed off, or whose sender's
-    lease ran out."""
+def due(now: datetime, kind: str = NOTICE) -> ColumnElement[bool]:
+    """The messages of `kind` (notices by default) to (try to) deliver now: waiting, failed and
+    backed off, or whose sender's lease ran out."""
     return and_(
-        OutboxMessage.kind.startswith(NOTICE),
+        OutboxMessage.kind.startswith(kind),
         OutboxMessage.status.in_(["pending", "failed", "sending"]),
         or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
     )

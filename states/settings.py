@@ -23,8 +23,12 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8765
     secret_key: str = ""
+    # staging: where each client's exports are dropped, where tickets and reports are written
+    evidence_dir: Path | None = None
+    export_dir: Path | None = None
+    psa_webhook_url: str = ""
 
-    @field_validator("home", "apprise_config")
+    @field_validator("home", "apprise_config", "evidence_dir", "export_dir")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value else value
@@ -43,6 +47,16 @@ class Settings(BaseSettings):
     def page_url(self) -> str:
         """The approval page's base URL: XBR_PUBLIC_URL, else the local `xbr web` address."""
         return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+
+    @property
+    def evidence_root(self) -> Path:
+        """Client evidence folders: XBR_EVIDENCE_DIR, else evidence/ under XBR_HOME."""
+        return self.evidence_dir or self.home / "evidence"
+
+    @property
+    def exports(self) -> Path:
+        """Ticket exports and reports: XBR_EXPORT_DIR, else exports/ under XBR_HOME."""
+        return self.export_dir or self.home / "exports"
 
     @property
     def template_dir(self) -> Path:

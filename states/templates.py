@@ -15,8 +15,10 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from states.assessment import Thresholds
 from states.calendar import Anchor
 from states.errors import InvalidInput, NotFound
+from states.evidence import Source
 from states.lifecycle import OPEN_PHASES, Phase
 
 
@@ -82,6 +84,7 @@ class TaskSpec(_Strict):
     due: Due | None = None
     ref: str | None = None  # the step's number in the source document
     verifies: list[Slug] = []  # second set of eyes: done by someone who did none of these
+    evidence: list[Source] = []  # a check closes itself once staging has assessed these
     details: str = ""
 
     @property
@@ -192,6 +195,7 @@ class Template(_Strict):
     cadence: Cadence = Cadence.QUARTERLY
     budget_hours: float = Field(default=12, ge=0)
     schedule: Schedule = Schedule()
+    thresholds: Thresholds = Thresholds()  # when staging's checks raise findings
     phases: dict[Phase, PhaseSpec]
 
     @model_validator(mode="before")

@@ -14,12 +14,14 @@ class JsonReceiver:
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, dict[str, Any]]] = []
+        self.headers: list[dict[str, str]] = []  # of each POST, in the same order
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                receiver.headers.append(dict(self.headers.items()))
                 receiver.posts.append((self.path, body))
                 self.send_response(200)
                 self.end_headers()

@@ -1,0 +1,178 @@
+"""Staging's commands: evidence, findings, tickets, scorecard, feedback and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from deploy import render
+from deploy.context import catalog, settings, uow
+from states import directory
+from states.errors import InvalidInput
+from states.evidence import Source
+from states.feedback import Feedback, record_feedback
+from states.scorecards import client_tickets, evidence_of, report_data
+from states.staging import assess
+from tasks.staging import import_files
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]
+evidence_app = typer.Typer(no_args_is_help=True, help="A review's evidence: the tools' exports.")
+
+
+@evidence_app.command("import")
+def evidence_import(
+    review_id: int,
+    files: Annotated[
+        list[Path], typer.Argument(help="CSV or JSON exports (see docs/evidence.md).")
+    ],
+    actor: AsOpt,
+    source: Annotated[
+        Source | None, typer.Option(help="What the files hold, when their names do not say.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import exports into a review (all or none), then check them and show the findings."""
+    with uow() as work:
+        directory.person_by_email(work.session, actor)  # an unknown actor changes nothing
+    stored = import_files(uow(), review_id, files, actor, source)
+    result = assess(uow(), review_id)
+    data = {"imported": stored, "assessment": result.__dict__}
+    render.out(as_json, data, lambda: _show_assessment(review_id, stored))
+
+
+def _show_assessment(review_id: int, stored: list[dict[str, Any]]) -> None:
+    render.rows(f"Evidence imported into review {review_id}", ["source", "file", "rows"], stored)
+    findings_command(review_id)
+
+
+@evidence_app.command("list")
+def evidence_list(review_id: int, as_json: JsonOpt = False) -> None:
+    """The evidence a review holds, by source."""
+    rows = evidence_of(uow(), review_id)
+    render.out(
+        as_json,
+        rows,
+        lambda: render.rows(
+            f"Evidence of review {review_id}", ["source", "file", "rows", "imported_at"], rows
+        ),
+    )
+
+
+def findings_command(review_id: int, as_json: JsonOpt = False) -> None:
+    """A review's findings, red first: new or recurring, and what happens to each."""
+    data = report_data(uow(), review_id)
+    rows = [
+        {
+            **f,
+            "new": "recurring" if f["recurring"] else "new",
+            "ticket": f"#{f['ticket']['id']}" if f["ticket"] else "",
+        }
+        for f in data["findings"]
+    ]
+    render.out(
+        as_json,
+        data["findings"],
+        lambda: render.rows(
+            f"Findings of {data['review']['name']}",
+            ["severity", "category", "title", "new", "disposition", "ticket"],
+            rows,
+        ),
+    )
+
+
+def scorecard_command(review_id: int, as_json: JsonOpt = False) -> None:
+    """The review's scorecard by category, against the client's baseline."""
+    data = report_data(uow(), review_id)
+    base = data["baseline"]["name"] if data["baseline"] else "this review is the baseline"
+    render.out(
+        as_json,
+        {k: data[k] for k in ("review", "baseline", "previous", "scorecard")},
+        lambda: render.rows(
+            f"Scorecard of {data['review']['name']} (baseline: {base})",
+            ["label", "score", "color", "baseline", "change"],
+            data["scorecard"],
+        ),
+    )
+
+
+def tickets_command(
+    client: Annotated[str | None, typer.Option(help="Only this client's tickets.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Follow-up tickets raised by staging, newest first."""
+    client_id = None
+    if client is not None:
+        with uow() as work:
+            client_id = directory.client_by_name(work.session, client).id
+    rows = client_tickets(uow(), client_id)
+    render.out(
+        as_json,
+        rows,
+        lambda: render.rows(
+            "Follow-up tickets", ["id", "client", "title", "owner_role", "due", "status"], rows
+        ),
+    )
+
+
+def feedback_command(
+    review_id: int,
+    actor: AsOpt,
+    better: Annotated[str, typer.Option(help="What can we do better or different?")] = "",
+    next_meeting: Annotated[str, typer.Option(help="When should we meet again?")] = "",
+    referrals: Annotated[str, typer.Option(help="Who else would benefit from this?")] = "",
+    review_request: Annotated[
+        str, typer.Option(help="Would they give us a review: yes, no or later.")
+    ] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the client's answers to the follow-up questions (at delivery)."""
+    answers = Feedback(better, next_meeting, referrals, review_request.strip().lower())
+    stored = record_feedback(uow(), review_id, answers, actor)
+    render.out(as_json, stored, f"feedback recorded on review {review_id}")
+
+
+def report_command(
+    review_id: int,
+    out: Annotated[Path | None, typer.Option(help="Where to write the HTML file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the review's self-contained HTML report (scorecard, findings, tickets, charts)."""
+    from tasks.outputs import report_html
+
+    data = report_data(uow(), review_id)
+    path = out or settings().exports / "reports" / f"{data['review']['name']}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report_html(data), encoding="utf-8")
+    render.out(as_json, {"review_id": review_id, "path": str(path)}, f"report written: {path}")
+
+
+def thresholds_command(
+    name: str,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="name=value, e.g. secure_score_target=80.")
+    ] = None,
+    reset: Annotated[bool, typer.Option(help="Drop the client's overrides first.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a client's check thresholds; --set overrides one for this client only."""
+    changes = dict(_pair(item) for item in set_ or [])
+    overrides, effective = directory.set_thresholds(uow(), catalog(), name, changes, reset)
+    rows = [
+        {"threshold": k, "value": v, "source": "client" if k in overrides else "template"}
+        for k, v in effective.items()
+    ]
+    render.out(
+        as_json,
+        {"client": name, "overrides": overrides, "thresholds": effective},
+        lambda: render.rows(f"Thresholds of {name}", ["threshold", "value", "source"], rows),
+    )
+
+
+def _pair(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise InvalidInput(f"--set {item!r}: write name=value, e.g. secure_score_target=80")
+    return name.strip(), value.strip()

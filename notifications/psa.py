@@ -1,0 +1,64 @@
+"""Follow-up tickets for the MSP's PSA: one CSV file of them all, and a JSON webhook per ticket.
+
+The CSV file is rewritten whole from the database (to a temporary file, then renamed), so a
+retried or replayed export never adds a line twice. The webhook carries the outbox's dedupe key
+as an Idempotency-Key header, so the PSA side can drop a resend after a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from states.db import UnitOfWork
+from states.scorecards import client_tickets, ticket_by_id
+
+COLUMNS = [
+    "id", "client", "key", "title", "detail", "severity", "owner_role", "due", "status",
+    "review_id", "created_at",
+]  # fmt: skip
+
+
+def ticket(uow: UnitOfWork, ticket_id: int) -> dict[str, Any]:
+    """One ticket as the webhook sends it."""
+    return ticket_by_id(uow, ticket_id)
+
+
+def write_csv(uow: UnitOfWork, path: Path) -> Path:
+    """Write every follow-up ticket to `path` (oldest first), replacing the file atomically."""
+    rows = sorted(client_tickets(uow), key=lambda t: t["id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    with partial.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(partial, path)
+    return path
+
+
+def masked(url: str) -> str:
+    """The webhook as results and logs show it: scheme://host:port, no path, query or secret."""
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}".rstrip(":")
+
+
+def post(url: str, data: dict[str, Any], idempotency_key: str) -> str | None:
+    """POST the ticket as JSON; None when the PSA took it, else the reason."""
+    try:
+        response = httpx.post(
+            url,
+            content=json.dumps({"event": "ticket.created", "ticket": data}),
+            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+            timeout=10,
+        )
+    except httpx.HTTPError as error:
+        return f"{type(error).__name__}: {error}"
+    if response.is_success:
+        return None
+    return f"HTTP {response.status_code}: {response.text[:200]}"
