@@ -1,10 +1,12 @@
-"""`make demo`: a demo MSP runs one quarterly business review through the real stack.
+"""`make demo`: a demo MSP runs two consecutive quarterly reviews of a client on the real stack.
 
 A throw-away XBR_HOME, a local mailbox (SMTP), `xbr up` (a private Prefect server, the runner
-and the approval page), people with roles, two clients, one review walked from `needed` to
-`closed` through the real resume path: one refused decision on the way, the first gate approved
-from the link in the approval email, then the audit trail and what each person received.
-Nothing is left running unless --keep.
+and the approval page), people with roles, two clients. The first review is walked from
+`needed` to `closed` through the real resume path: one refused decision on the way, the first
+gate approved from the link in the approval email. At staging, the flow reads the client's
+exports from its evidence folder, raises findings and follow-up tickets and scores the client:
+its baseline. The next quarter's exports are better, and the second review's report shows the
+red going out. Nothing is left running unless --keep.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +22,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,8 +43,13 @@ STAFF = [
     ("Vera Vcio", "vera@msp.example", ["vcio", "ceo"]),
     ("Sam Support", "sam@msp.example", ["support_engineer", "security_engineer"]),
     ("Ivan Intern", "ivan@msp.example", ["intern"]),
-    ("Carl Contact", "carl@acme-law.example", ["client_contact"]),
+    ("Carl Contact", "carl@acme-dental.example", ["client_contact"]),
 ]
+CLIENT = "Acme Dental"
+EVIDENCE = Path(__file__).parent / "demo_evidence"
+# the day each quarter's sample exports were taken; the demo moves them to today
+EXPORTED_ON = {"q1": date(2026, 8, 10), "q2": date(2026, 11, 10)}
+ISO_DAY = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 
 
 def step(text: str) -> None:
@@ -132,12 +140,32 @@ def approve_from_email(mailbox: Mailbox, approver: str) -> None:
     console.print(f"approval page: {done.group(1) if done else response.status}")
 
 
-def walk(review_id: int, mailbox: Mailbox) -> None:
-    first = True
+def drop_exports(quarter: str) -> None:
+    """What the MSP's tools leave in the client's evidence folder, dated as if taken today."""
+    folder = Settings().evidence_root / views.client_slug(CLIENT)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    shift = date.today() - EXPORTED_ON[quarter]
+    for export in sorted((EVIDENCE / quarter).iterdir()):
+        text = ISO_DAY.sub(
+            lambda m: (date.fromisoformat(m.group(1)) + shift).isoformat(), export.read_text()
+        )
+        (folder / export.name).write_text(text, encoding="utf-8")
+    console.print(f"{quarter} exports in {folder}: {', '.join(p.name for p in folder.iterdir())}")
+
+
+def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
+    """Walk a review to closed, with the client's feedback at delivery, then its report."""
     while (data := review(review_id))["status"] != "closed":
         wait_at_gate(review_id)
         gate = data["gate"]
         step(f"{gate['phase']}: the team closes its tasks, {gate['accountable_role']} decides")
+        if gate["phase"] == "staging":
+            xbr("findings", str(review_id))
+        if gate["phase"] == "delivery":
+            xbr("feedback", str(review_id), "--as", "vera@msp.example", "--better",
+                "send the agenda a week ahead", "--next-meeting", "in three months",
+                "--referrals", "Bright Smiles Orthodontics", "--review-request", "yes")  # fmt: skip
         if first:
             refused_form_decision(review_id)
             wait_at_gate(review_id)
@@ -148,6 +176,8 @@ def walk(review_id: int, mailbox: Mailbox) -> None:
             first = False
         else:
             xbr("approve", str(review_id), "--as", approver, "--phase", gate["phase"])
+    xbr("scorecard", str(review_id))
+    xbr("report", str(review_id))
 
 
 def show_inbox(mailbox: Mailbox) -> None:
@@ -203,23 +233,30 @@ def main(argv: list[str]) -> int:
         step("The MSP's people and roles, and two clients")
         for name, email, roles in STAFF:
             xbr("person", "add", name, "--email", email, *(a for r in roles for a in ("--role", r)))
-        xbr("client", "add", "Acme Law", "--cadence", "quarterly", "--template", "qbr",
+        xbr("client", "add", CLIENT, "--cadence", "quarterly", "--template", "qbr",
             "--timezone", "America/New_York")  # fmt: skip
-        xbr("client", "assign", "Acme Law", "--role", "client_contact", "--email",
-            "carl@acme-law.example")  # fmt: skip
+        xbr("client", "assign", CLIENT, "--role", "client_contact", "--email",
+            "carl@acme-dental.example")  # fmt: skip
         xbr("client", "add", "Globex Clinic", "--cadence", "monthly", "--template",
             "monthly-checkin", "--timezone", "Europe/Berlin")  # fmt: skip
-        step("Start the QBR of Acme Law: one flow run, suspended at its first gate")
+        step(f"This quarter's exports of {CLIENT}, and its QBR: one flow run, at its first gate")
+        drop_exports("q1")
         meeting = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
-        xbr("review", "start", "Acme Law", "--meeting", meeting)
-        walk(1, mailbox)
+        xbr("review", "start", CLIENT, "--meeting", meeting)
+        run_review(1, mailbox, first=True)
         step("Closed: the review, its checklist and its audit trail")
         xbr("review", "show", "1")
         step("What each person received (the links open the approval page while xbr is up)")
         show_inbox(mailbox)
         xbr("outbox", "list")
+        step(f"Next quarter: better exports, the next QBR of {CLIENT} against its baseline")
+        drop_exports("q2")
+        meeting = (datetime.now(UTC) + timedelta(weeks=19)).strftime("%Y-%m-%dT10:00")
+        xbr("review", "start", CLIENT, "--meeting", meeting)
+        run_review(2, mailbox, first=False)
+        xbr("tickets", "--client", CLIENT)
         console.print(f"flow run: {os.environ['PREFECT_UI_URL']}/runs/flow-run/"
-                      f"{review(1)['flow_run_id']}")  # fmt: skip
+                      f"{review(2)['flow_run_id']}")  # fmt: skip
         console.print(f"demo finished in {time.monotonic() - began:.0f} s")
         if keep:
             console.print(f"--keep: xbr stays up at {os.environ['PREFECT_UI_URL']}; Ctrl-C stops")

@@ -67,8 +67,9 @@ def findings_command(review_id: int, as_json: JsonOpt = False) -> None:
     rows = [
         {
             **f,
+            "category": f["category_label"],
             "new": "recurring" if f["recurring"] else "new",
-            "ticket": f"#{f['ticket']['id']}" if f["ticket"] else "",
+            "disposition": f"ticket #{f['ticket']['id']}" if f["ticket"] else f["disposition"],
         }
         for f in data["findings"]
     ]
@@ -77,7 +78,7 @@ def findings_command(review_id: int, as_json: JsonOpt = False) -> None:
         data["findings"],
         lambda: render.rows(
             f"Findings of {data['review']['name']}",
-            ["severity", "category", "title", "new", "disposition", "ticket"],
+            ["severity", "category", "title", "new", "disposition"],
             rows,
         ),
     )

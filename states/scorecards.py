@@ -29,7 +29,9 @@ SEVERITY_ORDER = {"red": 0, "amber": 1}
 
 def _named(session: Session, review_id: int | None) -> dict[str, Any] | None:
     review = session.get(Review, review_id) if review_id is not None else None
-    return {"review_id": review.id, "name": review_name(review)} if review else None
+    if review is None:
+        return None
+    return {"review_id": review.id, "name": review_name(review), "period": review.period}
 
 
 def baseline_review(session: Session, review: Review) -> int | None:
