@@ -15,7 +15,7 @@ from states.evidence import Source
 from states.feedback import Feedback, record_feedback
 from states.scorecards import client_tickets, evidence_of, report_data
 from states.staging import assess
-from tasks.staging import import_files
+from tasks.intake import import_files
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]

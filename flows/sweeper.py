@@ -19,6 +19,7 @@ from states.runs import (
     wake,
 )
 from tasks.notify import deliver_notices, plan_due_reminders
+from tasks.staging import stage_new_exports
 from tasks.store import uow
 
 # A review started a moment ago may not have its run yet: its starter is creating it.
@@ -70,13 +71,15 @@ def reattach_lost_runs() -> list[int]:
 @flow(name="review-sweeper", log_prints=True)
 def review_sweeper() -> dict[str, list[int]]:
     """Keep every open review moving: wake the ones whose date came, re-attach lost runs,
-    remind people of tasks due and phases grown old, and deliver the notices still due."""
+    assess new exports of reviews in staging, remind people of tasks due and phases grown old,
+    and deliver the notices and ticket exports still due."""
     woken = wake_due_reviews()
     reattached = reattach_lost_runs()
+    assessed = stage_new_exports()
     reminders = plan_due_reminders()
     delivered = deliver_notices()
     get_run_logger().info(
-        "woke %s, re-attached %s, %s new reminders, notices %s",
-        woken, reattached, reminders, delivered,
+        "woke %s, re-attached %s, assessed %s, %s new reminders, notices %s",
+        woken, reattached, assessed, reminders, delivered,
     )  # fmt: skip
-    return {"woken": woken, "reattached": reattached}
+    return {"woken": woken, "reattached": reattached, "assessed": assessed}

@@ -29,7 +29,7 @@ from states.settings import Settings
 from states.staging import assess
 from states.templates import Template
 from states.views import review_view
-from tasks.staging import import_files, stage
+from tasks.intake import import_files, stage
 from tests.conftest import UowFactory
 from tests.receivers import JsonReceiver
 

@@ -1,0 +1,59 @@
+"""Evidence intake: exports validated and stored all or none, and a client's folder staged.
+
+Plain functions (no Prefect), so that the command line imports them without starting Prefect;
+the flow's tasks in tasks/staging.py wrap them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from states.db import UnitOfWork
+from states.errors import XbrError
+from states.evidence import Source
+from states.settings import Settings
+from states.staging import ImportedFile, StagingResult, assess, held_evidence, store_evidence
+from states.views import client_slug
+from tasks.evidence import discover, read_evidence, source_of
+
+
+def import_files(
+    uow: UnitOfWork,
+    review_id: int,
+    paths: Sequence[Path],
+    actor: str,
+    source: Source | None = None,
+) -> list[dict[str, Any]]:
+    """Validate every file, then store them all as the review's evidence (or none of them)."""
+    files = [read_evidence(path, source) for path in paths]
+    seen: dict[Source, Path] = {}
+    for file in files:
+        if file.source in seen:
+            raise XbrError(
+                f"{seen[file.source].name} and {file.path.name} both hold {file.source} "
+                "evidence; import one of them"
+            )
+        seen[file.source] = file.path
+    imported = [ImportedFile(f.source, f.path.name, f.sha256, f.rows) for f in files]
+    return store_evidence(uow, review_id, imported, actor)
+
+
+def evidence_folder(settings: Settings, client: str) -> Path:
+    """Where a client's exports are dropped: <evidence root>/<client-slug>/."""
+    return settings.evidence_root / client_slug(client)
+
+
+def stage(uow: UnitOfWork, settings: Settings, review_id: int) -> StagingResult:
+    """Import the client's folder files the review does not hold yet, then assess."""
+    client, held = held_evidence(uow, review_id)
+    fresh = [
+        path
+        for path in discover(evidence_folder(settings, client))
+        if held.get(source_of(path)) != hashlib.sha256(path.read_bytes()).hexdigest()
+    ]
+    if fresh:
+        import_files(uow, review_id, fresh, "xbr")
+    return assess(uow, review_id)
