@@ -46,7 +46,7 @@ for sub, name in [
 app.add_typer(staging_cli.evidence_app, name="evidence")
 app.command("findings")(staging_cli.findings_command)
 app.command("scorecard")(staging_cli.scorecard_command)
-app.command("tickets")(staging_cli.tickets_command)
+app.add_typer(staging_cli.ticket_app, name="ticket")
 app.command("feedback")(staging_cli.feedback_command)
 app.command("report")(staging_cli.report_command)
 client_app.command("thresholds")(staging_cli.thresholds_command)

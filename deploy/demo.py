@@ -254,7 +254,7 @@ def main(argv: list[str]) -> int:
         meeting = (datetime.now(UTC) + timedelta(weeks=19)).strftime("%Y-%m-%dT10:00")
         xbr("review", "start", CLIENT, "--meeting", meeting)
         run_review(2, mailbox, first=False)
-        xbr("tickets", "--client", CLIENT)
+        xbr("ticket", "list", "--client", CLIENT)
         console.print(f"flow run: {os.environ['PREFECT_UI_URL']}/runs/flow-run/"
                       f"{review(2)['flow_run_id']}")  # fmt: skip
         console.print(f"demo finished in {time.monotonic() - began:.0f} s")

@@ -15,11 +15,13 @@ from states.evidence import Source
 from states.feedback import Feedback, record_feedback
 from states.scorecards import client_tickets, evidence_of, report_data
 from states.staging import assess
+from states.tickets import close_ticket
 from tasks.intake import import_files
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]
 evidence_app = typer.Typer(no_args_is_help=True, help="A review's evidence: the tools' exports.")
+ticket_app = typer.Typer(no_args_is_help=True, help="Follow-up tickets raised by staging.")
 
 
 @evidence_app.command("import")
@@ -99,6 +101,7 @@ def scorecard_command(review_id: int, as_json: JsonOpt = False) -> None:
     )
 
 
+@ticket_app.command("list")
 def tickets_command(
     client: Annotated[str | None, typer.Option(help="Only this client's tickets.")] = None,
     as_json: JsonOpt = False,
@@ -115,6 +118,21 @@ def tickets_command(
         lambda: render.rows(
             "Follow-up tickets", ["id", "client", "title", "owner_role", "due", "status"], rows
         ),
+    )
+
+
+@ticket_app.command("close")
+def ticket_close_command(
+    ticket_id: int,
+    actor: AsOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close a follow-up ticket whose work is done; the PSA is told through the outbox."""
+    closed = close_ticket(uow(), ticket_id, actor)
+    render.out(
+        as_json,
+        {"id": closed.id, "status": closed.status},
+        f"ticket {closed.id} closed: {closed.title}",
     )
 
 

@@ -23,7 +23,7 @@ from states.models import OutboxMessage, Person, Review, utcnow
 from states.notices import NOTICE, due
 from states.runs import installation_id
 from states.settings import Settings
-from states.staging import TICKET
+from states.tickets import TICKET
 from states.views import review_view
 
 LEASE = timedelta(minutes=5)
@@ -252,11 +252,13 @@ def _export(uow: UnitOfWork, settings: Settings, message_id: int) -> Delivery:
         row = uow.session.get(OutboxMessage, message_id)
         assert row is not None
         kind, dedupe, results = row.kind, row.dedupe_key, dict(row.results or {})
+        payload = dict(row.payload)
     if kind == f"{TICKET}webhook":
         if not settings.psa_webhook_url:
             return _record(uow, message_id, results, None, NO_CHANNEL)
-        ticket = psa.ticket(uow, row.payload["ticket_id"])
-        error = psa.post(settings.psa_webhook_url, ticket, dedupe)
+        ticket = psa.ticket(uow, payload["ticket_id"])
+        event = f"ticket.{payload.get('event', 'created')}"
+        error = psa.post(settings.psa_webhook_url, event, ticket, dedupe)
         results[psa.masked(settings.psa_webhook_url)] = error or SENT
         return _record(uow, message_id, results, error)
     path = psa.write_csv(uow, settings.exports / "tickets.csv")

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from states.assessment import Disposition, Finding, Severity, Thresholds, score
-from states.calendar import add_business_days, due_at, local_date, zone
+from states.assessment import Disposition, Finding, Thresholds, score
+from states.calendar import local_date, zone
 from states.checks import CheckInput, run_checks
 from states.db import UnitOfWork
 from states.decisions import load_review
@@ -31,19 +31,13 @@ from states.models import (
     AuditEntry,
     Client,
     EvidenceSet,
-    FollowUpTicket,
-    OutboxMessage,
     Review,
     ReviewFinding,
     utcnow,
 )
 from states.progress import SYSTEM_ACTOR, settle
 from states.schedule import review_template
-
-TICKET = "ticket."
-TICKET_EXPORTS = ("csv", "webhook")
-# business days a follow-up ticket gets, by severity
-TICKET_DAYS = {Severity.RED: 3, Severity.AMBER: 10}
+from states.tickets import ticket_for
 
 
 @dataclass(frozen=True)
@@ -200,7 +194,7 @@ def _record_findings(
     for finding in findings:
         ticket = None
         if finding.disposition is Disposition.TICKET:
-            ticket, created = _ticket_for(session, review, finding, now)
+            ticket, created = ticket_for(session, review, finding, now)
             opened += created
         recurring = finding.key in earlier
         new += not recurring
@@ -223,49 +217,6 @@ def _record_findings(
             )
         )
     return new, opened
-
-
-def _ticket_for(
-    session: Session, review: Review, finding: Finding, now: datetime
-) -> tuple[FollowUpTicket, bool]:
-    """The client's open ticket for this anomaly, or a new one exported to the PSA."""
-    existing = session.scalar(
-        select(FollowUpTicket).where(
-            FollowUpTicket.client_id == review.client_id,
-            FollowUpTicket.key == finding.key,
-            FollowUpTicket.status == "open",
-        )
-    )
-    if existing is not None:
-        return existing, False
-    template = review_template(review)
-    tz = zone(review.client.timezone)
-    due_day = add_business_days(local_date(now, tz), TICKET_DAYS[finding.severity])
-    ticket = FollowUpTicket(
-        client_id=review.client_id,
-        key=finding.key,
-        title=f"Follow-up - {finding.title}",
-        detail=finding.detail,
-        severity=finding.severity.value,
-        owner_role=finding.owner_role or "support_engineer",
-        due_at=due_at(due_day, 0, tz, template.schedule.due_hour),
-        status="open",
-        review_id=review.id,
-        created_at=now,
-    )
-    session.add(ticket)
-    session.flush()
-    for export in TICKET_EXPORTS:
-        session.add(
-            OutboxMessage(
-                dedupe_key=f"ticket:{ticket.id}:{export}",
-                kind=f"{TICKET}{export}",
-                review_id=review.id,
-                recipient=f"psa:{export}",
-                payload={"ticket_id": ticket.id, "review_id": review.id},
-            )
-        )
-    return ticket, True
 
 
 def _save_assessment(

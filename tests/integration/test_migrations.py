@@ -22,6 +22,10 @@ from tests.conftest import UowFactory
 
 TABLES = {
     "clients",
+    "evidence",
+    "findings",
+    "tickets",
+    "assessments",
     "link_uses",
     "people",
     "person_roles",

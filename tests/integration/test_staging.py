@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from notifications.outbox import deliver_due
 from states import db
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
-from states.errors import IllegalTrigger, InvalidInput, Refused, XbrError
+from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, Refused, XbrError
 from states.feedback import Feedback, record_feedback
 from states.models import EvidenceSet, FollowUpTicket, OutboxMessage, ReviewFinding
 from states.reviews import start_review
@@ -340,3 +340,29 @@ def test_feedback_is_taken_at_delivery_and_closes_the_questions_task(
     task = next(t for t in review["tasks"] if t["key"] == "ask-follow-up-questions")
     assert task["status"] == "done"
     assert report_data(sqlite_uow(), review_id)["feedback"]["better"] == "faster onboarding"
+
+
+def test_a_closed_ticket_is_told_to_the_psa_and_a_recurrence_opens_a_new_one(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    from states.tickets import close_ticket
+
+    settings = Settings(home=tmp_path / "home")
+    review_id = in_staging(sqlite_uow, catalog)
+    import_files(sqlite_uow(), review_id, quarter(tmp_path / "a", 5, 0, ["alice"]), ACTOR)
+    assess(sqlite_uow(), review_id, NOW)
+    ticket_id = findings(sqlite_uow, review_id)["patch-compliance"].ticket_id
+    assert ticket_id is not None
+    deliver_due(sqlite_uow(), settings)
+    close_ticket(sqlite_uow(), ticket_id, "sam@msp.example")
+    with pytest.raises(AlreadyDecided, match="already closed"):
+        close_ticket(sqlite_uow(), ticket_id, "sam@msp.example")
+    done = [d for d in deliver_due(sqlite_uow(), settings) if d.kind.startswith("ticket.")]
+    assert sorted(d.status for d in done) == ["no-channel", "sent"]
+    with (settings.exports / "tickets.csv").open(encoding="utf-8") as exported:
+        assert [r["status"] for r in csv.DictReader(exported)] == ["closed"]
+
+    # the same anomaly in fresher exports: the closed ticket stays closed, a new one opens
+    import_files(sqlite_uow(), review_id, quarter(tmp_path / "b", 6, 0, ["alice"]), ACTOR)
+    assess(sqlite_uow(), review_id, NOW)
+    assert findings(sqlite_uow, review_id)["patch-compliance"].ticket_id not in (None, ticket_id)

@@ -35,7 +35,7 @@ def test_import_shows_findings_and_json_reports_the_assessment(xbr: Xbr) -> None
     card = xbr.json("scorecard", str(review_id))
     assert card["baseline"] is None  # the client's first assessment is its baseline
     assert {row["color"] for row in card["scorecard"]} >= {"red"}
-    tickets = xbr.json("tickets", "--client", CLIENT)
+    tickets = xbr.json("ticket", "list", "--client", CLIENT)
     assert tickets
     assert all(t["title"].startswith("Follow-up - ") for t in tickets)
     _, out, _ = xbr("findings", str(review_id))

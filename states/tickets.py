@@ -1,0 +1,93 @@
+"""Follow-up tickets: one open ticket per client and anomaly, told to the PSA through the outbox.
+
+A new ticket and a closed one each put two exports in the outbox, in the same transaction: the
+CSV file of every ticket, and one JSON webhook call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from states.assessment import Finding, Severity
+from states.calendar import add_business_days, due_at, local_date, zone
+from states.db import UnitOfWork
+from states.directory import person_by_email
+from states.errors import AlreadyDecided, NotFound
+from states.models import FollowUpTicket, OutboxMessage, Review, utcnow
+from states.schedule import review_template
+
+TICKET = "ticket."
+TICKET_EXPORTS = ("csv", "webhook")
+# business days a follow-up ticket gets, by severity
+TICKET_DAYS = {Severity.RED: 3, Severity.AMBER: 10}
+
+
+def ticket_for(
+    session: Session, review: Review, finding: Finding, now: datetime
+) -> tuple[FollowUpTicket, bool]:
+    """The client's open ticket for this anomaly, or a new one exported to the PSA."""
+    existing = session.scalar(
+        select(FollowUpTicket).where(
+            FollowUpTicket.client_id == review.client_id,
+            FollowUpTicket.key == finding.key,
+            FollowUpTicket.status == "open",
+        )
+    )
+    if existing is not None:
+        return existing, False
+    template = review_template(review)
+    tz = zone(review.client.timezone)
+    due_day = add_business_days(local_date(now, tz), TICKET_DAYS[finding.severity])
+    ticket = FollowUpTicket(
+        client_id=review.client_id,
+        key=finding.key,
+        title=f"Follow-up - {finding.title}",
+        detail=finding.detail,
+        severity=finding.severity.value,
+        owner_role=finding.owner_role or "support_engineer",
+        due_at=due_at(due_day, 0, tz, template.schedule.due_hour),
+        status="open",
+        review_id=review.id,
+        created_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    _export(session, ticket, "created")
+    return ticket, True
+
+
+def _export(session: Session, ticket: FollowUpTicket, event: str) -> None:
+    for export in TICKET_EXPORTS:
+        session.add(
+            OutboxMessage(
+                dedupe_key=f"ticket:{ticket.id}:{event}:{export}",
+                kind=f"{TICKET}{export}",
+                review_id=ticket.review_id,
+                recipient=f"psa:{export}",
+                payload={"ticket_id": ticket.id, "review_id": ticket.review_id, "event": event},
+            )
+        )
+
+
+def close_ticket(
+    uow: UnitOfWork, ticket_id: int, actor: str, now: datetime | None = None
+) -> FollowUpTicket:
+    """Close a follow-up ticket (its work is done); the anomaly recurring later opens a new one."""
+    now = now or utcnow()
+    with uow:
+        person = person_by_email(uow.session, actor)
+        ticket = uow.session.scalar(
+            select(FollowUpTicket).where(FollowUpTicket.id == ticket_id).with_for_update()
+        )
+        if ticket is None:
+            raise NotFound(f"unknown ticket {ticket_id}; see `xbr tickets`")
+        if ticket.status != "open":
+            raise AlreadyDecided(f"ticket {ticket_id} is already {ticket.status}")
+        ticket.status, ticket.closed_at = "closed", now
+        ticket.detail = f"{ticket.detail}\nClosed by {person.email}.".strip()
+        _export(uow.session, ticket, "closed")
+        uow.commit()
+        return ticket
