@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from notifications.outbox import deliver_due
 from states import db
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
-from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, Refused, XbrError
+from states.decisions import DecisionKind, DecisionRequest, decide
+from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, XbrError
 from states.feedback import Feedback, record_feedback
 from states.models import EvidenceSet, FollowUpTicket, OutboxMessage, ReviewFinding
 from states.reviews import start_review
@@ -32,6 +32,7 @@ from states.views import review_view
 from tasks.intake import import_files, stage
 from tests.conftest import UowFactory
 from tests.receivers import JsonReceiver
+from tests.team import walk
 
 CLIENT = "Client xbr-sop"
 NOW = datetime(2026, 11, 16, 15, tzinfo=UTC)
@@ -61,23 +62,6 @@ def quarter(
         write(folder, "privileged.csv", "group,account",
               [f"Domain Admins,{a}" for a in admins]),
     ]  # fmt: skip
-
-
-def walk(uow: UowFactory, review_id: int, until: str) -> None:
-    """The team closes each phase's tasks and the accountable person approves, up to `until`."""
-    while (review := review_view(uow(), review_id))["status"] != until:
-        for task in review["tasks"]:
-            if task["phase"] == review["status"] and task["status"] == "open":
-                complete_task(uow(), review_id, task["key"], task["assignee"])
-        review = review_view(uow(), review_id)
-        if review["status"] == until or not review["gate"]["approval"]:
-            continue
-        for approver in review["gate"]["eligible_approvers"]:
-            try:
-                decide(uow(), DecisionRequest(review_id, DecisionKind.APPROVE, approver))
-                break
-            except Refused:
-                continue  # four-eyes: someone else must approve
 
 
 def in_staging(uow: UowFactory, catalog: dict[str, Template], now: datetime = NOW) -> int:
