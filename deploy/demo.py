@@ -180,6 +180,15 @@ def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
     xbr("report", str(review_id))
 
 
+def work_the_tickets() -> None:
+    """The support team fixes what the follow-up tickets asked for, and closes them."""
+    from states.scorecards import client_tickets
+
+    for ticket in client_tickets(UnitOfWork(make_engine(Settings().url))):
+        if ticket["status"] == "open":
+            xbr("ticket", "close", str(ticket["id"]), "--as", "sam@msp.example")
+
+
 def show_inbox(mailbox: Mailbox) -> None:
     """Every message each person received, with its approval-page link."""
     table = Table(title=f"The mailbox: {len(mailbox.messages)} emails")
@@ -249,12 +258,14 @@ def main(argv: list[str]) -> int:
         step("What each person received (the links open the approval page while xbr is up)")
         show_inbox(mailbox)
         xbr("outbox", "list")
+        step("Over the quarter the team works the follow-up tickets (the PSA is told)")
+        xbr("ticket", "list", "--client", CLIENT)
+        work_the_tickets()
         step(f"Next quarter: better exports, the next QBR of {CLIENT} against its baseline")
         drop_exports("q2")
         meeting = (datetime.now(UTC) + timedelta(weeks=19)).strftime("%Y-%m-%dT10:00")
         xbr("review", "start", CLIENT, "--meeting", meeting)
         run_review(2, mailbox, first=False)
-        xbr("ticket", "list", "--client", CLIENT)
         console.print(f"flow run: {os.environ['PREFECT_UI_URL']}/runs/flow-run/"
                       f"{review(2)['flow_run_id']}")  # fmt: skip
         console.print(f"demo finished in {time.monotonic() - began:.0f} s")

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from states.assessment import NIST_CSF, Category, color
@@ -132,6 +132,21 @@ def ticket_volume(session: Session, review_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def _tickets_in_play(
+    session: Session, review: Review, findings: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """This review's tickets and every ticket of the client still open, oldest first; a ticket
+    from an earlier review counts as recurring."""
+    linked = {f["ticket"]["id"]: f["recurring"] for f in findings if f["ticket"]}
+    rows = session.scalars(
+        select(FollowUpTicket)
+        .where(FollowUpTicket.client_id == review.client_id)
+        .where(or_(FollowUpTicket.status == "open", FollowUpTicket.id.in_(linked)))
+        .order_by(FollowUpTicket.id)
+    )
+    return [ticket_row(t, linked.get(t.id, t.review_id != review.id)) for t in rows]
+
+
 def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) -> dict[str, Any]:
     """Everything the agenda, the summary and the report show about one review."""
     with uow:
@@ -139,7 +154,7 @@ def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) ->
         review = load_review(session, review_id)
         template = review_template(review)
         findings = findings_of(session, review.id)
-        tickets = [{**f["ticket"], "recurring": f["recurring"]} for f in findings if f["ticket"]]
+        tickets = _tickets_in_play(session, review, findings)
         presenters = people_for(session, review.client_id, "vcio") or people_for(
             session, review.client_id, "account_manager"
         )
