@@ -27,3 +27,16 @@ def test_quick_start_shows_the_two_commands_first() -> None:
     quick = text.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in quick.strip().splitlines()]
     assert commands == ["make demo", "make test"]
+
+
+def test_readme_lists_every_evidence_source_with_its_columns() -> None:
+    from states.evidence import ROW_MODELS
+
+    text = README.read_text(encoding="utf-8")
+    for source, model in ROW_MODELS.items():
+        columns = ", ".join(
+            f"**{name}**" if field.is_required() else name
+            for name, field in model.model_fields.items()
+        )
+        assert f"| `{source.value}`: " in text, source
+        assert f"| {columns} | [{source.value}." in text, f"README columns of {source} are stale"
