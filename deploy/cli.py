@@ -12,7 +12,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from deploy import actions, render, stack, staging_cli
-from deploy.context import catalog, engine, settings, uow
+from deploy.context import AsOpt, JsonOpt, catalog, engine, settings, uow
 from states import db, directory, templates, views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
 from states.errors import XbrError
@@ -51,8 +51,6 @@ app.command("feedback")(staging_cli.feedback_command)
 app.command("report")(staging_cli.report_command)
 client_app.command("thresholds")(staging_cli.thresholds_command)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]
 errors = Console(stderr=True)
 
 

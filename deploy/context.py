@@ -1,13 +1,19 @@
-"""What every command works on: the settings, the engine and units of work, the templates."""
+"""What every command works on: the settings, the engine and units of work, the templates,
+and the options every command shares."""
 
 from __future__ import annotations
 
 from functools import cache
+from typing import Annotated
 
+import typer
 from sqlalchemy import Engine
 
 from states import db, templates
 from states.settings import Settings
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]
 
 
 @cache

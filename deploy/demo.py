@@ -33,7 +33,7 @@ from deploy.cli import run
 from deploy.mailbox import Mailbox
 from deploy.render import console
 from deploy.stack import free_port
-from states import views
+from states import directory, views
 from states.db import UnitOfWork, make_engine
 from states.settings import Settings
 
@@ -142,7 +142,7 @@ def approve_from_email(mailbox: Mailbox, approver: str) -> None:
 
 def drop_exports(quarter: str) -> None:
     """What the MSP's tools leave in the client's evidence folder, dated as if taken today."""
-    folder = Settings().evidence_root / views.client_slug(CLIENT)
+    folder = Settings().evidence_root / directory.client_slug(CLIENT)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     shift = date.today() - EXPORTED_ON[quarter]

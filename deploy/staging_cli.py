@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from deploy import render
-from deploy.context import catalog, settings, uow
+from deploy.context import AsOpt, JsonOpt, catalog, settings, uow
 from states import directory
 from states.errors import InvalidInput
 from states.evidence import Source
@@ -18,8 +18,6 @@ from states.staging import assess
 from states.tickets import close_ticket
 from tasks.intake import import_files
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]
 evidence_app = typer.Typer(no_args_is_help=True, help="A review's evidence: the tools' exports.")
 ticket_app = typer.Typer(no_args_is_help=True, help="Follow-up tickets raised by staging.")
 
@@ -163,8 +161,13 @@ def report_command(
 
     data = report_data(uow(), review_id)
     path = out or settings().exports / "reports" / f"{data['review']['name']}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(data), encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(report_html(data), encoding="utf-8")
+    except OSError as error:
+        raise InvalidInput(
+            f"--out {path}: {error.strerror}; give a file path you can write"
+        ) from None
     render.out(as_json, {"review_id": review_id, "path": str(path)}, f"report written: {path}")
 
 

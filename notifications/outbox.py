@@ -22,19 +22,20 @@ from states.errors import NotFound, XbrError
 from states.models import OutboxMessage, Person, Review, utcnow
 from states.notices import NOTICE, due
 from states.runs import installation_id
+from states.scorecards import ticket_by_id
 from states.settings import Settings
 from states.tickets import TICKET
 from states.views import review_view
 
 LEASE = timedelta(minutes=5)
+EXPORT_BATCH = 10  # ticket exports per pass: with the webhook's 10 s timeout, well within LEASE
 BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)
 LINK_DAYS = 21
 SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
 NO_CHANNEL = "no-channel"  # a role without a shared channel: its people are told one by one
-_DECIDING = {"approval", "escalation"}
-_deliverable = or_(
-    OutboxMessage.kind.startswith(NOTICE), OutboxMessage.kind.startswith(TICKET)
-)  # kinds whose link may approve, not only tick tasks
+_DECIDING = {"approval", "escalation"}  # kinds whose link may approve, not only tick tasks
+# what `xbr outbox` lists and retries: notices to people, ticket exports to the PSA
+_deliverable = or_(OutboxMessage.kind.startswith(NOTICE), OutboxMessage.kind.startswith(TICKET))
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def claim(
     review_id: int | None = None,
     ids: list[int] | None = None,
     kind: str = NOTICE,
+    limit: int = 200,
 ) -> list[int]:
     """Take the messages of `kind` due for (another) try: each id goes to one deliverer only."""
     with uow:
@@ -62,7 +64,7 @@ def claim(
             query = query.where(OutboxMessage.review_id == review_id)
         if ids is not None:
             query = query.where(OutboxMessage.id.in_(ids))
-        candidates = list(uow.session.scalars(query.order_by(OutboxMessage.id).limit(200)))
+        candidates = list(uow.session.scalars(query.order_by(OutboxMessage.id).limit(limit)))
         claimed = []
         for message_id in candidates:
             # the same condition again, atomically: of two deliverers, one updates the row
@@ -234,20 +236,27 @@ def deliver_due(
 ) -> list[Delivery]:
     """Claim and deliver every notice and ticket export that is due (of one review, or the
     given ids)."""
-    exports = [
-        _export(uow, settings, message_id)
-        for message_id in claim(uow, utcnow(), review_id, ids, kind=TICKET)
-    ]
     claimed = claim(uow, utcnow(), review_id, ids)
-    if not claimed:
-        return exports
-    channels = load_channels(settings)
-    key = links.load_key(settings.home, settings.secret_key or None)
-    return exports + [deliver(uow, settings, channels, key, message_id) for message_id in claimed]
+    delivered = []
+    if claimed:
+        channels = load_channels(settings)
+        key = links.load_key(settings.home, settings.secret_key or None)
+        delivered = [deliver(uow, settings, channels, key, message_id) for message_id in claimed]
+    # a few at a time: each may wait for the PSA, and all must finish within their lease
+    exports = claim(uow, utcnow(), review_id, ids, kind=TICKET, limit=EXPORT_BATCH)
+    return delivered + [_export(uow, settings, message_id) for message_id in exports]
 
 
 def _export(uow: UnitOfWork, settings: Settings, message_id: int) -> Delivery:
-    """Hand one new follow-up ticket to the PSA: the CSV file, or the webhook."""
+    """Tell the PSA about one new or closed follow-up ticket: the CSV file, or the webhook;
+    a failure is kept and tried again later, and never stops the notices."""
+    try:
+        return _export_one(uow, settings, message_id)
+    except Exception as error:  # a full disk, a bad URL: keep it visible, retry with backoff
+        return _record(uow, message_id, {}, f"cannot export: {redact(str(error))}")
+
+
+def _export_one(uow: UnitOfWork, settings: Settings, message_id: int) -> Delivery:
     with uow:
         row = uow.session.get(OutboxMessage, message_id)
         assert row is not None
@@ -256,7 +265,7 @@ def _export(uow: UnitOfWork, settings: Settings, message_id: int) -> Delivery:
     if kind == f"{TICKET}webhook":
         if not settings.psa_webhook_url:
             return _record(uow, message_id, results, None, NO_CHANNEL)
-        ticket = psa.ticket(uow, payload["ticket_id"])
+        ticket = ticket_by_id(uow, payload["ticket_id"])
         event = f"ticket.{payload.get('event', 'created')}"
         error = psa.post(settings.psa_webhook_url, event, ticket, dedupe)
         results[psa.masked(settings.psa_webhook_url)] = error or SENT

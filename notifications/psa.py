@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from states.db import UnitOfWork
-from states.scorecards import client_tickets, ticket_by_id
+from states.scorecards import client_tickets
 
 COLUMNS = [
     "id", "client", "key", "title", "detail", "severity", "owner_role", "due", "status",
@@ -24,17 +25,14 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def ticket(uow: UnitOfWork, ticket_id: int) -> dict[str, Any]:
-    """One ticket as the webhook sends it."""
-    return ticket_by_id(uow, ticket_id)
-
-
 def write_csv(uow: UnitOfWork, path: Path) -> Path:
     """Write every follow-up ticket to `path` (oldest first), replacing the file atomically."""
     rows = sorted(client_tickets(uow), key=lambda t: t["id"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    with partial.open("w", encoding="utf-8", newline="") as out:
+    # a temporary file of its own: two deliverers in one process never write the same one
+    handle, name = tempfile.mkstemp(prefix=".tickets-", suffix=".tmp", dir=path.parent)
+    partial = Path(name)
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -58,7 +56,7 @@ def post(url: str, event: str, data: dict[str, Any], idempotency_key: str) -> st
             headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
             timeout=10,
         )
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         return f"{type(error).__name__}: {error}"
     if response.is_success:
         return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from states.errors import InvalidInput
 
@@ -100,6 +100,15 @@ class Thresholds(BaseModel):
     secure_score_target: float = Field(default=70, ge=0, le=100)  # % of the maximum score
     sla_attainment_min: float = Field(default=95, ge=0, le=100)  # % of tickets within SLA
 
+    @model_validator(mode="after")
+    def _red_below_amber(self) -> Thresholds:
+        if self.patch_red_below > self.patch_amber_below:
+            raise ValueError(
+                f"patch_red_below ({self.patch_red_below:g}) must not be above "
+                f"patch_amber_below ({self.patch_amber_below:g})"
+            )
+        return self
+
     def merged(self, overrides: dict[str, Any] | None) -> Thresholds:
         """These thresholds with `overrides` applied; an unknown name or bad value is refused."""
         if not overrides:
@@ -108,10 +117,10 @@ class Thresholds(BaseModel):
             return Thresholds.model_validate({**self.model_dump(), **overrides})
         except ValidationError as error:
             problem = error.errors()[0]
-            name = ".".join(str(p) for p in problem["loc"]) or "thresholds"
-            raise InvalidInput(
-                f"threshold {name}: {problem['msg']}; see `xbr client thresholds --help`"
-            ) from None
+            name = ".".join(str(p) for p in problem["loc"])
+            what = f"threshold {name}" if name else "thresholds"
+            reason = problem["msg"].removeprefix("Value error, ")
+            raise InvalidInput(f"{what}: {reason}; see `xbr client thresholds --help`") from None
 
 
 # Points a finding takes off its category's 100; one red makes the category red.

@@ -29,7 +29,7 @@ from states.people_checks import (
     SLA_ATTAINMENT,
 )
 
-__all__ = ["CHECKS", "Check", "CheckInput", "run_checks"]
+__all__ = ["CHANGE_CHECKS", "CHECKS", "Check", "CheckInput", "run_checks"]
 
 CHECKS: tuple[Check, ...] = (
     PATCH_COMPLIANCE,
@@ -44,6 +44,9 @@ CHECKS: tuple[Check, ...] = (
     SLA_ATTAINMENT,
     BACKUP_FAILED,
 )
+
+# Checks that report what changed since the client's last review: each finding of theirs is new.
+CHANGE_CHECKS = frozenset(c.name for c in (DARKWEB_NEW, NETWORK_NEW_DEVICES, PRIVILEGED_CHANGE))
 
 
 def run_checks(inp: CheckInput) -> tuple[list[Finding], set[Category]]:

@@ -73,7 +73,11 @@ def load_review(session: Session, review_id: int, for_update: bool = False) -> R
     changes to one review happen one after the other, each on fresh facts.
     """
     if for_update:
-        session.execute(select(Review.id).where(Review.id == review_id).with_for_update())
+        # NO KEY UPDATE: rows being inserted that point at the review (evidence, findings,
+        # outbox) take KEY SHARE on it, which FOR UPDATE would block into a deadlock
+        session.execute(
+            select(Review.id).where(Review.id == review_id).with_for_update(key_share=True)
+        )
     review = session.get(Review, review_id)
     if review is None:
         raise NotFound(f"unknown review {review_id}; see `xbr review list`")

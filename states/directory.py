@@ -18,6 +18,11 @@ from states.templates import Cadence, Role, Template, pick
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def client_slug(name: str) -> str:
+    """A client's name as lowercase words joined by dashes: acme-law (its folder, its tag)."""
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
 def parse_role(text: str) -> Role:
     """A role by name, or an error listing the roles."""
     try:
@@ -98,7 +103,16 @@ def add_client(
         raise InvalidInput(f"unknown cadence {cadence!r}; use one of: {choices}") from None
     pick(catalog, template_name)
     zone(timezone)
+    slug = client_slug(name)
+    if not slug:
+        raise InvalidInput(f"client name {name!r} has no letters or digits; give it a real name")
     with uow:
+        taken = [c for c in uow.session.scalars(select(Client.name)) if client_slug(c) == slug]
+        if taken and taken[0] != name.strip():
+            raise InvalidInput(
+                f"client {name!r} would share the folder and tag {slug!r} with {taken[0]!r}; "
+                "choose a name that differs in letters or digits"
+            )
         client = Client(
             name=name.strip(), cadence=cadence, template=template_name, timezone=timezone
         )
@@ -123,7 +137,8 @@ def assign_role(uow: UnitOfWork, client_name: str, role: str, email: str) -> Non
 
 
 def people_for(session: Session, client_id: int, role: str) -> list[Person]:
-    """Who covers `role` for a client: its own assignees, else everyone holding the role."""
+    """Who covers `role` for a client: its own assignees, else everyone holding the role
+    (except the client's contacts: another client's contact is never this client's)."""
     assigned = list(
         session.scalars(
             select(Person)
@@ -132,7 +147,7 @@ def people_for(session: Session, client_id: int, role: str) -> list[Person]:
             .order_by(Person.id)
         )
     )
-    if assigned:
+    if assigned or role == Role.CLIENT_CONTACT:
         return assigned
     return list(
         session.scalars(

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from states.assessment import NIST_CSF, Category, color
+from states.calendar import local_date, zone
 from states.db import UnitOfWork
 from states.decisions import load_review
 from states.directory import people_for
@@ -86,7 +87,7 @@ def ticket_row(ticket: FollowUpTicket, recurring: bool = False) -> dict[str, Any
         "detail": ticket.detail,
         "severity": ticket.severity,
         "owner_role": ticket.owner_role,
-        "due": ticket.due_at.date().isoformat(),
+        "due": local_date(ticket.due_at, zone(ticket.client.timezone)).isoformat(),
         "status": ticket.status,
         "review_id": ticket.review_id,
         "created_at": ticket.created_at.isoformat(),
@@ -217,5 +218,5 @@ def ticket_by_id(uow: UnitOfWork, ticket_id: int) -> dict[str, Any]:
     with uow:
         ticket = uow.session.get(FollowUpTicket, ticket_id)
         if ticket is None:
-            raise NotFound(f"unknown ticket {ticket_id}; see `xbr tickets`")
+            raise NotFound(f"unknown ticket {ticket_id}; see `xbr ticket list`")
         return ticket_row(ticket)

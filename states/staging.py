@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from states.assessment import Disposition, Finding, Thresholds, score
 from states.calendar import local_date, zone
-from states.checks import CheckInput, run_checks
+from states.checks import CHANGE_CHECKS, CheckInput, run_checks
 from states.db import UnitOfWork
 from states.decisions import load_review
 from states.errors import IllegalTrigger
@@ -37,7 +37,7 @@ from states.models import (
 )
 from states.progress import SYSTEM_ACTOR, settle
 from states.schedule import review_template
-from states.tickets import ticket_for
+from states.tickets import close_dropped, ticket_for
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,13 @@ def previous_assessed_review(session: Session, review: Review) -> int | None:
     return session.scalar(
         select(Review.id)
         .join(Assessment, Assessment.review_id == Review.id)
-        .where(Review.client_id == review.client_id, Review.id != review.id)
-        .where(Review.created_at <= review.created_at)
+        .where(Review.client_id == review.client_id)
+        .where(
+            or_(
+                Review.created_at < review.created_at,
+                and_(Review.created_at == review.created_at, Review.id < review.id),
+            )
+        )
         .order_by(Review.created_at.desc(), Review.id.desc())
         .limit(1)
     )
@@ -144,7 +149,9 @@ def assess(uow: UnitOfWork, review_id: int, now: datetime | None = None) -> Stag
         session = uow.session
         client_id = session.scalar(select(Review.client_id).where(Review.id == review_id))
         # One client's assessments take turns: two reviews never open the same ticket twice.
-        session.execute(select(Client.id).where(Client.id == client_id).with_for_update())
+        session.execute(
+            select(Client.id).where(Client.id == client_id).with_for_update(key_share=True)
+        )
         review = load_review(session, review_id, for_update=True)
         template = review_template(review)
         thresholds = template.thresholds.merged(review.client.thresholds)
@@ -196,7 +203,8 @@ def _record_findings(
         if finding.disposition is Disposition.TICKET:
             ticket, created = ticket_for(session, review, finding, now)
             opened += created
-        recurring = finding.key in earlier
+        # a change check reports what is new since the last review: it never recurs as such
+        recurring = finding.key in earlier and finding.check not in CHANGE_CHECKS
         new += not recurring
         session.add(
             ReviewFinding(
@@ -216,6 +224,7 @@ def _record_findings(
                 created_at=now,
             )
         )
+    close_dropped(session, review, {f.key for f in findings}, now)
     return new, opened
 
 
@@ -265,8 +274,30 @@ def _audit(
     )
 
 
-def held_evidence(uow: UnitOfWork, review_id: int) -> tuple[str, dict[Source, str]]:
-    """The review's client name, and the content hash of each source the review holds."""
+@dataclass(frozen=True)
+class Held:
+    """One source a review holds: its content hash, who imported it and when."""
+
+    sha256: str
+    imported_by: str
+    imported_at: datetime
+
+
+@dataclass(frozen=True)
+class HeldEvidence:
+    """What a review holds, and the hashes of its client's previous assessed review."""
+
+    client: str
+    held: dict[Source, Held]
+    previous: dict[Source, str]
+
+
+def held_evidence(uow: UnitOfWork, review_id: int) -> HeldEvidence:
+    """The review's client, the evidence it holds, and what the previous review assessed."""
     with uow:
         review = load_review(uow.session, review_id)
-        return review.client.name, evidence_digests(uow.session, review_id)
+        sets = uow.session.scalars(select(EvidenceSet).where(EvidenceSet.review_id == review_id))
+        held = {Source(s.source): Held(s.sha256, s.imported_by, s.imported_at) for s in sets}
+        previous = previous_assessed_review(uow.session, review)
+        earlier = evidence_digests(uow.session, previous) if previous is not None else {}
+        return HeldEvidence(review.client.name, held, earlier)

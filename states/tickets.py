@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from states.assessment import Finding, Severity
@@ -28,13 +28,15 @@ TICKET_DAYS = {Severity.RED: 3, Severity.AMBER: 10}
 def ticket_for(
     session: Session, review: Review, finding: Finding, now: datetime
 ) -> tuple[FollowUpTicket, bool]:
-    """The client's open ticket for this anomaly, or a new one exported to the PSA."""
+    """The ticket this review raised for the anomaly (open or closed), else the client's open
+    one, else a new one exported to the PSA; returns it and whether it is new."""
     existing = session.scalar(
-        select(FollowUpTicket).where(
-            FollowUpTicket.client_id == review.client_id,
-            FollowUpTicket.key == finding.key,
-            FollowUpTicket.status == "open",
-        )
+        select(FollowUpTicket)
+        .where(FollowUpTicket.client_id == review.client_id, FollowUpTicket.key == finding.key)
+        .where(or_(FollowUpTicket.review_id == review.id, FollowUpTicket.status == "open"))
+        # this review's own first: assessing its evidence again never raises a second ticket
+        .order_by((FollowUpTicket.review_id == review.id).desc(), FollowUpTicket.id.desc())
+        .limit(1)
     )
     if existing is not None:
         return existing, False
@@ -72,6 +74,25 @@ def _export(session: Session, ticket: FollowUpTicket, event: str) -> None:
         )
 
 
+def close_dropped(session: Session, review: Review, keys: set[str], now: datetime) -> list[int]:
+    """Close the open tickets this review raised for anomalies its evidence no longer shows
+    (a corrected export); the PSA is told."""
+    dropped = session.scalars(
+        select(FollowUpTicket).where(
+            FollowUpTicket.review_id == review.id,
+            FollowUpTicket.status == "open",
+            FollowUpTicket.key.not_in(keys),
+        )
+    )
+    closed = []
+    for ticket in dropped:
+        ticket.status, ticket.closed_at = "closed", now
+        ticket.detail = f"{ticket.detail}\nNo longer found in the review's evidence.".strip()
+        _export(session, ticket, "closed")
+        closed.append(ticket.id)
+    return closed
+
+
 def close_ticket(
     uow: UnitOfWork, ticket_id: int, actor: str, now: datetime | None = None
 ) -> FollowUpTicket:
@@ -79,11 +100,14 @@ def close_ticket(
     now = now or utcnow()
     with uow:
         person = person_by_email(uow.session, actor)
+        # NO KEY UPDATE: a finding being written that points at this ticket does not wait
         ticket = uow.session.scalar(
-            select(FollowUpTicket).where(FollowUpTicket.id == ticket_id).with_for_update()
+            select(FollowUpTicket)
+            .where(FollowUpTicket.id == ticket_id)
+            .with_for_update(key_share=True)
         )
         if ticket is None:
-            raise NotFound(f"unknown ticket {ticket_id}; see `xbr tickets`")
+            raise NotFound(f"unknown ticket {ticket_id}; see `xbr ticket list`")
         if ticket.status != "open":
             raise AlreadyDecided(f"ticket {ticket_id} is already {ticket.status}")
         ticket.status, ticket.closed_at = "closed", now

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from states.db import UnitOfWork
 from states.decisions import load_review
+from states.directory import client_slug
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase
 from states.models import Review
 from states.progress import eligible_approvers, open_required_tasks
@@ -20,11 +21,6 @@ from states.templates import BOARD_DEFAULTS, Template
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
-
-
-def client_slug(name: str) -> str:
-    """A client's name as lowercase words joined by dashes: acme-law."""
-    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
 
 
 def review_name(review: Review) -> str:

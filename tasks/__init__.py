@@ -1,1 +1,2 @@
-"""Prefect tasks: evidence import and checks, findings to tickets, agendas, outbox delivery."""
+"""Work the flows do: evidence intake, staging, outputs (agenda, summary, report), outbox
+delivery; plain functions, wrapped as Prefect tasks where a flow runs them."""

@@ -113,7 +113,7 @@ def read_evidence(path: Path, source: Source | None = None) -> EvidenceFile:
     if suffix not in SUFFIXES:
         raise InvalidInput(f"{path.name}: evidence must be a .csv or .json file; export it again")
     model = ROW_MODELS[source]
-    data = _read_bytes(path)
+    data = read_bytes(path)
     text = _decode(path.name, data)
     records = (
         _json_records(path.name, text)
@@ -124,7 +124,13 @@ def read_evidence(path: Path, source: Source | None = None) -> EvidenceFile:
     return EvidenceFile(source, path, hashlib.sha256(data).hexdigest(), rows)
 
 
-def _read_bytes(path: Path) -> bytes:
+def fingerprint(path: Path) -> str:
+    """The SHA-256 of a file's bytes, or one clear error when it cannot be read."""
+    return hashlib.sha256(read_bytes(path)).hexdigest()
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, or one clear error naming it."""
     try:
         return path.read_bytes()
     except FileNotFoundError:

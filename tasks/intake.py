@@ -6,18 +6,26 @@ the flow's tasks in tasks/staging.py wrap them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from states.db import UnitOfWork
+from states.directory import client_slug
 from states.errors import XbrError
 from states.evidence import Source
+from states.progress import SYSTEM_ACTOR
 from states.settings import Settings
-from states.staging import ImportedFile, StagingResult, assess, held_evidence, store_evidence
-from states.views import client_slug
-from tasks.evidence import discover, read_evidence, source_of
+from states.staging import (
+    HeldEvidence,
+    ImportedFile,
+    StagingResult,
+    assess,
+    held_evidence,
+    store_evidence,
+)
+from tasks.evidence import discover, fingerprint, read_evidence, source_of
 
 
 def import_files(
@@ -47,13 +55,28 @@ def evidence_folder(settings: Settings, client: str) -> Path:
 
 
 def stage(uow: UnitOfWork, settings: Settings, review_id: int) -> StagingResult:
-    """Import the client's folder files the review does not hold yet, then assess."""
-    client, held = held_evidence(uow, review_id)
+    """Import the client's folder files that are new for this review, then assess."""
+    holding = held_evidence(uow, review_id)
     fresh = [
         path
-        for path in discover(evidence_folder(settings, client))
-        if held.get(source_of(path)) != hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in discover(evidence_folder(settings, holding.client))
+        if _is_new(path, holding)
     ]
     if fresh:
-        import_files(uow, review_id, fresh, "xbr")
+        import_files(uow, review_id, fresh, SYSTEM_ACTOR)
     return assess(uow, review_id)
+
+
+def _is_new(path: Path, holding: HeldEvidence) -> bool:
+    """A folder file is new unless the review holds it, it is the export the previous review
+    assessed (last quarter's, still in the folder), or a person imported a newer one."""
+    source, sha = source_of(path), fingerprint(path)
+    if holding.previous.get(source) == sha:
+        return False
+    mine = holding.held.get(source)
+    if mine is None:
+        return True
+    if mine.sha256 == sha:
+        return False
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return mine.imported_by == SYSTEM_ACTOR or modified > mine.imported_at

@@ -19,7 +19,7 @@ def stage_review(review_id: int) -> dict[str, Any]:
     review waits at its gate for people to fix it (`xbr evidence import`)."""
     try:
         return asdict(stage(uow(), Settings(), review_id))
-    except XbrError as refused:
+    except (XbrError, OSError) as refused:
         get_run_logger().error("staging could not read the evidence: %s", refused)
         return {"error": str(refused)}
 
@@ -35,6 +35,6 @@ def stage_new_exports() -> list[int]:
         try:
             if stage(uow(), Settings(), review["id"]).changed:
                 assessed.append(review["id"])
-        except XbrError as refused:
-            get_run_logger().error("review %s: %s", review["id"], refused)
+        except Exception as refused:  # one client's bad folder never stops the others
+            get_run_logger().error("review %s: evidence not staged: %s", review["id"], refused)
     return assessed

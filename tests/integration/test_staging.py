@@ -24,7 +24,7 @@ from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, XbrError
 from states.feedback import Feedback, record_feedback
 from states.models import EvidenceSet, FollowUpTicket, OutboxMessage, ReviewFinding
 from states.reviews import start_review
-from states.scorecards import report_data
+from states.scorecards import client_tickets, evidence_of, report_data
 from states.settings import Settings
 from states.staging import assess
 from states.templates import Template
@@ -350,3 +350,103 @@ def test_a_closed_ticket_is_told_to_the_psa_and_a_recurrence_opens_a_new_one(
     import_files(sqlite_uow(), review_id, quarter(tmp_path / "b", 6, 0, ["alice"]), ACTOR)
     assess(sqlite_uow(), review_id, NOW)
     assert findings(sqlite_uow, review_id)["patch-compliance"].ticket_id not in (None, ticket_id)
+
+
+def test_last_quarters_files_left_in_the_folder_are_not_this_quarters(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    folder = settings.evidence_root / "client-xbr-sop"
+    first = in_staging(sqlite_uow, catalog)
+    quarter(folder, 5, 1, ["alice"])
+    assert stage(sqlite_uow(), settings, first).changed
+    decide(sqlite_uow(), DecisionRequest(first, DecisionKind.CANCEL, "olga@msp.example", "moved"))
+
+    later = NOW + timedelta(days=91)
+    second = in_staging(sqlite_uow, catalog, later)
+    assert not stage(sqlite_uow(), settings, second).changed  # nobody dropped new exports
+    assert findings(sqlite_uow, second) == {}
+    review = review_view(sqlite_uow(), second)
+    assert {t["status"] for t in review["tasks"] if t["key"] == "check-patch-status"} == {"open"}
+
+    fresh = ["job0,SRV01,2027-02-14,success"]
+    write(folder, "backups.csv", "job,device,last_run,last_result", fresh)
+    assert stage(sqlite_uow(), settings, second).changed  # a fresh export is taken
+    assert {e["source"] for e in evidence_of(sqlite_uow(), second)} == {"backups"}
+
+
+def test_a_persons_import_wins_over_an_older_file_in_the_folder(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    review_id = in_staging(sqlite_uow, catalog)
+    old = quarter(settings.evidence_root / "client-xbr-sop", 5, 1, ["alice"])
+    newer = quarter(tmp_path / "newer", 0, 0, ["alice"])
+    import_files(sqlite_uow(), review_id, newer, ACTOR)
+    assert all(path.exists() for path in old)
+    stage(sqlite_uow(), settings, review_id)
+    assert {e["imported_by"] for e in evidence_of(sqlite_uow(), review_id)} == {ACTOR}
+    assert findings(sqlite_uow, review_id) == {}
+
+
+def test_assessing_again_never_raises_a_second_ticket_and_a_fixed_export_closes_it(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    from states.tickets import close_ticket
+
+    review_id = in_staging(sqlite_uow, catalog)
+    import_files(sqlite_uow(), review_id, quarter(tmp_path / "a", 5, 1, ["alice"]), ACTOR)
+    assess(sqlite_uow(), review_id, NOW)
+    patch_ticket = findings(sqlite_uow, review_id)["patch-compliance"].ticket_id
+    backup_ticket = findings(sqlite_uow, review_id)["backup-failed"].ticket_id
+    assert patch_ticket is not None
+    assert backup_ticket is not None
+    close_ticket(sqlite_uow(), patch_ticket, "sam@msp.example")
+
+    # a new export of another source: the same unpatched devices, backups fixed
+    import_files(sqlite_uow(), review_id, quarter(tmp_path / "b", 5, 0, ["alice"])[2:3], ACTOR)
+    assess(sqlite_uow(), review_id, NOW)
+    assert findings(sqlite_uow, review_id)["patch-compliance"].ticket_id == patch_ticket
+    assert "backup-failed" not in findings(sqlite_uow, review_id)
+    statuses = {t["id"]: t["status"] for t in client_tickets(sqlite_uow())}
+    assert statuses == {patch_ticket: "closed", backup_ticket: "closed"}
+
+
+def test_thresholds_refuse_red_above_amber(catalog: dict[str, Template]) -> None:
+    from states.assessment import Thresholds
+
+    with pytest.raises(InvalidInput, match=r"patch_red_below \(97\) must not be above"):
+        Thresholds().merged({"patch_red_below": 97})
+
+
+def test_a_report_names_only_this_clients_contacts(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    review_id = start_review(sqlite_uow(), CLIENT, catalog, "xbr-sop", now=NOW)
+    assert report_data(sqlite_uow(), review_id)["contacts"] == []  # none assigned to it
+
+
+def test_two_clients_never_share_an_evidence_folder(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    from states.directory import add_client
+
+    with pytest.raises(InvalidInput, match="would share the folder and tag 'client-xbr-sop'"):
+        add_client(sqlite_uow(), "Client XBR-SOP", "quarterly", "qbr", "UTC", catalog)
+    with pytest.raises(InvalidInput, match="has no letters or digits"):
+        add_client(sqlite_uow(), "---", "quarterly", "qbr", "UTC", catalog)
+
+
+def test_a_ticket_export_that_fails_never_stops_the_notices(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the export folder should be")
+    settings = Settings(home=tmp_path / "home", export_dir=blocked)
+    review_id = in_staging(sqlite_uow, catalog)
+    import_files(sqlite_uow(), review_id, quarter(tmp_path, 5, 0, ["alice"]), ACTOR)
+    assess(sqlite_uow(), review_id, NOW)
+    done = deliver_due(sqlite_uow(), settings)
+    exports = {d.recipient: d.status for d in done if d.kind.startswith("ticket.")}
+    assert exports == {"psa:csv": "failed", "psa:webhook": "no-channel"}
+    assert any(d.kind not in ("ticket.csv", "ticket.webhook") for d in done)  # notices went on
