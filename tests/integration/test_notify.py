@@ -17,6 +17,7 @@ from deploy.mailbox import Mailbox
 from deploy.stack import free_port
 from notifications.outbox import deliver_due, list_notices, retry, send_test
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.directory import assign_role
 from states.errors import AlreadyDecided
 from states.models import AuditEntry, OutboxMessage, Review
 from states.notices import announce, plan_reminders
@@ -60,6 +61,8 @@ def _notices(uow: UowFactory, review_id: int) -> set[tuple[str, str]]:
 
 
 def _qbr(uow: UowFactory, catalog: dict[str, Template], meeting: str | None = None) -> int:
+    # the client's contact is its own: another client's contact is never invited
+    assign_role(uow(), "Client qbr", "client_contact", EMAILS["client_contact"])
     return start_review(uow(), "Client qbr", catalog, meeting=meeting)
 
 
@@ -338,3 +341,11 @@ def test_cli_refuses_bad_notification_input_with_one_line(
     assert code == 2
     assert err.count("\n") == 1
     assert says in err
+
+
+def test_another_clients_contact_is_never_invited(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    # Carl holds the client_contact role, but for no client here: the QBR invites nobody of theirs
+    rid = start_review(sqlite_uow(), "Client qbr", catalog, meeting=MEETING)
+    assert ("invite", EMAILS["client_contact"]) not in _notices(sqlite_uow, rid)
