@@ -31,6 +31,7 @@ template_app = typer.Typer(no_args_is_help=True, help="Review templates.")
 review_app = typer.Typer(no_args_is_help=True, help="Start, list and show reviews.")
 task_app = typer.Typer(no_args_is_help=True, help="Close the tasks of a review.")
 notify_app = typer.Typer(no_args_is_help=True, help="Check the notification channels.")
+calendar_app = typer.Typer(no_args_is_help=True, help="The account calendar: next reviews.")
 outbox_app = typer.Typer(no_args_is_help=True, help="Notices waiting, failed, and sent again.")
 for sub, name in [
     (person_app, "person"),
@@ -40,6 +41,7 @@ for sub, name in [
     (task_app, "task"),
     (notify_app, "notify"),
     (outbox_app, "outbox"),
+    (calendar_app, "calendar"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -338,6 +340,24 @@ _decision_command(DecisionKind.REJECT, "Send the gate back for rework (reason re
 _decision_command(DecisionKind.RESCHEDULE, "Back to scheduling with a new meeting date.")
 _decision_command(DecisionKind.CANCEL, "Cancel the review (reason required).")
 _decision_command(DecisionKind.REOPEN, "Reopen follow-up from QA review (reason required).")
+
+
+@calendar_app.command("run")
+def calendar_run(as_json: JsonOpt = False) -> None:
+    """One pass of the account calendar: open every client's next review that is due."""
+    from states.recurrence import calendar_pass
+
+    plans = [p.__dict__ for p in calendar_pass(uow(), catalog())]
+    opened = [p for p in plans if p["review_id"]]
+    render.out(
+        as_json,
+        plans,
+        lambda: render.rows(
+            f"Account calendar: {len(opened)} reviews opened",
+            ["client", "review_id", "meeting_due", "reason"],
+            plans,
+        ),
+    )
 
 
 @app.command("board")

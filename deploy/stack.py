@@ -24,6 +24,9 @@ from states.errors import XbrError
 from states.settings import Settings
 
 SWEEP_EVERY = timedelta(minutes=int(os.environ.get("XBR_SWEEP_MINUTES", "5")))
+# the account calendar's daily pass, in the MSP's time zone; empty: no schedule (`xbr calendar run`)
+CALENDAR_CRON = os.environ.get("XBR_CALENDAR_CRON", "0 6 * * 1-5")
+CALENDAR_ZONE = os.environ.get("XBR_TIMEZONE", "UTC")
 
 
 def stack_file(settings: Settings) -> Path:
@@ -126,9 +129,10 @@ def prefect_server(settings: Settings, port: int) -> Iterator[dict[str, str]]:
 
 async def _serve(limit: int, ready: Callable[[], None]) -> None:
     from prefect.runner import Runner
-    from prefect.schedules import Interval
+    from prefect.schedules import Cron, Interval
 
     from flows.business_review import business_review
+    from flows.calendar import account_calendar
     from flows.sweeper import review_sweeper
 
     runner = Runner(name="xbr", pause_on_shutdown=False, limit=limit)
@@ -141,6 +145,14 @@ async def _serve(limit: int, ready: Callable[[], None]) -> None:
         schedules=[
             Interval(SWEEP_EVERY, anchor_date=datetime(2026, 1, 1, tzinfo=UTC), slug="sweep")
         ],
+    )
+    await runner.aadd_flow(
+        account_calendar,
+        name="account-calendar",
+        tags=["xbr"],
+        schedules=[Cron(CALENDAR_CRON, timezone=CALENDAR_ZONE, slug="daily")]
+        if CALENDAR_CRON
+        else [],
     )
     await asyncio.to_thread(_recover)  # sync Prefect calls: off the event loop
     ready()

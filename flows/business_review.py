@@ -9,15 +9,17 @@ from prefect.runtime import flow_run
 
 from flows import artifacts
 from flows.decision import PhaseDecision
+from flows.runs import create_review_run
 from states import views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import AlreadyDecided, XbrError
 from states.lifecycle import OPEN_PHASES
 from states.reviews import start_review
-from states.runs import attach_run, gate_key, record_refusal, review_of_run
+from states.runs import attach_run, gate_key, installation_id, record_refusal, review_of_run
 from states.scorecards import report_data
 from states.settings import Settings
 from states.templates import load_catalog
+from tasks.recurrence import open_next_review
 from tasks.staging import stage_review
 from tasks.store import uow
 
@@ -51,6 +53,14 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
         record_refusal(uow(), review_id, decision.decision, decision.approver_email, str(refusal))
         return f"refused: {refusal}"
     return f"{result.from_phase} -> {result.to_phase}"
+
+
+@task(retries=3, retry_delay_seconds=2)
+def start_run(review_id: int) -> str:
+    """The flow run of a review this run opened; its idempotency key makes a retry a no-op."""
+    run_id = create_review_run(views.review_view(uow(), review_id), 0, installation_id(uow()))
+    attach_run(uow(), review_id, run_id, 0)
+    return run_id
 
 
 def _review_for_this_run(
@@ -90,8 +100,13 @@ def business_review(
     logger = get_run_logger()
     rid = _review_for_this_run(review_id, client, review_type, meeting_date)
     while True:
-        if views.review_view(uow(), rid)["status"] == "staging":
+        status = views.review_view(uow(), rid)["status"]
+        if status == "staging":
             stage_review(rid)  # the client's exports in; findings, tickets and scores out
+        elif status in ("qa_review", "closed"):
+            opened = open_next_review(rid)  # follow-up's last step: the client's next review
+            if opened["review_id"]:
+                start_run(opened["review_id"])
         review = views.review_view(uow(), rid)
         publish_gate(rid)
         if review["status"] not in OPEN_PHASES:

@@ -3,12 +3,13 @@ and what staging produces: evidence, findings, follow-up tickets and assessments
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -49,8 +50,9 @@ class Base(DeclarativeBase):
     pass
 
 
-# Closed and cancelled reviews free the client's slot for another review of the same type.
-OPEN_REVIEW = text("status NOT IN ('closed', 'cancelled') AND type != 'ad-hoc'")
+# A review past follow-up (in QA, closed or cancelled) frees the client's slot for the next
+# review of the same type: follow-up's last step creates it.
+OPEN_REVIEW = text("status NOT IN ('qa_review', 'closed', 'cancelled') AND type != 'ad-hoc'")
 
 
 class Installation(Base):
@@ -74,6 +76,8 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # the client's own check thresholds, over its template's (e.g. a secure score target)
     thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the day the account calendar opens the next review (None: look at the client now)
+    next_review_on: Mapped[date | None] = mapped_column(Date, index=True)
 
     assignments: Mapped[list[ClientRole]] = relationship(back_populates="client")
 

@@ -12,7 +12,7 @@ from states.calendar import parse_moment, zone
 from states.db import UnitOfWork
 from states.directory import client_by_name, open_task_load, people_for
 from states.errors import InvalidInput
-from states.lifecycle import OPEN_PHASES, Phase
+from states.lifecycle import SLOT_PHASES, Phase
 from states.models import Client, Review, ReviewTask, utcnow
 from states.notices import invite
 from states.progress import SYSTEM_ACTOR, record_step, settle
@@ -81,8 +81,9 @@ def start_review(
     meeting: str | None = None,
     actor: str = SYSTEM_ACTOR,
     now: datetime | None = None,
+    note: str = "",
 ) -> int:
-    """Open a review of a client from a template; returns its id."""
+    """Open a review of a client from a template; returns its id. `note` says why (audit)."""
     now = now or utcnow()
     with uow:
         session = uow.session
@@ -119,7 +120,14 @@ def start_review(
                 "close or cancel it first"
             ) from None
         record_step(
-            session, review, template, "start", None, Phase.NEEDED, actor, f"from {template.name}"
+            session,
+            review,
+            template,
+            "start",
+            None,
+            Phase.NEEDED,
+            actor,
+            "; ".join(filter(None, (f"from {template.name}", note))),
         )
         settle(session, review, template, now)
         invite(session, review)
@@ -134,7 +142,7 @@ def _refuse_second_open_review(session: Session, client: Client, template: Templ
         select(Review.id).where(
             Review.client_id == client.id,
             Review.type == template.review_type,
-            Review.status.in_([p.value for p in OPEN_PHASES]),
+            Review.status.in_([p.value for p in SLOT_PHASES]),
         )
     )
     if existing is not None:

@@ -102,6 +102,7 @@ class Stack:
             PREFECT_RUNNER_POLL_FREQUENCY="1",
             COLUMNS="200",
             XBR_WEB_PORT=str(self.web_port),
+            XBR_CALENDAR_CRON="",  # the daily pass would open reviews behind a test's back
         )
         env.update(self.extra_env)
         return env

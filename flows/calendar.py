@@ -1,0 +1,16 @@
+"""The `account-calendar` flow: every active client has its next review."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from tasks.recurrence import run_calendar_pass
+
+
+@flow(name="account-calendar", log_prints=True)
+def account_calendar() -> list[dict[str, object]]:
+    """Open the next review of every active client whose cadence says it is time (its meeting's
+    longest lead time before the date), and the first review of a new client."""
+    opened = run_calendar_pass()
+    get_run_logger().info("opened %s reviews: %s", len(opened), [o["client"] for o in opened])
+    return opened

@@ -1,0 +1,130 @@
+"""The account calendar: every active client has its next review, by its cadence and lead time.
+
+One code path for the daily calendar pass, a new client's onboarding and follow-up's last step.
+The partial unique index on open reviews makes a race between any two of them create one review:
+the loser finds it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from states.cadence import next_meeting, opens_on
+from states.calendar import local_date, zone
+from states.db import UnitOfWork
+from states.errors import XbrError
+from states.lifecycle import SLOT_PHASES, Phase
+from states.models import Client, Review, utcnow
+from states.progress import SYSTEM_ACTOR
+from states.reviews import start_review
+from states.templates import Cadence, Template, pick
+
+HELD = (Phase.QA_REVIEW.value, Phase.CLOSED.value)  # reviews whose meeting took place
+AD_HOC = "ad-hoc"
+
+
+@dataclass(frozen=True)
+class NextReview:
+    """What the calendar decided for one client."""
+
+    client: str
+    review_id: int | None  # the review it created, if any
+    meeting_due: date | None  # when the next meeting should be, by the cadence
+    reason: str
+
+
+def clients_without_next_review(session: Session, today: date) -> list[Client]:
+    """Active clients with a cadence, no review holding their slot, and whose next review is
+    due by `today` (or not planned yet): the work grows with what is due, not with clients."""
+    holding = exists().where(
+        and_(
+            Review.client_id == Client.id,
+            Review.type != AD_HOC,
+            Review.status.in_([p.value for p in SLOT_PHASES]),
+        )
+    )
+    due = or_(Client.next_review_on.is_(None), Client.next_review_on <= today)
+    query = select(Client).where(Client.active, Client.cadence != Cadence.NONE.value, due)
+    query = query.where(~holding)
+    return list(session.scalars(query.order_by(Client.id)))
+
+
+def _held_meetings(session: Session, client: Client, review_type: str) -> tuple[date, date] | None:
+    """The client's first and latest held meetings of this type, as local days."""
+    meetings = list(
+        session.scalars(
+            select(Review.meeting_at)
+            .where(Review.client_id == client.id, Review.type == review_type)
+            .where(Review.status.in_(HELD), Review.meeting_at.is_not(None))
+            .order_by(Review.meeting_at)
+        )
+    )
+    days = [local_date(m, zone(client.timezone)) for m in meetings if m is not None]
+    return (days[0], days[-1]) if days else None
+
+
+def plan_next(session: Session, client: Client, template: Template, now: datetime) -> NextReview:
+    """Whether the client's next review should be opened now, and for when."""
+    held = _held_meetings(session, client, template.review_type)
+    if held is None:
+        return NextReview(client.name, None, None, "first review")
+    target = next_meeting(Cadence(client.cadence), *held)
+    if target is None:
+        return NextReview(client.name, None, None, "no cadence")
+    today = local_date(now, zone(client.timezone))
+    if today < opens_on(target, template.schedule.lead_weeks_max):
+        return NextReview(client.name, None, target, "not yet")
+    return NextReview(client.name, None, target, "due")
+
+
+def ensure_next_review(
+    uow: UnitOfWork,
+    catalog: dict[str, Template],
+    client_name: str,
+    now: datetime | None = None,
+    early: bool = False,
+) -> NextReview:
+    """Open the client's next review if the calendar says it is due (or `early`, as
+    follow-up's last step does) and no review holds the client's slot."""
+    now = now or utcnow()
+    with uow:
+        client = uow.session.scalar(select(Client).where(Client.name == client_name))
+        if client is None or not client.active or client.cadence == Cadence.NONE.value:
+            return NextReview(client_name, None, None, "no cadence")
+        template = pick(catalog, client.template)
+        if template.review_type == AD_HOC:  # asked for when needed, never by the calendar
+            return NextReview(client_name, None, None, "ad hoc")
+        plan = plan_next(uow.session, client, template, now)
+        if plan.reason == "not yet" and plan.meeting_due is not None:
+            # the calendar need not look at this client again before the day it opens
+            client.next_review_on = opens_on(plan.meeting_due, template.schedule.lead_weeks_max)
+            uow.commit()
+    if plan.reason not in ("first review", "due", *(("not yet",) if early else ())):
+        return plan
+    why = f"account calendar: {plan.reason}" + (
+        f", meeting due around {plan.meeting_due}" if plan.meeting_due else ""
+    )
+    try:
+        review_id = start_review(uow, client_name, catalog, None, None, SYSTEM_ACTOR, now, why)
+    except XbrError as taken:  # another pass, or follow-up, opened it first
+        return NextReview(client_name, None, plan.meeting_due, f"exists: {taken}")
+    except IntegrityError:
+        return NextReview(client_name, None, plan.meeting_due, "exists")
+    return NextReview(client_name, review_id, plan.meeting_due, plan.reason)
+
+
+def calendar_pass(
+    uow: UnitOfWork, catalog: dict[str, Template], now: datetime | None = None
+) -> list[NextReview]:
+    """One pass of the account calendar over the clients that have no next review."""
+    now = now or utcnow()
+    # a day ahead of UTC: no client's local day is later than that
+    horizon = (now + timedelta(days=1)).date()
+    with uow:
+        names = [c.name for c in clients_without_next_review(uow.session, horizon)]
+    return [ensure_next_review(uow, catalog, name, now) for name in names]

@@ -1,0 +1,109 @@
+"""The account calendar on real databases: first reviews, next reviews by cadence and lead time,
+follow-up's next review, and overlapping passes that create nothing twice."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from states.decisions import DecisionKind, DecisionRequest, decide
+from states.models import Review
+from states.recurrence import calendar_pass, ensure_next_review
+from states.templates import Template
+from tests.conftest import UowFactory
+from tests.team import walk
+
+NOW = datetime(2026, 11, 16, 15, tzinfo=UTC)
+CLIENT = "Client qbr"
+
+
+def open_reviews(uow: UowFactory) -> dict[str, int]:
+    with uow() as work:
+        rows = work.session.execute(
+            select(Review.client_id, func.count())
+            .where(Review.status.not_in(["qa_review", "closed", "cancelled"]))
+            .group_by(Review.client_id)
+        )
+        return {str(client): count for client, count in rows}
+
+
+def test_every_client_with_a_cadence_gets_its_first_review_once(
+    uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    first = calendar_pass(uow(), catalog, NOW)
+    opened = [p for p in first if p.review_id]
+    assert opened
+    assert {p.reason for p in opened} == {"first review"}
+    assert set(open_reviews(uow).values()) == {1}
+    again = calendar_pass(uow(), catalog, NOW)  # every client has its review now
+    assert [p.review_id for p in again] == [None]
+    assert again[0].reason == "ad hoc"  # the ad hoc client is asked for reviews when needed
+
+
+def test_overlapping_passes_create_nothing_twice(
+    uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    results: list[Any] = []
+
+    def one_pass() -> None:
+        try:
+            results.append(calendar_pass(uow(), catalog, NOW))
+        except Exception as error:  # kept for the assertion
+            results.append(error)
+
+    threads = [threading.Thread(target=one_pass) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert set(open_reviews(uow).values()) == {1}
+
+
+def test_follow_up_opens_the_next_review_and_the_calendar_waits_for_its_window(
+    uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    meeting = (NOW + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
+    from states.reviews import start_review
+
+    review_id = start_review(uow(), CLIENT, catalog, "qbr", meeting, now=NOW)
+    assert ensure_next_review(uow(), catalog, CLIENT, NOW).reason.startswith("exists")
+    walk(uow, review_id, "qa_review")
+
+    # the QBR met; its next one is due a quarter later, opened 8 weeks before that
+    plan = ensure_next_review(uow(), catalog, CLIENT, NOW)
+    assert plan.reason == "not yet"
+    assert plan.meeting_due is not None
+    early = ensure_next_review(uow(), catalog, CLIENT, NOW, early=True)  # follow-up's last step
+    assert early.review_id is not None
+    assert ensure_next_review(uow(), catalog, CLIENT, NOW, early=True).review_id is None
+    decide(uow(), DecisionRequest(early.review_id, DecisionKind.CANCEL, "olga@msp.example", "x"))
+
+    due = datetime.combine(plan.meeting_due - timedelta(weeks=8), NOW.timetz())
+    assert ensure_next_review(uow(), catalog, CLIENT, due - timedelta(days=1)).reason == "not yet"
+    assert ensure_next_review(uow(), catalog, CLIENT, due).review_id is not None
+
+
+def test_the_calendar_looks_at_a_client_again_only_when_its_next_review_opens(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    from states.recurrence import clients_without_next_review
+    from states.reviews import start_review
+
+    meeting = (NOW + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
+    review_id = start_review(sqlite_uow(), CLIENT, catalog, "qbr", meeting, now=NOW)
+    walk(sqlite_uow, review_id, "qa_review")
+    plan = ensure_next_review(sqlite_uow(), catalog, CLIENT, NOW)
+    assert plan.reason == "not yet"
+    assert plan.meeting_due is not None
+    opens = plan.meeting_due - timedelta(weeks=8)
+
+    def waiting(day: datetime) -> set[str]:
+        with sqlite_uow() as work:
+            return {c.name for c in clients_without_next_review(work.session, day.date())}
+
+    assert CLIENT not in waiting(NOW)
+    assert CLIENT in waiting(datetime.combine(opens, NOW.timetz()))
