@@ -47,8 +47,10 @@ class Trigger(StrEnum):
 
 STATES: list[str] = [p.value for p in Phase]
 OPEN_PHASES: tuple[Phase, ...] = tuple(p for p in Phase if p not in (Phase.CLOSED, Phase.CANCELLED))
-# The phases that hold a client's slot for its type: once in QA, the next review may start.
-SLOT_PHASES: tuple[Phase, ...] = tuple(p for p in OPEN_PHASES if p is not Phase.QA_REVIEW)
+# The phases that hold a client's slot for its type: once met, the next review may start.
+SLOT_PHASES: tuple[Phase, ...] = tuple(
+    p for p in OPEN_PHASES if p not in (Phase.FOLLOW_UP, Phase.QA_REVIEW)
+)
 
 # The one way forward out of each open phase: approving a phase's gate fires its trigger.
 FORWARD: dict[Phase, tuple[Trigger, Phase]] = {

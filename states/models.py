@@ -50,9 +50,12 @@ class Base(DeclarativeBase):
     pass
 
 
-# A review past follow-up (in QA, closed or cancelled) frees the client's slot for the next
-# review of the same type: follow-up's last step creates it.
-OPEN_REVIEW = text("status NOT IN ('qa_review', 'closed', 'cancelled') AND type != 'ad-hoc'")
+# A review past its meeting (in follow-up, QA, closed or cancelled) frees the client's slot for
+# the next review of the same type, which follow-up's last step creates; a reopened follow-up
+# never collides with it.
+OPEN_REVIEW = text(
+    "status NOT IN ('follow_up', 'qa_review', 'closed', 'cancelled') AND type != 'ad-hoc'"
+)
 
 
 class Installation(Base):

@@ -24,7 +24,8 @@ from states.progress import SYSTEM_ACTOR
 from states.reviews import start_review
 from states.templates import Cadence, Template, pick
 
-HELD = (Phase.QA_REVIEW.value, Phase.CLOSED.value)  # reviews whose meeting took place
+# reviews whose meeting took place
+HELD = (Phase.FOLLOW_UP.value, Phase.QA_REVIEW.value, Phase.CLOSED.value)
 AD_HOC = "ad-hoc"
 
 

@@ -24,7 +24,7 @@ def open_reviews(uow: UowFactory) -> dict[str, int]:
     with uow() as work:
         rows = work.session.execute(
             select(Review.client_id, func.count())
-            .where(Review.status.not_in(["qa_review", "closed", "cancelled"]))
+            .where(Review.status.not_in(["follow_up", "qa_review", "closed", "cancelled"]))
             .group_by(Review.client_id)
         )
         return {str(client): count for client, count in rows}

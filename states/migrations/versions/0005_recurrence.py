@@ -1,5 +1,6 @@
-"""Recurrence: a review in QA no longer holds its client's slot, so that follow-up's last step
-can create the next review of the same type; the day the calendar opens a client's next review.
+"""Recurrence: a review past its meeting (follow-up, QA) no longer holds its client's slot, so
+that follow-up's last step can create the next review of the same type; and the day the account
+calendar opens a client's next review.
 
 Revision ID: 0005
 Revises: 0004
@@ -14,7 +15,9 @@ branch_labels = None
 depends_on = None
 
 BEFORE = sa.text("status NOT IN ('closed', 'cancelled') AND type != 'ad-hoc'")
-AFTER = sa.text("status NOT IN ('qa_review', 'closed', 'cancelled') AND type != 'ad-hoc'")
+AFTER = sa.text(
+    "status NOT IN ('follow_up', 'qa_review', 'closed', 'cancelled') AND type != 'ad-hoc'"
+)
 
 
 def _index(where: sa.TextClause) -> None:
