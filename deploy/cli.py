@@ -440,9 +440,10 @@ def web_command(
 ) -> None:
     """Serve the approval page that notification links open, and send the notices that are
     due (as `xbr up` does). Ctrl-C stops it."""
-    from deploy import notifier, web
+    from deploy import board_page, notifier, web
 
     uow()  # refuse an unmigrated database before listening
+    render.console.print(f"board at {board_page.board_url(settings(), port)}", soft_wrap=True)
     stop = notifier.start_in_thread(settings())
     try:
         web.serve(settings(), settings().web_host, port or settings().web_port)

@@ -269,7 +269,7 @@ def up(settings: Settings, port: int | None, limit: int = 8) -> None:
 
 def _start_page(settings: Settings) -> tuple[Any, threading.Thread] | None:
     """The approval page beside the runner; reviews go on without it if its port is taken."""
-    from deploy import web
+    from deploy import board_page, web
     from deploy.render import console
 
     try:
@@ -278,6 +278,7 @@ def _start_page(settings: Settings) -> tuple[Any, threading.Thread] | None:
         console.print(f"[yellow]approval page not started: {exc}[/yellow]")
         return None
     console.print(f"approval page at {settings.page_url}")
+    console.print(f"board at {board_page.board_url(settings)}", soft_wrap=True)
     return page
 
 

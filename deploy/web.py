@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 
-from deploy import approval
+from deploy import approval, board_page
 from deploy.approval import Form, Sender, UowFactory, Visit
 from notifications import links
 from notifications.messages import template_environment
@@ -144,6 +144,7 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
     app = FastAPI(title="xbr approval page", docs_url=None, redoc_url=None, openapi_url=None)
     app.middleware("http")(_security_headers)
     app.get("/healthz")(_healthz)
+    app.include_router(board_page.router(handlers.key, uow, handlers.page))
     # `:path`: a damaged token with a "/" in it still gets the 403 page, not a 404.
     app.get("/r/{token:path}")(handlers.show)
 

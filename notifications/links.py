@@ -112,6 +112,11 @@ def csrf_token(key: bytes, token: str) -> str:
     return _mac(key, b"csrf\x00" + token.encode("utf-8"))
 
 
+def board_token(key: bytes) -> str:
+    """The board page's `key` parameter: whoever has it may see this installation's board."""
+    return _mac(key, b"board\x00")  # the NUL, as for csrf: no link or form field MACs this
+
+
 def load_key(home: Path, configured: str | None) -> bytes:
     """The link-signing key: XBR_SECRET_KEY if set, else home/secret.key, made on first use."""
     path = home / KEY_FILE

@@ -1,0 +1,96 @@
+"""The review board as a page on the approval page's app: `GET /board?key=<board token>` shows
+the columns and cards of `xbr board`, server-rendered, no JavaScript. The cards name clients, so
+the page asks for this installation's board token, which `xbr web` and `xbr up` print."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from deploy.approval import UowFactory
+from notifications import links
+from states import views
+from states.db import UnitOfWork
+from states.lifecycle import OPEN_PHASES
+from states.models import Client, Review, utcnow
+from states.settings import Settings
+
+REFRESH_SECONDS = 60
+HEADING = "This board address cannot be used"
+TODO = "open the board address that `xbr web` or `xbr up` prints"
+Page = Callable[..., HTMLResponse]  # web's page(): a template rendered with a status code
+
+
+def board_url(settings: Settings, port: int | None = None) -> str:
+    """The board's address with its key, as `xbr web` (on `port`, if given) and `xbr up` print
+    it."""
+    if port and not settings.public_url:
+        settings = settings.model_copy(update={"web_port": port})
+    key = links.load_key(settings.home, settings.secret_key or None)
+    return f"{settings.page_url}/board?key={links.board_token(key)}"
+
+
+def refusal(token: str, sent: str) -> str | None:
+    """Why a request with `sent` as its key may not see the board, or None if it may."""
+    if not sent:
+        return "this address has no board key"
+    if not hmac.compare_digest(sent.encode("utf-8"), token.encode("ascii")):
+        return "this board key is not this xbr's, or it changed with XBR_SECRET_KEY"
+    return None
+
+
+def _zones(uow: UnitOfWork) -> dict[int, str]:
+    """Each open review's client time zone: a card shows the meeting as its client reads it."""
+    with uow:
+        rows = uow.session.execute(
+            select(Review.id, Client.timezone)
+            .join(Review.client)
+            .where(Review.status.in_([p.value for p in OPEN_PHASES]))
+        )
+        return {review_id: zone for review_id, zone in rows}
+
+
+def columns(uow: UowFactory, now: datetime) -> list[dict[str, Any]]:
+    """`views.board`'s columns, each marked full or short of its minimum, each card with its
+    client's time zone."""
+    zones = _zones(uow())
+    marked = []
+    for column in views.board(uow(), now):
+        count, limit, minimum = column["count"], column["wip_limit"], column["wip_minimum"]
+        cards = [{**card, "zone": zones.get(card["id"], "UTC")} for card in column["cards"]]
+        marked.append(
+            {
+                **column,
+                "cards": cards,
+                "full": limit is not None and count >= limit,
+                "short": minimum is not None and count < minimum,
+            }
+        )
+    return marked
+
+
+def router(secret: bytes, uow: UowFactory, page: Page) -> APIRouter:
+    """GET /board: the board for whoever brings the board token, a 403 page for anyone else."""
+    token = links.board_token(secret)
+    routes = APIRouter()
+
+    @routes.get("/board")
+    def board(key: str = "") -> HTMLResponse:
+        why = refusal(token, key)
+        if why:
+            return page("refused.html.j2", 403, heading=HEADING, why=why, todo=TODO, saved=[])
+        now = utcnow()
+        board = columns(uow, now)
+        total = sum(c["count"] for c in board)
+        response = page("board.html.j2", 200, columns=board, total=total, now=now.isoformat())
+        # the Refresh header: base.html.j2 has no head block for a <meta http-equiv="refresh">
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+        return response
+
+    return routes

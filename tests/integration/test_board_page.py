@@ -1,0 +1,195 @@
+"""The board page over real HTTP: the app `xbr web` serves, in a thread on a staffed SQLite
+database with reviews in several phases, read with httpx and in headless Chromium.
+
+The page must show what `views.board` gives, escaped, and only to whoever brings the board key.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.board_page import board_url
+from deploy.stack import free_port
+from deploy.web import start_in_thread
+from notifications import links
+from notifications.messages import local_time
+from states import directory, views
+from states.models import Review, utcnow
+from states.reviews import start_review
+from states.settings import Settings
+from states.templates import Template
+from tests.conftest import UowFactory
+from tests.e2e.test_prefect_ui import ARTIFACTS, CHROMIUM_ARGS, chromium  # noqa: F401
+from tests.team import walk
+
+ODD = "<b>&x"  # a client name that breaks the page unless it is escaped
+BERLIN = "Europe/Berlin"
+PLACES = {"Client qbr": "prep", "Client btr": "prep", "Client trs": "staging", ODD: "needed"}
+
+
+@dataclass
+class Board:
+    """A running page whose database has the reviews of PLACES, the ODD one stale and late."""
+
+    url: str  # with the right key
+    http: httpx.Client
+    uow: UowFactory
+    reviews: dict[str, int]  # client -> review id
+
+
+def _fill(uow: UowFactory, catalog: dict[str, Template]) -> dict[str, int]:
+    directory.add_client(uow(), ODD, "quarterly", "qbr", BERLIN, catalog)
+    meeting = (utcnow() + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
+    reviews = {}
+    for client, phase in PLACES.items():
+        reviews[client] = start_review(uow(), client, catalog, meeting=meeting, actor="cli")
+        walk(uow, reviews[client], phase)
+    with uow() as work:  # forty days in `needed` (warns after 30), one task a day late
+        review = work.session.get(Review, reviews[ODD])
+        assert review is not None
+        review.phase_entered_at -= timedelta(days=40)
+        task = next(t for t in review.tasks if t.phase == "needed")
+        task.due_at = utcnow() - timedelta(days=1)
+        work.commit()
+    return reviews
+
+
+@pytest.fixture
+def board(
+    sqlite_url: str, sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> Iterator[Board]:
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=sqlite_url,
+        secret_key="",
+        public_url="",
+        web_host="127.0.0.1",
+        web_port=free_port(),
+    )
+    reviews = _fill(sqlite_uow, catalog)
+    server, thread = start_in_thread(settings, sqlite_uow)
+    try:
+        with httpx.Client(base_url=settings.page_url, timeout=30) as client:
+            yield Board(board_url(settings), client, sqlite_uow, reviews)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def _words(markup: str) -> str:
+    """Markup as a person reads it: no tags, one space between words."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", markup)).split())
+
+
+def _columns(page: str) -> dict[str, tuple[str, str]]:
+    """phase -> (the column's class attribute, its markup)."""
+    found = re.findall(r'<section class="([^"]+)" id="([a-z_]+)">(.*?)</section>', page, re.S)
+    return {phase: (classes, body) for classes, phase, body in found}
+
+
+def test_the_board_shows_each_column_with_its_cards_and_flags(board: Board) -> None:
+    response = board.http.get(board.url)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["refresh"] == "60"
+    page = response.text
+    assert "<script" not in page
+    assert "<title>Review board · xbr</title>" in page
+
+    columns = _columns(page)
+    expected = views.board(board.uow(), utcnow())
+    assert list(columns) == [c["phase"] for c in expected]
+    for column in expected:
+        classes, body = columns[column["phase"]]
+        limit = column["wip_limit"] if column["wip_limit"] is not None else "∞"
+        assert f"{column['count']} / {limit}" in _words(body)
+        assert ("full" in classes.split()) == (column["phase"] == "prep")
+        for card in column["cards"]:
+            assert f"#{card['id']}" in body
+    placed = list(PLACES.values())
+    assert {c["phase"]: c["count"] for c in expected} == {p: placed.count(p) for p in columns}
+
+    prep = _words(columns["prep"][1])
+    assert "Prep 2 / 2 Full" in prep
+    assert "Client qbr" in prep
+    assert "Client btr" in prep
+    assert "Minimum 5: below it" in _words(columns["scheduled"][1])
+    assert "No reviews." in _words(columns["delivery"][1])
+
+    needed = columns["needed"][1]
+    assert "&lt;b&gt;&amp;x" in needed
+    assert "<b>&x" not in page
+    odd = next(c for c in expected[0]["cards"] if c["client"] == ODD)
+    meeting = local_time(odd["meeting_at"], BERLIN)
+    assert meeting.endswith(("CET", "CEST"))
+    words = _words(needed)
+    assert f"QBR {odd['period'].upper()} Meeting: {meeting}" in words
+    assert f"{odd['age_days']:g} days in needed 1 overdue task Age warning" in words
+    assert "Age warning" not in prep
+    assert "overdue" not in prep
+    assert "EST" in prep or "EDT" in prep  # Client qbr meets in New York time
+
+
+WRONG = "This board key is not this xbr's"
+
+
+def test_the_board_refuses_a_missing_or_wrong_key(board: Board) -> None:
+    other = links.board_token(b"the key of another installation of xbr")
+    refused: list[tuple[dict[str, str], str]] = [
+        ({}, "This address has no board key."),
+        ({"key": ""}, "This address has no board key."),
+        ({"key": "x" * 43}, WRONG),
+        ({"key": "é"}, WRONG),
+        ({"key": other}, WRONG),
+        ({"key": board.url.partition("key=")[2][:-1]}, WRONG),
+    ]
+    for params, why in refused:
+        response = board.http.get("/board", params=params)
+        assert response.status_code == 403, params
+        words = _words(response.text)
+        assert why in words
+        assert "What to do: Open the board address that `xbr web` or `xbr up` prints." in words
+        assert "Client qbr" not in response.text
+        assert "&lt;b&gt;" not in response.text
+
+
+def test_the_board_in_chromium(board: Board, chromium: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 900})
+            requests: list[str] = []
+            errors: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.goto(board.url, wait_until="load")
+            expect(page.locator("section.column")).to_have_count(8)
+            expect(page.locator("section.column.full")).to_have_count(1)
+            expect(page.locator("#needed article")).to_contain_text(ODD)
+            needed, prep = (page.locator(f"#{p}").bounding_box() for p in ("needed", "prep"))
+            assert needed
+            assert prep
+            assert needed["y"] == prep["y"], "side by side on a wide screen"
+            page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+
+            phone = browser.new_page(viewport={"width": 390, "height": 800})
+            phone.goto(board.url, wait_until="load")
+            # stacked on a phone: nothing wider than the screen
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        finally:
+            browser.close()
+    assert requests == [board.url]
+    assert errors == []
