@@ -11,7 +11,7 @@ from rich.console import Console
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
-from deploy import actions, render, stack, staging_cli
+from deploy import actions, metrics_cli, render, stack, staging_cli
 from deploy.context import AsOpt, JsonOpt, catalog, engine, settings, uow
 from states import db, directory, templates, views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
@@ -52,6 +52,7 @@ app.add_typer(staging_cli.ticket_app, name="ticket")
 app.command("feedback")(staging_cli.feedback_command)
 app.command("report")(staging_cli.report_command)
 client_app.command("thresholds")(staging_cli.thresholds_command)
+app.command("metrics")(metrics_cli.metrics_command)
 
 errors = Console(stderr=True)
 
