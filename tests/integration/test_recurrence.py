@@ -107,3 +107,38 @@ def test_the_calendar_looks_at_a_client_again_only_when_its_next_review_opens(
 
     assert CLIENT not in waiting(NOW)
     assert CLIENT in waiting(datetime.combine(opens, NOW.timetz()))
+
+
+def test_a_calendar_pass_racing_follow_up_opens_one_next_review(
+    uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    from states.reviews import start_review
+
+    meeting = (NOW + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
+    review_id = start_review(uow(), CLIENT, catalog, "qbr", meeting, now=NOW)
+    walk(uow, review_id, "qa_review")
+    with uow() as work:  # it met long ago: its next review is due now
+        work.session.get(Review, review_id).meeting_at = NOW - timedelta(weeks=20)  # type: ignore[union-attr]
+        work.commit()
+    results: list[Any] = []
+
+    def calendar() -> None:
+        results.append(calendar_pass(uow(), catalog, NOW))
+
+    def follow_up() -> None:
+        results.append(ensure_next_review(uow(), catalog, CLIENT, NOW, early=True))
+
+    threads = [threading.Thread(target=t) for t in (calendar, follow_up) * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with uow() as work:
+        opened = work.session.scalar(
+            select(func.count()).where(
+                Review.client_id == Review.client_id,
+                Review.status == "needed",
+                Review.type == "qbr",
+            )
+        )
+    assert opened == 1
