@@ -111,7 +111,9 @@ def ensure_next_review(
         f", meeting due around {plan.meeting_due}" if plan.meeting_due else ""
     )
     try:
-        review_id = start_review(uow, client_name, catalog, None, None, SYSTEM_ACTOR, now, why)
+        review_id = start_review(
+            uow, client_name, catalog, None, None, SYSTEM_ACTOR, now, why, plan.meeting_due
+        )
     except XbrError as taken:  # another pass, or follow-up, opened it first
         return NextReview(client_name, None, plan.meeting_due, f"exists: {taken}")
     except IntegrityError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -82,8 +82,10 @@ def start_review(
     actor: str = SYSTEM_ACTOR,
     now: datetime | None = None,
     note: str = "",
+    period_day: date | None = None,
 ) -> int:
-    """Open a review of a client from a template; returns its id. `note` says why (audit)."""
+    """Open a review of a client from a template; returns its id. `note` says why (audit);
+    `period_day` names its period when no meeting is set yet (the calendar's due date)."""
     now = now or utcnow()
     with uow:
         session = uow.session
@@ -94,7 +96,9 @@ def start_review(
         if meeting_at is not None and meeting_at <= now:
             raise InvalidInput(f"--meeting {meeting} is in the past; give a future date")
         _refuse_second_open_review(session, client, template)
-        when = (meeting_at or now).astimezone(tz)
+        when = meeting_at.astimezone(tz) if meeting_at else now.astimezone(tz)
+        if meeting_at is None and period_day is not None:
+            when = datetime.combine(period_day, when.timetz())
         review = Review(
             client=client,
             type=template.review_type,
