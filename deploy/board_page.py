@@ -11,14 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
 from deploy.approval import UowFactory
 from notifications import links
 from states import views
-from states.db import UnitOfWork
-from states.lifecycle import OPEN_PHASES
-from states.models import Client, Review, utcnow
+from states.models import utcnow
 from states.settings import Settings
 
 REFRESH_SECONDS = 60
@@ -45,29 +42,14 @@ def refusal(token: str, sent: str) -> str | None:
     return None
 
 
-def _zones(uow: UnitOfWork) -> dict[int, str]:
-    """Each open review's client time zone: a card shows the meeting as its client reads it."""
-    with uow:
-        rows = uow.session.execute(
-            select(Review.id, Client.timezone)
-            .join(Review.client)
-            .where(Review.status.in_([p.value for p in OPEN_PHASES]))
-        )
-        return {review_id: zone for review_id, zone in rows}
-
-
 def columns(uow: UowFactory, now: datetime) -> list[dict[str, Any]]:
-    """`views.board`'s columns, each marked full or short of its minimum, each card with its
-    client's time zone."""
-    zones = _zones(uow())
+    """`views.board`'s columns, each marked full or short of its minimum."""
     marked = []
     for column in views.board(uow(), now):
         count, limit, minimum = column["count"], column["wip_limit"], column["wip_minimum"]
-        cards = [{**card, "zone": zones.get(card["id"], "UTC")} for card in column["cards"]]
         marked.append(
             {
                 **column,
-                "cards": cards,
                 "full": limit is not None and count >= limit,
                 "short": minimum is not None and count < minimum,
             }

@@ -108,12 +108,31 @@ def client_add(
     cadence: Annotated[str, typer.Option(help="monthly|quarterly|semiannual|annual|none")],
     template: Annotated[str, typer.Option(help="Default review template, e.g. qbr.")],
     timezone: Annotated[str, typer.Option(help="IANA time zone of the client.")] = "UTC",
+    first_review: Annotated[
+        bool,
+        typer.Option(
+            "--first-review/--no-first-review",
+            help="Open the client's first review now, as the account calendar would "
+            "(--no-first-review: you start it yourself, e.g. with its meeting date).",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a client."""
+    """Add a client; with a cadence, its first review opens at once."""
+    from states.recurrence import ensure_next_review
+
     client = directory.add_client(uow(), name, cadence, template, timezone, catalog())
-    data = _client_data(client)
-    render.out(as_json, data, f"client {client.name} added ({cadence}, {template}, {timezone})")
+    plan = ensure_next_review(uow(), catalog(), client.name) if first_review else None
+    review_id = plan.review_id if plan else None
+    run_url = _attach_run_if_up(review_id) if review_id else None
+    data = {**_client_data(client), "first_review": review_id, "run_url": run_url}
+    text = f"client {client.name} added ({cadence}, {template}, {timezone})"
+    if review_id:
+        name = views.review_view(uow(), review_id)["name"]
+        text += f"\nfirst review {review_id} opened: {name}; " + (
+            f"flow run: {run_url}" if run_url else "its flow run starts with the next sweep"
+        )
+    render.out(as_json, data, text)
 
 
 @client_app.command("list")
@@ -227,6 +246,15 @@ def _attach_new_run(review_id: int) -> str | None:
     run_id = create_review_run(views.review_view(uow(), review_id), 0, installation_id(uow()))
     attach_run(uow(), review_id, run_id, 0)
     return run_url(run_id)
+
+
+def _attach_run_if_up(review_id: int) -> str | None:
+    """The review's flow run now if xbr's Prefect answers; else the sweeper attaches one."""
+    try:
+        stack.use_prefect(settings())
+    except XbrError:
+        return None
+    return _attach_new_run(review_id)
 
 
 def _follow_up(review_id: int, round_before: int, run_input: dict[str, object]) -> str:
@@ -362,9 +390,14 @@ def calendar_run(as_json: JsonOpt = False) -> None:
 
 
 @app.command("board")
-def board_command(as_json: JsonOpt = False) -> None:
-    """The review board: columns by phase, count against WIP limit, age warnings."""
-    columns = views.board(uow(), utcnow())
+def board_command(
+    cards: Annotated[
+        int, typer.Option(min=0, help="cards per column, earliest meeting first; 0 for all")
+    ] = views.CARDS,
+    as_json: JsonOpt = False,
+) -> None:
+    """The review board: columns by phase, count against WIP limit, age warnings, queues."""
+    columns = views.board(uow(), utcnow(), cards or None)
     render.out(as_json, columns, lambda: render.board(columns))
 
 

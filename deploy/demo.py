@@ -258,21 +258,21 @@ def main(argv: list[str]) -> int:
     xbr("init")
     stack = start_stack(home)
     try:
-        step("The MSP's people and roles, and two clients")
+        step("The MSP's people and roles, and its client Acme Dental")
         for name, email, roles in STAFF:
             xbr("person", "add", name, "--email", email, *(a for r in roles for a in ("--role", r)))
         xbr("client", "add", CLIENT, "--cadence", "quarterly", "--template", "qbr",
-            "--timezone", "America/New_York")  # fmt: skip
+            "--timezone", "America/New_York", "--no-first-review")  # fmt: skip
         xbr("client", "assign", CLIENT, "--role", "client_contact", "--email",
             "carl@acme-dental.example")  # fmt: skip
-        xbr("client", "add", "Globex Clinic", "--cadence", "monthly", "--template",
-            "monthly-checkin", "--timezone", "Europe/Berlin")  # fmt: skip
         step(f"This quarter's exports of {CLIENT}, and its QBR: one flow run, at its first gate")
         drop_exports("q1")
         meeting = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
         xbr("review", "start", CLIENT, "--meeting", meeting)
-        step("The account calendar: every other client with a cadence gets its first review")
-        xbr("calendar", "run")
+        step("A new client: onboarding opens its first review, as the account calendar would")
+        xbr("client", "add", "Globex Clinic", "--cadence", "monthly", "--template",
+            "monthly-checkin", "--timezone", "Europe/Berlin")  # fmt: skip
+        xbr("calendar", "run")  # every client has its next review: nothing opens twice
         run_review(1, mailbox, first=True)
         step("Closed: the review, its checklist and its audit trail")
         xbr("review", "show", "1")

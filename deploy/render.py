@@ -133,10 +133,17 @@ def board(columns: list[dict[str, Any]]) -> None:
     for col in columns:
         limit = col["wip_limit"] or "∞"
         over = col["wip_limit"] is not None and col["count"] >= col["wip_limit"]
-        table.add_column(f"{'[red]' if over else ''}{col['phase']} {col['count']}/{limit}")
+        extra = [f"{col['queued']} queued"] if col["queued"] else []
+        extra += [f"[red]{col['age_warnings']} stale[/]"] if col["age_warnings"] else []
+        table.add_column(
+            f"{'[red]' if over else ''}{col['phase']} {col['count']}/{limit}[/]"
+            + "".join(f"\n{e}" for e in extra)
+        )
     height = max((len(c["cards"]) for c in columns), default=0)
     for i in range(height):
         table.add_row(*(_board_card(c["cards"][i]) if i < len(c["cards"]) else "" for c in columns))
+    if any(c["more"] for c in columns):
+        table.add_row(*(f"[dim]+{c['more']} more[/]" if c["more"] else "" for c in columns))
     console.print(table)
 
 
@@ -146,6 +153,8 @@ def _board_card(card: dict[str, Any]) -> str:
         flags.append("[red]stale[/]")
     if card["overdue_tasks"]:
         flags.append(f"[red]{len(card['overdue_tasks'])} overdue[/]")
+    if card["queued_for"]:
+        flags.append(f"[yellow]waits for {card['queued_for']}[/]")
     meeting = card["meeting_at"][:10] if card["meeting_at"] else "no date"
     return (
         f"#{card['id']} {card['client']}\n{card['type']} {meeting}\n"

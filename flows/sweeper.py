@@ -16,8 +16,10 @@ from states.runs import (
     due_wakes,
     installation_id,
     open_review_runs,
+    runs_seen,
     wake,
 )
+from states.wip import pull_queue
 from tasks.notify import deliver_notices, plan_due_reminders
 from tasks.staging import stage_new_exports
 from tasks.store import uow
@@ -26,16 +28,31 @@ from tasks.store import uow
 GRACE = timedelta(minutes=2)
 
 
-@task
-def wake_due_reviews() -> list[int]:
-    """Scheduled reviews whose staging date came move to staging; their runs wake up."""
-    now = utcnow()
-    woken = [rid for rid in due_wakes(uow(), now) if wake(uow(), rid, now)]
-    for rid in woken:
+def _wake_runs(review_ids: list[int], why: str) -> None:
+    """Resume the runs of reviews the sweeper moved: each re-reads its review's new gate."""
+    for rid in review_ids:
         run_id = views.review_view(uow(), rid)["flow_run_id"]
         if run_id:
-            resume_review_run(run_id, {"approver_email": "xbr", "comment": "date came"}, 5)
+            resume_review_run(run_id, {"approver_email": "xbr", "comment": why}, 5)
+
+
+@task
+def wake_due_reviews() -> list[int]:
+    """Scheduled reviews whose staging date came move to staging (or wait in its queue when
+    it is full); their runs wake up."""
+    now = utcnow()
+    woken = [rid for rid in due_wakes(uow(), now) if wake(uow(), rid, now)]
+    _wake_runs(woken, "date came")
     return woken
+
+
+@task
+def pull_waiting_reviews() -> list[int]:
+    """Reviews waiting for a place in staging, prep or delivery move in as places free,
+    earliest meeting first; the phase's accountable role hears of it."""
+    pulled = pull_queue(uow(), utcnow())
+    _wake_runs(pulled, "a place freed")
+    return pulled
 
 
 def _needs_new_run(review: ReviewRun, states: dict[str, State | None], now: datetime) -> bool:
@@ -47,11 +64,12 @@ def _needs_new_run(review: ReviewRun, states: dict[str, State | None], now: date
 
 @task
 def reattach_lost_runs() -> list[int]:
-    """Give every open review a live run: replace a missing, crashed, failed or cancelled one."""
+    """Give every open review a live run: replace a missing, crashed, failed or cancelled one.
+    Only reviews that moved, or were not seen waiting for a day, are asked about."""
     now = utcnow()
-    reviews = open_review_runs(uow())
+    reviews = open_review_runs(uow(), now)
     states = read_states([r.flow_run_id for r in reviews if r.flow_run_id])
-    reattached = []
+    reattached, waiting = [], []
     for review in reviews:
         state = states.get(review.flow_run_id) if review.flow_run_id else None
         if _needs_new_run(review, states, now):
@@ -65,21 +83,26 @@ def reattach_lost_runs() -> list[int]:
             if not key.startswith(review.expected_key + "-"):
                 # decided elsewhere while the run was between gates: let it catch up
                 resume_review_run(review.flow_run_id or "", {"approver_email": "xbr"}, 5)
+            else:
+                waiting.append(review)
+    runs_seen(uow(), waiting, now)
     return reattached
 
 
 @flow(name="review-sweeper", log_prints=True)
 def review_sweeper() -> dict[str, list[int]]:
-    """Keep every open review moving: wake the ones whose date came, re-attach lost runs,
+    """Keep every open review moving: wake the ones whose date came, pull queued reviews into
+    freed places, re-attach lost runs,
     assess new exports of reviews in staging, remind people of tasks due and phases grown old,
     and deliver the notices and ticket exports still due."""
     woken = wake_due_reviews()
+    pulled = pull_waiting_reviews()
     reattached = reattach_lost_runs()
     assessed = stage_new_exports()
     reminders = plan_due_reminders()
     delivered = deliver_notices()
     get_run_logger().info(
-        "woke %s, re-attached %s, assessed %s, %s new reminders, notices %s",
-        woken, reattached, assessed, reminders, delivered,
+        "woke %s, pulled %s, re-attached %s, assessed %s, %s new reminders, notices %s",
+        woken, pulled, reattached, assessed, reminders, delivered,
     )  # fmt: skip
-    return {"woken": woken, "reattached": reattached, "assessed": assessed}
+    return {"woken": woken, "pulled": pulled, "reattached": reattached, "assessed": assessed}

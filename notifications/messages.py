@@ -25,6 +25,7 @@ KINDS = (
     "reminder",
     "overdue",
     "escalation",
+    "pulled",
     "test",
 )
 

@@ -24,6 +24,7 @@ from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, NotFound
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase, Trigger, fire
 from states.models import AuditEntry, Decision, Person, Review, ReviewTask, utcnow
 from states.notices import invite
+from states.places import enqueue, lock_places, waits_for_place
 from states.progress import build_gate, record_step, settle
 from states.schedule import review_template, set_due_dates
 
@@ -64,6 +65,7 @@ class DecisionResult:
     from_phase: str
     to_phase: str
     round: int
+    queued_for: str | None = None  # the full phase it waits for a place in, if it waits
 
 
 def load_review(session: Session, review_id: int, for_update: bool = False) -> Review:
@@ -121,11 +123,19 @@ def decide(
                 f"(now round {review.round})"
             )
         trigger = _trigger_for(review, request.decision)
+        _refuse_second_approval(review, request.decision)
         actor = person_by_email(session, request.actor)
         template = review_template(review)
         proposed = _proposed_meeting(review, trigger, request.meeting)
+        lock_places(session, trigger, source)
         gate = build_gate(session, review, template, actor.email, now, request.comment, proposed)
-        dest = fire(gate, trigger)
+        place: Phase | None = None
+        try:
+            dest = fire(gate, trigger)
+        except Refused:
+            place = waits_for_place(gate, trigger)
+            if place is None:
+                raise
         decided_round = review.round
         session.add(
             Decision(
@@ -139,6 +149,13 @@ def decide(
                 at=now,
             )
         )
+        if place is not None:  # approved, but the next phase is full: it waits in its queue
+            enqueue(session, review, place, actor.email, request.comment, now)
+            session.flush()
+            uow.commit()
+            return DecisionResult(
+                review.id, request.decision.value, source, source, decided_round, place.value
+            )
         if proposed is not None:
             review.meeting_at = proposed
             set_due_dates(review, template)
@@ -152,6 +169,14 @@ def decide(
         uow.commit()
         return DecisionResult(
             review.id, request.decision.value, source, review.status, decided_round
+        )
+
+
+def _refuse_second_approval(review: Review, kind: DecisionKind) -> None:
+    if kind is DecisionKind.APPROVE and review.queued_for is not None:
+        raise AlreadyDecided(
+            f"review {review.id} already decided: {review.queued_by} approved it and it waits "
+            f"for a place in {review.queued_for}; it moves when one frees, by meeting date"
         )
 
 

@@ -136,6 +136,9 @@ class Review(Base):
         Index("reviews_by_status", "status"),
         Index("reviews_by_flow_run", "flow_run_id"),
         Index("reviews_by_wake_at", "wake_at"),
+        Index("reviews_by_queue", "queued_for", "meeting_at"),
+        Index("reviews_by_escalate_at", "escalate_at"),
+        Index("reviews_by_run_seen_at", "run_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -162,6 +165,15 @@ class Review(Base):
     invite_sequence: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     # the client's answers to the follow-up questions, asked at delivery
     feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # approved into a phase at its WIP limit: the phase it waits for, since when, and who
+    queued_for: Mapped[str | None] = mapped_column(String(20))
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    queued_by: Mapped[str | None] = mapped_column(String(200))
+    # when the current phase grows older than its warning, and the next escalation is due
+    age_warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the sweeper last found the review's run waiting at its current gate
+    run_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     client: Mapped[Client] = relationship(lazy="joined")
     tasks: Mapped[list[ReviewTask]] = relationship(
@@ -175,7 +187,11 @@ class Review(Base):
 
 class ReviewTask(Base):
     __tablename__ = "review_tasks"
-    __table_args__ = (UniqueConstraint("review_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("review_id", "key"),
+        Index("review_tasks_by_due", "status", "due_at"),
+        Index("review_tasks_by_assignee", "assignee_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
@@ -194,6 +210,8 @@ class ReviewTask(Base):
     note: Mapped[str | None] = mapped_column(Text)
     skip_reason: Mapped[str | None] = mapped_column(Text)
     hours: Mapped[float] = mapped_column(Float, default=0)
+    # the due date whose overdue notice went out: the task is not looked at again for it
+    overdue_noticed_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     review: Mapped[Review] = relationship(back_populates="tasks")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="joined")

@@ -101,6 +101,16 @@ def inform(session: Session, review: Review, template: Template, step: dict[str,
     _to_roles(session, review, "informed", f"r{review.round}", informed, phase=source, step=step)
 
 
+def pulled_in(
+    session: Session, review: Review, template: Template, phase: str, approved: str
+) -> None:
+    """The phase's accountable role hears that a queued review was pulled into it."""
+    accountable = [template.phase(phase).raci.accountable.value]
+    _to_roles(
+        session, review, "pulled", f"r{review.round}", accountable, phase=phase, approved=approved
+    )
+
+
 def invite(session: Session, review: Review, cancelled: bool = False) -> None:
     """The meeting invitation (or its cancellation) to the client's contacts and the attendees;
     every change is a new SEQUENCE of the same event."""
@@ -135,19 +145,36 @@ def remind(session: Session, review: Review, template: Template, now: datetime) 
             # keyed on the due date too: a task that got a new date is reminded again
             key = f"task:{task.key}:{task.due_at:%Y%m%dT%H%M}"
             added += _add(session, review, kind, email, key, phase=review.status, tasks=[task.key])
+        if kind == "overdue":  # said once per due date: the sweeper need not look again
+            task.overdue_noticed_for = task.due_at
     return added + _escalate(session, review, template, now)
+
+
+def set_age_warning(review: Review, template: Template) -> None:
+    """When the review's current phase grows older than its warning (the board's flag), and
+    its first escalation."""
+    warning = (
+        template.phase(review.status).age_warning_days if review.status in OPEN_PHASES else None
+    )
+    review.age_warning_at = (
+        review.phase_entered_at + timedelta(days=warning) if warning is not None else None
+    )
+    review.escalate_at = review.age_warning_at
 
 
 def _escalate(session: Session, review: Review, template: Template, now: datetime) -> int:
     spec = template.phase(review.status)
+    set_age_warning(review, template)
     if spec.age_warning_days is None:
         return 0
     age = now - review.phase_entered_at
     threshold = timedelta(days=spec.age_warning_days)
+    review.escalate_at = None
     levels = [(1, spec.raci.accountable.value), (2, "ops_manager")]
     added = 0
     for level, role in levels:
         if age <= threshold * level:
+            review.escalate_at = review.phase_entered_at + threshold * level  # the next one
             break
         for email in _emails(session, review, [role]):
             added += _add(
@@ -159,12 +186,34 @@ def _escalate(session: Session, review: Review, template: Template, now: datetim
     return added
 
 
+# A reminder goes out from the business day before a task is due: at most a long weekend,
+# in any time zone, ahead of now.
+REMIND_AHEAD = timedelta(days=5)
+
+
 def plan_reminders(uow: UnitOfWork, now: datetime) -> int:
-    """Reminders and escalations due now for every open review; returns how many are new."""
+    """Reminders and escalations due now; returns how many are new. Only reviews with a task
+    of their phase due soon (or overdue and not yet said so) or an escalation due are read:
+    the work grows with what is due, not with what is open."""
     with uow:
         session = uow.session
+        open_phases = [p.value for p in OPEN_PHASES]
+        tasks_due = (
+            select(ReviewTask.review_id)
+            .join(Review, Review.id == ReviewTask.review_id)
+            .where(ReviewTask.status == "open", ReviewTask.due_at <= now + REMIND_AHEAD)
+            .where(ReviewTask.phase == Review.status, Review.status.in_(open_phases))
+            .where(
+                or_(
+                    ReviewTask.overdue_noticed_for.is_(None),
+                    ReviewTask.overdue_noticed_for != ReviewTask.due_at,
+                )
+            )
+        )
+        stale = select(Review.id).where(Review.escalate_at <= now, Review.status.in_(open_phases))
+        ids = set(session.scalars(tasks_due)) | set(session.scalars(stale))
         reviews = session.scalars(
-            select(Review).where(Review.status.in_([p.value for p in OPEN_PHASES]))
+            select(Review).where(Review.id.in_(ids)).order_by(Review.id)
         ).all()
         added = sum(remind(session, review, review_template(review), now) for review in reviews)
         uow.commit()

@@ -11,7 +11,8 @@ from states.directory import people_for
 from states.errors import Refused
 from states.lifecycle import FORWARD, OPEN_PHASES, Gate, Phase, fire
 from states.models import AuditEntry, OutboxMessage, Review
-from states.notices import announce, inform
+from states.notices import announce, inform, set_age_warning
+from states.places import enqueue, lock_places, waits_for_place
 from states.schedule import set_wake
 from states.templates import Template
 
@@ -97,6 +98,10 @@ def record_step(
             review.phase_entered_at = now
             if dest in (Phase.CLOSED, Phase.CANCELLED):
                 review.closed_at = now
+        set_age_warning(review, template)
+    # any step settles what waited on the gate: the queue, and the run at the gate's old key
+    review.queued_for = review.queued_at = review.queued_by = None
+    review.run_seen_at = None
     set_wake(review, template)
     session.add(
         AuditEntry(
@@ -129,10 +134,14 @@ def settle(session: Session, review: Review, template: Template, now: datetime) 
         if spec.approval:
             break
         trigger, _ = FORWARD[Phase(review.status)]
+        lock_places(session, trigger, review.status)
         gate = build_gate(session, review, template, SYSTEM_ACTOR, now)
         try:
             dest = fire(gate, trigger)
         except Refused:
+            place = waits_for_place(gate, trigger)
+            if place is not None and review.queued_for is None:
+                enqueue(session, review, place, SYSTEM_ACTOR, "its required tasks are done", now)
             break
         why = (
             f"passed through: template {template.name} has no tasks or approval for {review.status}"

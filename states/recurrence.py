@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from states.cadence import next_meeting, opens_on
 from states.calendar import local_date, zone
 from states.db import UnitOfWork
+from states.directory import open_task_load
 from states.errors import XbrError
 from states.lifecycle import SLOT_PHASES, Phase
 from states.models import Client, Review, utcnow
@@ -89,9 +90,11 @@ def ensure_next_review(
     client_name: str,
     now: datetime | None = None,
     early: bool = False,
+    load: dict[int, int] | None = None,
 ) -> NextReview:
     """Open the client's next review if the calendar says it is due (or `early`, as
-    follow-up's last step does) and no review holds the client's slot."""
+    follow-up's last step does) and no review holds the client's slot. `load`: see
+    start_review."""
     now = now or utcnow()
     with uow:
         client = uow.session.scalar(select(Client).where(Client.name == client_name))
@@ -112,7 +115,7 @@ def ensure_next_review(
     )
     try:
         review_id = start_review(
-            uow, client_name, catalog, None, None, SYSTEM_ACTOR, now, why, plan.meeting_due
+            uow, client_name, catalog, None, None, SYSTEM_ACTOR, now, why, plan.meeting_due, load
         )
     except XbrError as taken:  # another pass, or follow-up, opened it first
         return NextReview(client_name, None, plan.meeting_due, f"exists: {taken}")
@@ -130,4 +133,6 @@ def calendar_pass(
     horizon = (now + timedelta(days=1)).date()
     with uow:
         names = [c.name for c in clients_without_next_review(uow.session, horizon)]
-    return [ensure_next_review(uow, catalog, name, now) for name in names]
+        # counted once for the pass, then kept up to date as its reviews assign tasks
+        load = open_task_load(uow.session) if names else {}
+    return [ensure_next_review(uow, catalog, name, now, load=load) for name in names]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from states.db import UnitOfWork
 from states.directory import client_by_name, open_task_load, people_for
 from states.errors import InvalidInput
 from states.lifecycle import SLOT_PHASES, Phase
-from states.models import Client, Review, ReviewTask, utcnow
+from states.models import Client, Person, Review, ReviewTask, utcnow
 from states.notices import invite
 from states.progress import SYSTEM_ACTOR, record_step, settle
 from states.schedule import set_due_dates
@@ -34,15 +35,14 @@ def period_of(cadence: Cadence, day: datetime) -> str:
 
 
 def _assign(
-    session: Session,
-    client: Client,
+    covering: Callable[[str], list[Person]],
     spec: TaskSpec,
     load: dict[int, int],
     avoid: set[int],
 ) -> int | None:
     """The least loaded person covering the task's role (then its backups), not in `avoid`."""
     for role in spec.roles:
-        people = [p for p in people_for(session, client.id, role) if p.id not in avoid]
+        people = [p for p in covering(role) if p.id not in avoid]
         if people:
             chosen = min(people, key=lambda p: (load.get(p.id, 0), p.id))
             load[chosen.id] = load.get(chosen.id, 0) + 1
@@ -50,13 +50,21 @@ def _assign(
     return None
 
 
-def _instantiate_tasks(session: Session, review: Review, template: Template) -> None:
-    load = open_task_load(session)
+def _instantiate_tasks(
+    session: Session, review: Review, template: Template, load: dict[int, int]
+) -> None:
+    people: dict[str, list[Person]] = {}
+
+    def covering(role: str) -> list[Person]:
+        if role not in people:
+            people[role] = people_for(session, review.client.id, role)
+        return people[role]
+
     assignee_of: dict[str, int | None] = {}
     for position, (phase, spec) in enumerate(template.tasks()):
         # second set of eyes: whoever does a verified task is not asked to verify it
         avoid = {assignee_of[k] for k in spec.verifies if assignee_of.get(k) is not None}
-        assignee = _assign(session, review.client, spec, load, avoid)  # type: ignore[arg-type]
+        assignee = _assign(covering, spec, load, avoid)  # type: ignore[arg-type]
         assignee_of[spec.key] = assignee
         review.tasks.append(
             ReviewTask(
@@ -83,9 +91,11 @@ def start_review(
     now: datetime | None = None,
     note: str = "",
     period_day: date | None = None,
+    load: dict[int, int] | None = None,
 ) -> int:
     """Open a review of a client from a template; returns its id. `note` says why (audit);
-    `period_day` names its period when no meeting is set yet (the calendar's due date)."""
+    `period_day` names its period when no meeting is set yet (the calendar's due date);
+    `load` is each person's open tasks, when the caller opens many reviews (it is updated)."""
     now = now or utcnow()
     with uow:
         session = uow.session
@@ -114,7 +124,9 @@ def start_review(
             actual_hours=0,
         )
         session.add(review)
-        _instantiate_tasks(session, review, template)
+        _instantiate_tasks(
+            session, review, template, open_task_load(session) if load is None else load
+        )
         set_due_dates(review, template)
         try:
             session.flush()

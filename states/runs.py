@@ -8,7 +8,7 @@ whose date came or whose run went missing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, func, select, update
@@ -18,6 +18,7 @@ from states.decisions import load_review
 from states.errors import Refused
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase, fire
 from states.models import AuditEntry, Installation, Review
+from states.places import enqueue, lock_places, waits_for_place
 from states.progress import SYSTEM_ACTOR, build_gate, record_step, settle
 from states.schedule import review_template
 
@@ -66,23 +67,32 @@ def due_wakes(uow: UnitOfWork, now: datetime) -> list[int]:
             uow.session.scalars(
                 select(Review.id)
                 .where(Review.status == Phase.SCHEDULED.value, Review.wake_at <= now)
+                .where(Review.queued_for.is_(None))
                 .order_by(Review.wake_at)
             )
         )
 
 
 def wake(uow: UnitOfWork, review_id: int, now: datetime) -> bool:
-    """Move a scheduled review into staging because its date came (if the WIP limit allows)."""
+    """Move a scheduled review into staging because its date came; when staging is full, it
+    waits in staging's queue."""
     with uow:
         review = load_review(uow.session, review_id, for_update=True)
         if review.status != Phase.SCHEDULED or review.wake_at is None or review.wake_at > now:
             return False
+        if review.queued_for is not None:
+            return False
         template = review_template(review)
         trigger, _ = FORWARD[Phase.SCHEDULED]
+        lock_places(uow.session, trigger, review.status)
         gate = build_gate(uow.session, review, template, SYSTEM_ACTOR, now)
         try:
             dest = fire(gate, trigger)
-        except Refused:  # a full staging column: the review waits for the next sweep
+        except Refused:
+            place = waits_for_place(gate, trigger)
+            if place is not None:
+                enqueue(uow.session, review, place, SYSTEM_ACTOR, "its date came", now)
+                uow.commit()
             return False
         record_step(
             uow.session, review, template, trigger, Phase.SCHEDULED, dest, SYSTEM_ACTOR,
@@ -102,19 +112,37 @@ class ReviewRun:
     generation: int
     created_at: datetime
     expected_key: str  # the pause key of its current gate, without the run-count suffix
+    round: int
 
 
-def open_review_runs(uow: UnitOfWork) -> list[ReviewRun]:
-    """Every open review with its flow run, to check that each still has a live one."""
+# A run seen waiting at its review's gate is looked at again after this long (a run deleted
+# in the Prefect UI); a review that moves is looked at by the next sweep.
+RECHECK = timedelta(hours=24)
+BATCH = 500  # reviews per sweep: a backlog is worked off over the next sweeps
+
+
+def open_review_runs(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> list[ReviewRun]:
+    """Open reviews whose run the sweeper should check: never seen waiting at the current
+    gate (new, moved, re-attached), or not for RECHECK. The work grows with what moved."""
     with uow:
-        reviews = uow.session.scalars(
-            select(Review)
+        reviews = uow.session.execute(
+            select(
+                Review.id,
+                Review.flow_run_id,
+                Review.run_generation,
+                Review.created_at,
+                Review.status,
+                Review.round,
+            )
             .where(Review.status.in_([p.value for p in OPEN_PHASES]))
-            .order_by(Review.id)
+            .where((Review.run_seen_at.is_(None)) | (Review.run_seen_at <= now - RECHECK))
+            .order_by(Review.run_seen_at.is_not(None), Review.run_seen_at, Review.id)
+            .limit(limit)
         ).all()
         rows = uow.session.execute(
             select(AuditEntry.review_id, func.count())
             .where(AuditEntry.trigger == REFUSED)
+            .where(AuditEntry.review_id.in_([r.id for r in reviews]))
             .group_by(AuditEntry.review_id)
         )
         refused = {review_id: count for review_id, count in rows}
@@ -125,9 +153,26 @@ def open_review_runs(uow: UnitOfWork) -> list[ReviewRun]:
                 r.run_generation,
                 r.created_at,
                 gate_key(r.id, r.status, r.round, refused.get(r.id, 0)),
+                r.round,
             )
             for r in reviews
         ]
+
+
+def runs_seen(uow: UnitOfWork, reviews: list[ReviewRun], now: datetime) -> None:
+    """Remember that these reviews' runs wait at their gates, unless a review moved since it
+    was read: its run must catch up, and the next sweep checks it."""
+    if not reviews:
+        return
+    table = cast(Table, Review.__table__)
+    with uow:
+        for review in reviews:
+            uow.session.execute(
+                update(table)
+                .where(table.c.id == review.review_id, table.c.round == review.round)
+                .values(run_seen_at=now)
+            )
+        uow.commit()
 
 
 # A plain table update: bookkeeping about execution is not a decision, so the version stays.
@@ -141,8 +186,8 @@ def _set(uow: UnitOfWork, review_id: int, **values: object) -> None:
 
 
 def attach_run(uow: UnitOfWork, review_id: int, flow_run_id: str, generation: int) -> None:
-    """Record the flow run that drives a review."""
-    _set(uow, review_id, flow_run_id=flow_run_id, run_generation=generation)
+    """Record the flow run that drives a review; the next sweep checks it."""
+    _set(uow, review_id, flow_run_id=flow_run_id, run_generation=generation, run_seen_at=None)
 
 
 def remember_progress_artifact(uow: UnitOfWork, review_id: int, artifact_id: str) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select
 
 from states.db import UnitOfWork
 from states.decisions import load_review
 from states.directory import client_slug
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase
-from states.models import Review
+from states.models import Review, ReviewTask
 from states.progress import eligible_approvers, open_required_tasks
 from states.runs import REFUSED
 from states.schedule import review_template
@@ -134,38 +133,75 @@ def list_reviews(
         return [review_summary(r) for r in uow.session.scalars(query)]
 
 
-def board(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
-    """One column per open phase: the cards, their count against the WIP limit, age warnings."""
+# Cards per column on the board: the earliest meetings; the column's count covers the rest.
+CARDS = 25
+
+
+def board(uow: UnitOfWork, now: datetime, cards: int | None = CARDS) -> list[dict[str, Any]]:
+    """One column per open phase: its count against the WIP limit, how many are stale or wait
+    in its queue, and its first `cards` cards by meeting date (all with None). Counted in SQL,
+    so the board costs the same with ten open reviews or twenty thousand."""
+    open_phases = [p.value for p in OPEN_PHASES]
     with uow:
-        reviews = uow.session.scalars(
-            select(Review)
-            .where(Review.status.in_([p.value for p in OPEN_PHASES]))
-            .options(selectinload(Review.tasks))
-            .order_by(Review.meeting_at.is_(None), Review.meeting_at, Review.id)
-        ).all()
+        session = uow.session
+        counts = _count_by(session, Review.status, Review.status.in_(open_phases))
+        stale = _count_by(
+            session, Review.status, Review.status.in_(open_phases), Review.age_warning_at <= now
+        )
+        queued = _count_by(session, Review.queued_for, Review.queued_for.is_not(None))
         columns = []
         for phase in OPEN_PHASES:
-            cards = [_card(r, now) for r in reviews if r.status == phase]
+            query = (
+                select(Review)
+                .where(Review.status == phase.value)
+                .order_by(Review.meeting_at.is_(None), Review.meeting_at, Review.id)
+                .limit(cards)
+            )
+            reviews = session.scalars(query).all()
+            overdue = _overdue_tasks(session, [r.id for r in reviews], now)
             defaults = BOARD_DEFAULTS[phase]
+            count = counts.get(phase.value, 0)
             columns.append(
                 {
                     "phase": phase.value,
-                    "count": len(cards),
+                    "count": count,
                     "wip_limit": defaults.get("wip_limit"),
                     "wip_minimum": defaults.get("wip_minimum"),
-                    "cards": cards,
+                    "age_warnings": stale.get(phase.value, 0),
+                    "queued": queued.get(phase.value, 0),
+                    "more": count - len(reviews),
+                    "cards": [_card(r, now, overdue.get(r.id, [])) for r in reviews],
                 }
             )
         return columns
 
 
-def _card(review: Review, now: datetime) -> dict[str, Any]:
-    spec = Template.model_validate(review.template_snapshot).phase(review.status)
+def _count_by(session: Any, column: Any, *where: Any) -> dict[str, int]:
+    rows = session.execute(select(column, func.count()).where(*where).group_by(column))
+    return {key: count for key, count in rows}
+
+
+def _overdue_tasks(session: Any, review_ids: list[int], now: datetime) -> dict[int, list[str]]:
+    """review id -> keys of its open tasks past their due date."""
+    rows = session.execute(
+        select(ReviewTask.review_id, ReviewTask.key)
+        .where(ReviewTask.review_id.in_(review_ids))
+        .where(ReviewTask.status == "open", ReviewTask.due_at < now)
+        .order_by(ReviewTask.review_id, ReviewTask.position)
+    )
+    found: dict[int, list[str]] = {}
+    for review_id, key in rows:
+        found.setdefault(review_id, []).append(key)
+    return found
+
+
+def _card(review: Review, now: datetime, overdue: list[str]) -> dict[str, Any]:
     age_days = (now - review.phase_entered_at).total_seconds() / 86400
-    overdue = [t.key for t in review.tasks if t.status == "open" and t.due_at and t.due_at < now]
     return {
         **review_summary(review),
+        "zone": review.client.timezone,
         "age_days": round(age_days, 1),
-        "age_warning": spec.age_warning_days is not None and age_days > spec.age_warning_days,
+        "age_warning": review.age_warning_at is not None and review.age_warning_at <= now,
+        "queued_for": review.queued_for,
         "overdue_tasks": overdue,
     }

@@ -23,7 +23,9 @@ from notifications import links
 from notifications.messages import local_time
 from states import directory, views
 from states.models import Review, utcnow
+from states.notices import set_age_warning
 from states.reviews import start_review
+from states.schedule import review_template
 from states.settings import Settings
 from states.templates import Template
 from tests.conftest import UowFactory
@@ -56,6 +58,7 @@ def _fill(uow: UowFactory, catalog: dict[str, Template]) -> dict[str, int]:
         review = work.session.get(Review, reviews[ODD])
         assert review is not None
         review.phase_entered_at -= timedelta(days=40)
+        set_age_warning(review, review_template(review))
         task = next(t for t in review.tasks if t.phase == "needed")
         task.due_at = utcnow() - timedelta(days=1)
         work.commit()

@@ -50,7 +50,7 @@ def xbr(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
     for template in cli.json("template", "list"):
         cli(
             "client", "add", f"Client {template['name']}", "--cadence", template["cadence"],
-            "--template", template["name"], "--timezone", "Europe/Berlin",
+            "--template", template["name"], "--timezone", "Europe/Berlin", "--no-first-review",
         )  # fmt: skip
     return cli
 
@@ -271,3 +271,21 @@ def test_commands_refuse_an_uninitialised_database(
     code, _, err = Xbr(capsys)("review", "list", ok=False)
     assert code == 2
     assert "run `xbr init`" in err
+
+
+def test_a_new_client_gets_its_first_review_at_onboarding(xbr: Xbr) -> None:
+    added = xbr.json(
+        "client", "add", "Harbor Vets", "--cadence", "quarterly", "--template", "qbr",
+        "--timezone", "Europe/Berlin",
+    )  # fmt: skip
+    assert added["first_review"] is not None
+    assert added["run_url"] is None  # no Prefect here: the sweeper gives it its run
+    review = xbr.json("review", "show", str(added["first_review"]))
+    assert (review["client"], review["type"], review["status"]) == ("Harbor Vets", "qbr", "needed")
+    plans = xbr.json("calendar", "run")  # the calendar finds it has its review
+    assert not [p for p in plans if p["client"] == "Harbor Vets" and p["review_id"]]
+    code, _, err = xbr("review", "start", "Harbor Vets", "--no-flow", ok=False)
+    assert code == 2
+    assert "already has open qbr review" in err
+    never = xbr.json("client", "add", "Walk In", "--cadence", "none", "--template", "qbr")
+    assert never["first_review"] is None

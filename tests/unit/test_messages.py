@@ -160,6 +160,8 @@ def context(kind: str) -> dict[str, Any]:
         ctx.update(recipient=OLGA, tasks=[], step=_step("finish_staging", "staging", "prep"))
     elif kind == "escalation":
         ctx.update(recipient=OLGA, tasks=[], age_days=9.4, threshold_days=5)
+    elif kind == "pulled":
+        ctx.update(approved="approved by olga@msp.example at 2026-11-20 14:00 UTC", role="ceo")
     elif kind == "invite":
         ctx.update(recipient=CARL, tasks=[], links={"action": None, "run": None}, sequence=0)
     elif kind == "overdue":
@@ -214,6 +216,11 @@ EXPECTED = {
     "escalation": (
         "Acme Law · QBR 2026-Q4 · prep stuck for 9 days",
         "has been open for **9 days**; it should take at most 5 days.",
+    ),
+    "pulled": (
+        "Acme Law · QBR 2026-Q4 · a place freed: now in prep",
+        "the Acme Law QBR 2026-Q4 left the queue and is now in **prep**. It was approved by"
+        " olga@msp.example at 2026-11-20 14:00 UTC, and waited because prep was at its WIP limit.",
     ),
     "test": (
         "Acme Law · QBR 2026-Q4 · xbr test message: xbr can reach you",
