@@ -551,12 +551,11 @@ def sweeper_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dict
     """The database work of one sweeper tick, task by task, without its Prefect calls."""
     from states import views
     from states.notices import plan_reminders
-    from states.runs import due_wakes, open_review_runs, runs_seen, wake
+    from states.runs import open_review_runs, runs_seen, wake_due
     from states.wip import pull_queue
 
     legs.mark("-")
-    due = due_wakes(uow(), now)
-    woken = [rid for rid in due if wake(uow(), rid, now)]
+    woken = wake_due(uow(), now)
     for rid in woken:  # wake_due_reviews reads each woken review's run id to resume it
         views.review_view(uow(), rid)
     legs.mark("wake")
@@ -569,8 +568,7 @@ def sweeper_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dict
     legs.mark("plan_reminders")
     staging = views.list_reviews(uow(), "staging")  # stage_new_exports then reads each folder
     legs.mark("staging_list")
-    return {"due_wakes": len(due), "woken": len(woken), "pulled": len(pulled),
-            "queued": len(due) - len(woken), "runs_checked": len(runs),
+    return {"woken": len(woken), "pulled": len(pulled), "runs_checked": len(runs),
             "reminders_planned": planned, "in_staging": len(staging)}  # fmt: skip
 
 
@@ -789,8 +787,8 @@ METHOD = {
     "TEMPLATE), with a new engine whose connection is opened before timing",
     "calendar": "states.recurrence.calendar_pass(uow, catalog, now); calendar_idle: a second "
     "pass right after, which finds nothing due",
-    "sweeper": "the states/ functions of flows/sweeper.py's tasks: due_wakes + wake for each "
-    "(+ review_view of the woken; the rest wait in staging's queue), pull_queue, "
+    "sweeper": "the states/ functions of flows/sweeper.py's tasks: wake_due (+ review_view of "
+    "the woken; the rest wait in staging's queue), pull_queue, "
     "open_review_runs + runs_seen, plan_reminders(uow, now), "
     "list_reviews(uow, 'staging'); not timed: Prefect (resume, read_states, create runs), "
     "stage() of the reviews in staging (files), deliver_notices (channels)",

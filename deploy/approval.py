@@ -157,7 +157,13 @@ def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
         digest = links.digest(visit.token)
         work.session.add(LinkUse(digest=digest, review_id=claims.review_id, email=claims.email))
         work.commit()
-    return f"The {phase_label(result.from_phase)} gate: {DONE[choice]}"
+    waits = (
+        f"; {phase_label(result.queued_for)} is full, so it waits in its queue and moves "
+        "when a place frees"
+        if result.queued_for
+        else ""
+    )
+    return f"The {phase_label(result.from_phase)} gate: {DONE[choice]}{waits}"
 
 
 def wake(uow: UnitOfWork, settings: Settings, claims: LinkClaims, choice: str, comment: str) -> str:

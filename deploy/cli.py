@@ -338,7 +338,7 @@ def _decide(
     render.out(
         as_json,
         result.__dict__,
-        f"review {review_id}: {kind} by {actor}: {result.from_phase} -> {result.to_phase}{note}",
+        f"review {review_id}: {kind} by {actor}: {result.describe()}{note}",
     )
 
 

@@ -135,10 +135,8 @@ def board(columns: list[dict[str, Any]]) -> None:
         over = col["wip_limit"] is not None and col["count"] >= col["wip_limit"]
         extra = [f"{col['queued']} queued"] if col["queued"] else []
         extra += [f"[red]{col['age_warnings']} stale[/]"] if col["age_warnings"] else []
-        table.add_column(
-            f"{'[red]' if over else ''}{col['phase']} {col['count']}/{limit}[/]"
-            + "".join(f"\n{e}" for e in extra)
-        )
+        head = f"{col['phase']} {col['count']}/{limit}"
+        table.add_column("\n".join([f"[red]{head}[/]" if over else head, *extra]))
     height = max((len(c["cards"]) for c in columns), default=0)
     for i in range(height):
         table.add_row(*(_board_card(c["cards"][i]) if i < len(c["cards"]) else "" for c in columns))

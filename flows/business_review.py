@@ -52,7 +52,7 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
     except XbrError as refusal:
         record_refusal(uow(), review_id, decision.decision, decision.approver_email, str(refusal))
         return f"refused: {refusal}"
-    return f"{result.from_phase} -> {result.to_phase}"
+    return result.describe()
 
 
 @task(retries=3, retry_delay_seconds=2)

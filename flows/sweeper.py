@@ -13,11 +13,10 @@ from states.models import utcnow
 from states.runs import (
     ReviewRun,
     attach_run,
-    due_wakes,
     installation_id,
     open_review_runs,
     runs_seen,
-    wake,
+    wake_due,
 )
 from states.wip import pull_queue
 from tasks.notify import deliver_notices, plan_due_reminders
@@ -40,8 +39,7 @@ def _wake_runs(review_ids: list[int], why: str) -> None:
 def wake_due_reviews() -> list[int]:
     """Scheduled reviews whose staging date came move to staging (or wait in its queue when
     it is full); their runs wake up."""
-    now = utcnow()
-    woken = [rid for rid in due_wakes(uow(), now) if wake(uow(), rid, now)]
+    woken = wake_due(uow(), utcnow())
     _wake_runs(woken, "date came")
     return woken
 

@@ -67,6 +67,15 @@ class DecisionResult:
     round: int
     queued_for: str | None = None  # the full phase it waits for a place in, if it waits
 
+    def describe(self) -> str:
+        """Where it went, e.g. `staging -> prep`, or that it waits for a place."""
+        if self.queued_for:
+            return (
+                f"{self.from_phase} approved; {self.queued_for} is at its WIP limit, so it waits "
+                f"in {self.queued_for}'s queue (by meeting date) and moves when a place frees"
+            )
+        return f"{self.from_phase} -> {self.to_phase}"
+
 
 def load_review(session: Session, review_id: int, for_update: bool = False) -> Review:
     """The review, or an error that says where to find the right id.

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from states.calendar import zone
 from states.db import UnitOfWork
 from states.errors import InvalidInput, NotFound
-from states.models import Client, ClientRole, Person, PersonRole, ReviewTask
+from states.models import TASK_IS_OPEN, Client, ClientRole, Person, PersonRole, ReviewTask
 from states.templates import Cadence, Role, Template, pick
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -51,7 +51,10 @@ def person_by_email(session: Session, email: str) -> Person:
 
 def client_by_name(session: Session, name: str) -> Client:
     """The client called `name` (case-insensitive), or an error that says how to add it."""
-    client = session.scalar(select(Client).where(func.lower(Client.name) == name.lower()))
+    # the exact name through its index first: a scan of every client only for other casings
+    client = session.scalar(select(Client).where(Client.name == name)) or session.scalar(
+        select(Client).where(func.lower(Client.name) == name.lower())
+    )
     if client is None:
         raise NotFound(f"unknown client {name!r}; see `xbr client list` or add it")
     return client
@@ -139,31 +142,51 @@ def assign_role(uow: UnitOfWork, client_name: str, role: str, email: str) -> Non
 def people_for(session: Session, client_id: int, role: str) -> list[Person]:
     """Who covers `role` for a client: its own assignees, else everyone holding the role
     (except the client's contacts: another client's contact is never this client's)."""
-    assigned = list(
-        session.scalars(
-            select(Person)
-            .join(ClientRole, ClientRole.person_id == Person.id)
-            .where(ClientRole.client_id == client_id, ClientRole.role == role)
-            .order_by(Person.id)
+    own = _roles_of_client(session, client_id).get(str(role), [])
+    if own or role == Role.CLIENT_CONTACT:
+        return list(own)
+    return list(_role_holders(session).get(str(role), []))
+
+
+# Opening a review asks people_for for every task, notice and gate: each transaction reads
+# the roles once (people and roles change in transactions of their own), without flushing
+# what it has pending, and without loading every person's role list along.
+
+
+def _role_holders(session: Session) -> dict[str, list[Person]]:
+    known: dict[str, list[Person]] | None = session.info.get("role_holders")
+    if known is None:
+        query = select(PersonRole.role, Person).join(Person, PersonRole.person_id == Person.id)
+        known = session.info["role_holders"] = _by_role(session, query)
+    return known
+
+
+def _roles_of_client(session: Session, client_id: int) -> dict[str, list[Person]]:
+    clients: dict[int, dict[str, list[Person]]] = session.info.setdefault("client_roles", {})
+    if client_id not in clients:
+        query = (
+            select(ClientRole.role, Person)
+            .join(Person, ClientRole.person_id == Person.id)
+            .where(ClientRole.client_id == client_id)
         )
-    )
-    if assigned or role == Role.CLIENT_CONTACT:
-        return assigned
-    return list(
-        session.scalars(
-            select(Person)
-            .join(PersonRole, PersonRole.person_id == Person.id)
-            .where(PersonRole.role == role)
-            .order_by(Person.id)
-        )
-    )
+        clients[client_id] = _by_role(session, query)
+    return clients[client_id]
+
+
+def _by_role(session: Session, query: Select[tuple[str, Person]]) -> dict[str, list[Person]]:
+    found: dict[str, list[Person]] = {}
+    with session.no_autoflush:
+        rows = session.execute(query.order_by(Person.id).options(lazyload(Person.role_rows)))
+        for role, person in rows:
+            found.setdefault(role, []).append(person)
+    return found
 
 
 def open_task_load(session: Session) -> dict[int, int]:
     """How many open tasks each person is assigned, to spread new work evenly."""
     rows = session.execute(
         select(ReviewTask.assignee_id, func.count())
-        .where(ReviewTask.status == "open", ReviewTask.assignee_id.is_not(None))
+        .where(TASK_IS_OPEN, ReviewTask.assignee_id.is_not(None))
         .group_by(ReviewTask.assignee_id)
     )
     return {person_id: count for person_id, count in rows if person_id is not None}

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -185,12 +186,21 @@ class Review(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+OPEN_TASK = text("status = 'open'")
+
+
 class ReviewTask(Base):
     __tablename__ = "review_tasks"
     __table_args__ = (
         UniqueConstraint("review_id", "key"),
-        Index("review_tasks_by_due", "status", "due_at"),
-        Index("review_tasks_by_assignee", "assignee_id", "status"),
+        # open tasks only: what reminders and the spreading of new work look at
+        Index("open_tasks_by_due", "due_at", sqlite_where=OPEN_TASK, postgresql_where=OPEN_TASK),
+        Index(
+            "open_tasks_by_assignee",
+            "assignee_id",
+            sqlite_where=OPEN_TASK,
+            postgresql_where=OPEN_TASK,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -210,14 +220,19 @@ class ReviewTask(Base):
     note: Mapped[str | None] = mapped_column(Text)
     skip_reason: Mapped[str | None] = mapped_column(Text)
     hours: Mapped[float] = mapped_column(Float, default=0)
-    # the due date whose overdue notice went out: the task is not looked at again for it
-    overdue_noticed_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the due date there is nothing more to remind of: its overdue notice went out, or the
+    # review ended; reminders look at the task again only when its due date changes
+    reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     review: Mapped[Review] = relationship(back_populates="tasks")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
     completed_by: Mapped[Person | None] = relationship(
         foreign_keys=[completed_by_id], lazy="joined"
     )
+
+
+# As a literal, not a parameter: only so can the database use the partial indexes of open tasks.
+TASK_IS_OPEN = ReviewTask.status == literal_column("'open'")
 
 
 class Decision(Base):
@@ -258,7 +273,8 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # unique and always given: it orders a batched INSERT, so SQLite inserts many in one
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True, insert_sentinel=True)
     kind: Mapped[str] = mapped_column(String(40))
     review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

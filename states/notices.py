@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from states.calendar import add_business_days, local_date, zone
 from states.db import UnitOfWork
 from states.directory import people_for
 from states.lifecycle import OPEN_PHASES
-from states.models import OutboxMessage, Review, ReviewTask
+from states.models import TASK_IS_OPEN, OutboxMessage, Review, ReviewTask
 from states.schedule import review_template
 from states.templates import Template
 
@@ -32,9 +32,10 @@ def _add(
 ) -> int:
     """Plan one notice unless it was planned already; returns how many were added (0 or 1)."""
     dedupe_key = f"notice:{review.id}:{key}:{kind}:{recipient}"[:200]
-    # the query flushes what this transaction planned before, so it sees those too
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+    planned = _planned(session, review.id)
+    if dedupe_key in planned:
         return 0
+    planned.add(dedupe_key)
     session.add(
         OutboxMessage(
             dedupe_key=dedupe_key,
@@ -45,6 +46,37 @@ def _add(
         )
     )
     return 1
+
+
+def _planned(session: Session, review_id: int) -> set[str]:
+    """The dedupe keys of the review's notices, read once per transaction and kept up to date
+    by _add: one query for all of a step's notices, and one flush that inserts them."""
+    read_planned(session, [review_id])
+    planned: set[str] = session.info["planned_notices"][review_id]
+    return planned
+
+
+def nothing_planned(session: Session, review_id: int) -> None:
+    """A review opened in this transaction: it has no notices to read."""
+    session.info.setdefault("planned_notices", {})[review_id] = set()
+
+
+def read_planned(session: Session, review_ids: Iterable[int]) -> None:
+    """Read the planned notices of these reviews (those not read yet) in one query."""
+    planned: dict[int, set[str]] = session.info.setdefault("planned_notices", {})
+    unread = [r for r in review_ids if r not in planned]
+    if not unread:
+        return
+    for review_id in unread:
+        planned[review_id] = set()
+    with session.no_autoflush:
+        rows = session.execute(
+            select(OutboxMessage.review_id, OutboxMessage.dedupe_key).where(
+                OutboxMessage.review_id.in_(unread), OutboxMessage.kind.startswith(NOTICE)
+            )
+        )
+        for review_id, key in rows:
+            planned[review_id].add(key)
 
 
 def _to_roles(
@@ -145,8 +177,8 @@ def remind(session: Session, review: Review, template: Template, now: datetime) 
             # keyed on the due date too: a task that got a new date is reminded again
             key = f"task:{task.key}:{task.due_at:%Y%m%dT%H%M}"
             added += _add(session, review, kind, email, key, phase=review.status, tasks=[task.key])
-        if kind == "overdue":  # said once per due date: the sweeper need not look again
-            task.overdue_noticed_for = task.due_at
+        if kind == "overdue":  # said once per due date: reminders need not look again
+            task.reminded_for = task.due_at
     return added + _escalate(session, review, template, now)
 
 
@@ -198,23 +230,34 @@ def plan_reminders(uow: UnitOfWork, now: datetime) -> int:
     with uow:
         session = uow.session
         open_phases = [p.value for p in OPEN_PHASES]
-        tasks_due = (
-            select(ReviewTask.review_id)
-            .join(Review, Review.id == ReviewTask.review_id)
-            .where(ReviewTask.status == "open", ReviewTask.due_at <= now + REMIND_AHEAD)
-            .where(ReviewTask.phase == Review.status, Review.status.in_(open_phases))
+        # two steps, so that the database starts from the few open tasks due soon (a join
+        # may be planned from the thousands of open reviews instead)
+        tasks_due = session.execute(
+            select(ReviewTask.review_id, ReviewTask.phase)
+            .where(TASK_IS_OPEN, ReviewTask.due_at <= now + REMIND_AHEAD)
             .where(
                 or_(
-                    ReviewTask.overdue_noticed_for.is_(None),
-                    ReviewTask.overdue_noticed_for != ReviewTask.due_at,
+                    ReviewTask.reminded_for.is_(None),
+                    ReviewTask.reminded_for != ReviewTask.due_at,
                 )
             )
-        )
-        stale = select(Review.id).where(Review.escalate_at <= now, Review.status.in_(open_phases))
-        ids = set(session.scalars(tasks_due)) | set(session.scalars(stale))
-        reviews = session.scalars(
-            select(Review).where(Review.id.in_(ids)).order_by(Review.id)
         ).all()
+        in_phase = session.execute(
+            select(Review.id, Review.status).where(
+                Review.id.in_({review_id for review_id, _ in tasks_due})
+            )
+        )
+        status = dict(in_phase.tuples().all())
+        ids = {review_id for review_id, phase in tasks_due if status.get(review_id) == phase}
+        stale = select(Review.id).where(Review.escalate_at <= now, Review.status.in_(open_phases))
+        ids |= set(session.scalars(stale))
+        reviews = session.scalars(
+            select(Review)
+            .where(Review.id.in_(ids))
+            .options(selectinload(Review.tasks))
+            .order_by(Review.id)
+        ).all()
+        read_planned(session, ids)
         added = sum(remind(session, review, review_template(review), now) for review in reviews)
         uow.commit()
         return added

@@ -39,12 +39,17 @@ def open_required_tasks(review: Review) -> list[str]:
 def wip_counts(
     session: Session, template: Template, exclude: int
 ) -> dict[str, tuple[int, int | None]]:
-    """Reviews in each phase (all clients) against the template's WIP limit for it."""
+    """Reviews in each phase with a WIP limit (all clients) against the template's limit;
+    phases without one are not counted (needed and scheduled hold most open reviews)."""
+    limits = {p.value: template.phase(p).wip_limit for p in OPEN_PHASES}
+    limited = [phase for phase, limit in limits.items() if limit is not None]
     rows = session.execute(
-        select(Review.status, func.count()).where(Review.id != exclude).group_by(Review.status)
+        select(Review.status, func.count())
+        .where(Review.status.in_(limited), Review.id != exclude)
+        .group_by(Review.status)
     )
     counts = {status: count for status, count in rows}
-    return {p.value: (counts.get(p.value, 0), template.phase(p).wip_limit) for p in OPEN_PHASES}
+    return {phase: (counts.get(phase, 0), limit) for phase, limit in limits.items()}
 
 
 def build_gate(
@@ -98,6 +103,10 @@ def record_step(
             review.phase_entered_at = now
             if dest in (Phase.CLOSED, Phase.CANCELLED):
                 review.closed_at = now
+        if dest in (Phase.CLOSED, Phase.CANCELLED):
+            for task in review.tasks:  # an ended review's open tasks are reminded of no more
+                if task.status == "open":
+                    task.reminded_for = task.due_at
         set_age_warning(review, template)
     # any step settles what waited on the gate: the queue, and the run at the gate's old key
     review.queued_for = review.queued_at = review.queued_by = None

@@ -22,7 +22,7 @@ from states.errors import XbrError
 from states.lifecycle import SLOT_PHASES, Phase
 from states.models import Client, Review, utcnow
 from states.progress import SYSTEM_ACTOR
-from states.reviews import start_review
+from states.reviews import open_review
 from states.templates import Cadence, Template, pick
 
 # reviews whose meeting took place
@@ -90,49 +90,68 @@ def ensure_next_review(
     client_name: str,
     now: datetime | None = None,
     early: bool = False,
-    load: dict[int, int] | None = None,
 ) -> NextReview:
     """Open the client's next review if the calendar says it is due (or `early`, as
-    follow-up's last step does) and no review holds the client's slot. `load`: see
-    start_review."""
+    follow-up's last step does) and no review holds the client's slot."""
     now = now or utcnow()
     with uow:
         client = uow.session.scalar(select(Client).where(Client.name == client_name))
-        if client is None or not client.active or client.cadence == Cadence.NONE.value:
+        if client is None:
             return NextReview(client_name, None, None, "no cadence")
-        template = pick(catalog, client.template)
-        if template.review_type == AD_HOC:  # asked for when needed, never by the calendar
-            return NextReview(client_name, None, None, "ad hoc")
-        plan = plan_next(uow.session, client, template, now)
-        if plan.reason == "not yet" and plan.meeting_due is not None:
-            # the calendar need not look at this client again before the day it opens
-            client.next_review_on = opens_on(plan.meeting_due, template.schedule.lead_weeks_max)
-            uow.commit()
+        plan = _next_review_of(uow.session, catalog, client, now, early)
+        uow.commit()
+        return plan
+
+
+def calendar_pass(
+    uow: UnitOfWork, catalog: dict[str, Template], now: datetime | None = None
+) -> list[NextReview]:
+    """One pass of the account calendar over the clients that have no next review, in one
+    transaction: each client's review opens, or not, on its own (a savepoint each)."""
+    now = now or utcnow()
+    # a day ahead of UTC: no client's local day is later than that
+    horizon = (now + timedelta(days=1)).date()
+    with uow:
+        session = uow.session
+        clients = clients_without_next_review(session, horizon)
+        # counted once for the pass, then kept up to date as its reviews assign tasks
+        load = open_task_load(session) if clients else {}
+        plans = [_next_review_of(session, catalog, client, now, False, load) for client in clients]
+        uow.commit()
+        return plans
+
+
+def _next_review_of(
+    session: Session,
+    catalog: dict[str, Template],
+    client: Client,
+    now: datetime,
+    early: bool,
+    load: dict[int, int] | None = None,
+) -> NextReview:
+    """Plan the client's next review and open it when it is due, in a savepoint: when another
+    pass or follow-up opened it first, only this client's part is undone."""
+    if not client.active or client.cadence == Cadence.NONE.value:
+        return NextReview(client.name, None, None, "no cadence")
+    template = pick(catalog, client.template)
+    if template.review_type == AD_HOC:  # asked for when needed, never by the calendar
+        return NextReview(client.name, None, None, "ad hoc")
+    plan = plan_next(session, client, template, now)
+    if plan.reason == "not yet" and plan.meeting_due is not None:
+        # the calendar need not look at this client again before the day it opens
+        client.next_review_on = opens_on(plan.meeting_due, template.schedule.lead_weeks_max)
     if plan.reason not in ("first review", "due", *(("not yet",) if early else ())):
         return plan
     why = f"account calendar: {plan.reason}" + (
         f", meeting due around {plan.meeting_due}" if plan.meeting_due else ""
     )
     try:
-        review_id = start_review(
-            uow, client_name, catalog, None, None, SYSTEM_ACTOR, now, why, plan.meeting_due, load
-        )
+        with session.begin_nested():
+            review = open_review(
+                session, client, template, SYSTEM_ACTOR, now, why, None, plan.meeting_due, load
+            )
     except XbrError as taken:  # another pass, or follow-up, opened it first
-        return NextReview(client_name, None, plan.meeting_due, f"exists: {taken}")
+        return NextReview(client.name, None, plan.meeting_due, f"exists: {taken}")
     except IntegrityError:
-        return NextReview(client_name, None, plan.meeting_due, "exists")
-    return NextReview(client_name, review_id, plan.meeting_due, plan.reason)
-
-
-def calendar_pass(
-    uow: UnitOfWork, catalog: dict[str, Template], now: datetime | None = None
-) -> list[NextReview]:
-    """One pass of the account calendar over the clients that have no next review."""
-    now = now or utcnow()
-    # a day ahead of UTC: no client's local day is later than that
-    horizon = (now + timedelta(days=1)).date()
-    with uow:
-        names = [c.name for c in clients_without_next_review(uow.session, horizon)]
-        # counted once for the pass, then kept up to date as its reviews assign tasks
-        load = open_task_load(uow.session) if names else {}
-    return [ensure_next_review(uow, catalog, name, now, load=load) for name in names]
+        return NextReview(client.name, None, plan.meeting_due, "exists")
+    return NextReview(client.name, review.id, plan.meeting_due, plan.reason)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from states.calendar import parse_moment, zone
 from states.db import UnitOfWork
@@ -15,7 +17,7 @@ from states.directory import client_by_name, open_task_load, people_for
 from states.errors import InvalidInput
 from states.lifecycle import SLOT_PHASES, Phase
 from states.models import Client, Person, Review, ReviewTask, utcnow
-from states.notices import invite
+from states.notices import invite, nothing_planned
 from states.progress import SYSTEM_ACTOR, record_step, settle
 from states.schedule import set_due_dates
 from states.templates import Cadence, TaskSpec, Template, pick
@@ -50,23 +52,22 @@ def _assign(
     return None
 
 
-def _instantiate_tasks(
+def _new_tasks(
     session: Session, review: Review, template: Template, load: dict[int, int]
-) -> None:
-    people: dict[str, list[Person]] = {}
+) -> list[ReviewTask]:
+    """The template's tasks for the review, each with its assignee; not in the session yet."""
 
     def covering(role: str) -> list[Person]:
-        if role not in people:
-            people[role] = people_for(session, review.client.id, role)
-        return people[role]
+        return people_for(session, review.client.id, role)
 
+    tasks = []
     assignee_of: dict[str, int | None] = {}
     for position, (phase, spec) in enumerate(template.tasks()):
         # second set of eyes: whoever does a verified task is not asked to verify it
         avoid = {assignee_of[k] for k in spec.verifies if assignee_of.get(k) is not None}
         assignee = _assign(covering, spec, load, avoid)  # type: ignore[arg-type]
         assignee_of[spec.key] = assignee
-        review.tasks.append(
+        tasks.append(
             ReviewTask(
                 key=spec.key,
                 position=position,
@@ -77,8 +78,35 @@ def _instantiate_tasks(
                 required=spec.required,
                 assignee_id=assignee,
                 status="open",
+                due_at=None,
+                completed_by_id=None,
+                completed_at=None,
+                note=None,
+                skip_reason=None,
+                hours=0,
+                reminded_for=None,
             )
         )
+    return tasks
+
+
+_TASK_COLUMNS = ("key", "position", "phase", "title", "role", "kind", "required",
+                 "assignee_id", "status", "due_at", "completed_by_id", "completed_at", "note",
+                 "skip_reason", "hours", "reminded_for")  # fmt: skip
+
+
+def _insert_tasks(session: Session, review: Review, tasks: list[ReviewTask]) -> None:
+    """All of a new review's tasks in one INSERT (the unit of work sends one per task on
+    SQLite, to learn each id), then the same objects become the review's loaded tasks."""
+    table = cast(Table, ReviewTask.__table__)
+    rows = [{c: getattr(t, c) for c in _TASK_COLUMNS} | {"review_id": review.id} for t in tasks]
+    returned = session.execute(insert(table).returning(table.c.key, table.c.id), rows)
+    ids = dict(returned.tuples().all())
+    for task in tasks:
+        task.id, task.review_id = ids[task.key], review.id
+        make_transient_to_detached(task)  # every column set: nothing left to load
+        session.add(task)
+    set_committed_value(review, "tasks", tasks)
 
 
 def start_review(
@@ -90,65 +118,72 @@ def start_review(
     actor: str = SYSTEM_ACTOR,
     now: datetime | None = None,
     note: str = "",
-    period_day: date | None = None,
-    load: dict[int, int] | None = None,
 ) -> int:
-    """Open a review of a client from a template; returns its id. `note` says why (audit);
-    `period_day` names its period when no meeting is set yet (the calendar's due date);
-    `load` is each person's open tasks, when the caller opens many reviews (it is updated)."""
+    """Open a review of a client from a template (its own by default); returns its id.
+    `meeting` is an ISO date-time in the client's zone; `note` says why (audit)."""
     now = now or utcnow()
     with uow:
-        session = uow.session
-        client = client_by_name(session, client_name)
+        client = client_by_name(uow.session, client_name)
         template = pick(catalog, template_name or client.template)
-        tz = zone(client.timezone)
-        meeting_at = parse_moment(meeting, tz) if meeting else None
+        meeting_at = parse_moment(meeting, zone(client.timezone)) if meeting else None
         if meeting_at is not None and meeting_at <= now:
             raise InvalidInput(f"--meeting {meeting} is in the past; give a future date")
-        _refuse_second_open_review(session, client, template)
-        when = meeting_at.astimezone(tz) if meeting_at else now.astimezone(tz)
-        if meeting_at is None and period_day is not None:
-            when = datetime.combine(period_day, when.timetz())
-        review = Review(
-            client=client,
-            type=template.review_type,
-            template=template.name,
-            template_snapshot=template.model_dump(mode="json"),
-            period=period_of(template.cadence, when),
-            status=Phase.NEEDED.value,
-            round=0,
-            meeting_at=meeting_at,
-            phase_entered_at=now,
-            created_at=now,
-            budget_hours=template.budget_hours,
-            actual_hours=0,
-        )
-        session.add(review)
-        _instantiate_tasks(
-            session, review, template, open_task_load(session) if load is None else load
-        )
-        set_due_dates(review, template)
-        try:
-            session.flush()
-        except IntegrityError:
-            raise InvalidInput(
-                f"{client.name} already has an open {template.review_type} review; "
-                "close or cancel it first"
-            ) from None
-        record_step(
-            session,
-            review,
-            template,
-            "start",
-            None,
-            Phase.NEEDED,
-            actor,
-            "; ".join(filter(None, (f"from {template.name}", note))),
-        )
-        settle(session, review, template, now)
-        invite(session, review)
+        review = open_review(uow.session, client, template, actor, now, note, meeting_at)
         uow.commit()
         return review.id
+
+
+def open_review(
+    session: Session,
+    client: Client,
+    template: Template,
+    actor: str,
+    now: datetime,
+    note: str = "",
+    meeting_at: datetime | None = None,
+    period_day: date | None = None,
+    load: dict[int, int] | None = None,
+) -> Review:
+    """Open a review in the caller's transaction: its tasks with assignees and due dates, the
+    audit entry, the first notices and the invitation. `period_day` names its period when no
+    meeting is set yet (the calendar's due date); `load` is each person's open tasks, when the
+    caller opens many reviews (it is kept up to date)."""
+    _refuse_second_open_review(session, client, template)
+    tz = zone(client.timezone)
+    when = meeting_at.astimezone(tz) if meeting_at else now.astimezone(tz)
+    if meeting_at is None and period_day is not None:
+        when = datetime.combine(period_day, when.timetz())
+    review = Review(
+        client=client,
+        type=template.review_type,
+        template=template.name,
+        template_snapshot=template.model_dump(mode="json"),
+        period=period_of(template.cadence, when),
+        status=Phase.NEEDED.value,
+        round=0,
+        meeting_at=meeting_at,
+        phase_entered_at=now,
+        created_at=now,
+        budget_hours=template.budget_hours,
+        actual_hours=0,
+    )
+    session.add(review)
+    tasks = _new_tasks(session, review, template, open_task_load(session) if load is None else load)
+    set_due_dates(review, template, tasks)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise InvalidInput(
+            f"{client.name} already has an open {template.review_type} review; "
+            "close or cancel it first"
+        ) from None
+    _insert_tasks(session, review, tasks)
+    nothing_planned(session, review.id)
+    why = "; ".join(filter(None, (f"from {template.name}", note)))
+    record_step(session, review, template, "start", None, Phase.NEEDED, actor, why)
+    settle(session, review, template, now)
+    invite(session, review)
+    return review
 
 
 def _refuse_second_open_review(session: Session, client: Client, template: Template) -> None:

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, func, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from states.db import UnitOfWork
 from states.decisions import load_review
 from states.errors import Refused
-from states.lifecycle import FORWARD, OPEN_PHASES, Phase, fire
+from states.lifecycle import FORWARD, OPEN_PHASES, Phase, Trigger, fire
 from states.models import AuditEntry, Installation, Review
 from states.places import enqueue, lock_places, waits_for_place
 from states.progress import SYSTEM_ACTOR, build_gate, record_step, settle
@@ -60,47 +61,50 @@ def refusal_count(uow: UnitOfWork, review_id: int) -> int:
         )
 
 
-def due_wakes(uow: UnitOfWork, now: datetime) -> list[int]:
-    """Scheduled reviews whose staging should start by now."""
+def wake_due(uow: UnitOfWork, now: datetime) -> list[int]:
+    """Scheduled reviews whose staging date came move into staging, earliest meeting first,
+    while it has places; the others wait in its queue. One transaction for all of them;
+    returns the ids of the woken."""
     with uow:
-        return list(
-            uow.session.scalars(
-                select(Review.id)
-                .where(Review.status == Phase.SCHEDULED.value, Review.wake_at <= now)
-                .where(Review.queued_for.is_(None))
-                .order_by(Review.wake_at)
-            )
+        session = uow.session
+        due = (
+            select(Review.id)
+            .where(Review.status == Phase.SCHEDULED.value, Review.wake_at <= now)
+            .where(Review.queued_for.is_(None))
         )
-
-
-def wake(uow: UnitOfWork, review_id: int, now: datetime) -> bool:
-    """Move a scheduled review into staging because its date came; when staging is full, it
-    waits in staging's queue."""
-    with uow:
-        review = load_review(uow.session, review_id, for_update=True)
-        if review.status != Phase.SCHEDULED or review.wake_at is None or review.wake_at > now:
-            return False
-        if review.queued_for is not None:
-            return False
-        template = review_template(review)
+        ids = list(session.scalars(due.order_by(Review.id).with_for_update(key_share=True)))
+        if not ids:
+            return []
+        reviews = session.scalars(
+            select(Review)
+            .where(Review.id.in_(ids))
+            .options(selectinload(Review.tasks))
+            .order_by(Review.meeting_at.is_(None), Review.meeting_at, Review.id)
+        ).all()
         trigger, _ = FORWARD[Phase.SCHEDULED]
-        lock_places(uow.session, trigger, review.status)
-        gate = build_gate(uow.session, review, template, SYSTEM_ACTOR, now)
-        try:
-            dest = fire(gate, trigger)
-        except Refused:
-            place = waits_for_place(gate, trigger)
-            if place is not None:
-                enqueue(uow.session, review, place, SYSTEM_ACTOR, "its date came", now)
-                uow.commit()
-            return False
-        record_step(
-            uow.session, review, template, trigger, Phase.SCHEDULED, dest, SYSTEM_ACTOR,
-            "staging starts: its date came", now,
-        )  # fmt: skip
-        settle(uow.session, review, template, now)
+        lock_places(session, trigger, Phase.SCHEDULED.value)
+        woken = [review.id for review in reviews if _wake(session, review, trigger, now)]
         uow.commit()
-        return True
+        return woken
+
+
+def _wake(session: Session, review: Review, trigger: Trigger, now: datetime) -> bool:
+    template = review_template(review)
+    gate = build_gate(session, review, template, SYSTEM_ACTOR, now)
+    try:
+        dest = fire(gate, trigger)
+    except Refused:
+        place = waits_for_place(gate, trigger)
+        if place is not None:
+            enqueue(session, review, place, SYSTEM_ACTOR, "its date came", now)
+        return False
+    record_step(
+        session, review, template, trigger, Phase.SCHEDULED, dest, SYSTEM_ACTOR,
+        "staging starts: its date came", now,
+    )  # fmt: skip
+    settle(session, review, template, now)
+    session.flush()  # the next review's gate counts this one in staging
+    return True
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time
 
 from states.calendar import Anchor, add_business_days, anchor_dates, due_at, local_date, zone
 from states.lifecycle import Phase
-from states.models import Review
+from states.models import Review, ReviewTask
 from states.templates import Template
 
 
@@ -26,12 +27,15 @@ def _anchors(review: Review, template: Template) -> dict[Anchor, date | None]:
     )
 
 
-def set_due_dates(review: Review, template: Template) -> None:
-    """Due dates of every task from the start day and the meeting, in the client's zone."""
+def set_due_dates(
+    review: Review, template: Template, tasks: Iterable[ReviewTask] | None = None
+) -> None:
+    """Due dates of every task (the review's, or `tasks` of a review being opened) from the
+    start day and the meeting, in the client's zone."""
     tz = zone(review.client.timezone)
     anchors = _anchors(review, template)
     specs = {spec.key: spec for _, spec in template.tasks()}
-    for task in review.tasks:
+    for task in review.tasks if tasks is None else tasks:
         rule = specs[task.key].due
         if rule is not None:
             task.due_at = due_at(

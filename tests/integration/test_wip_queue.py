@@ -16,7 +16,7 @@ from states.decisions import DecisionKind, DecisionRequest, complete_task, decid
 from states.errors import AlreadyDecided
 from states.models import AuditEntry, OutboxMessage, Review, utcnow
 from states.reviews import start_review
-from states.runs import due_wakes, wake
+from states.runs import wake_due
 from states.templates import Template
 from states.views import board, review_view
 from states.wip import pull_queue, queue_of
@@ -140,10 +140,9 @@ def test_a_scheduled_review_whose_date_came_waits_for_a_place_in_staging(
     wake_at = review_view(uow(), waiting)["wake_at"]
     assert wake_at is not None
     later = utcnow() + timedelta(days=30)  # its staging date has come
-    assert waiting in due_wakes(uow(), later)
-    assert wake(uow(), waiting, later) is False
+    assert wake_due(uow(), later) == []
     assert queue_of(uow())["staging"] == [waiting]
-    assert waiting not in due_wakes(uow(), later)  # the queue has it now
+    assert wake_due(uow(), later) == []  # the queue has it now
     walk(uow, ids[0], "prep")
     assert pull_queue(uow(), later) == [waiting]
     assert review_view(uow(), waiting)["status"] == "staging"

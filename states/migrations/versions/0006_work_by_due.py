@@ -17,6 +17,7 @@ OPEN = (
     "('needed', 'scheduling', 'scheduled', 'staging', 'prep', 'delivery', 'follow_up', 'qa_review')"
 )
 MOMENT = sa.DateTime()
+OPEN_TASK = sa.text("status = 'open'")
 
 
 def upgrade() -> None:
@@ -31,9 +32,19 @@ def upgrade() -> None:
         batch.create_index("reviews_by_escalate_at", ["escalate_at"])
         batch.create_index("reviews_by_run_seen_at", ["run_seen_at"])
     with op.batch_alter_table("review_tasks") as batch:
-        batch.add_column(sa.Column("overdue_noticed_for", MOMENT, nullable=True))
-        batch.create_index("review_tasks_by_due", ["status", "due_at"])
-        batch.create_index("review_tasks_by_assignee", ["assignee_id", "status"])
+        batch.add_column(sa.Column("reminded_for", MOMENT, nullable=True))
+    for name, column in (
+        ("open_tasks_by_due", "due_at"),
+        ("open_tasks_by_assignee", "assignee_id"),
+    ):
+        op.create_index(
+            name, "review_tasks", [column], sqlite_where=OPEN_TASK, postgresql_where=OPEN_TASK
+        )
+    # an ended review's open tasks are reminded of no more
+    op.execute(
+        "UPDATE review_tasks SET reminded_for = due_at WHERE status = 'open' AND review_id IN "
+        "(SELECT id FROM reviews WHERE status IN ('closed', 'cancelled'))"
+    )
     # open reviews are looked at once by the next sweep, which sets the real moments
     op.execute(
         f"UPDATE reviews SET escalate_at = phase_entered_at, age_warning_at = NULL "
@@ -42,10 +53,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("open_tasks_by_assignee", table_name="review_tasks")
+    op.drop_index("open_tasks_by_due", table_name="review_tasks")
     with op.batch_alter_table("review_tasks") as batch:
-        batch.drop_index("review_tasks_by_assignee")
-        batch.drop_index("review_tasks_by_due")
-        batch.drop_column("overdue_noticed_for")
+        batch.drop_column("reminded_for")
     with op.batch_alter_table("reviews") as batch:
         batch.drop_index("reviews_by_run_seen_at")
         batch.drop_index("reviews_by_escalate_at")
