@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from states.errors import XbrError
@@ -95,19 +97,29 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 @cache
 def head_revision() -> str | None:
-    """The newest migration shipped with this version of xbr."""
-    from alembic.script import ScriptDirectory
+    """The newest migration shipped with this version of xbr: the one no other revises.
 
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    Read from the files rather than through Alembic, whose import would add a tenth of a
+    second to every command (tests/integration/test_migrations.py checks they agree)."""
+    revises: dict[str, str | None] = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision = re.search(r'^revision = "([^"]+)"', text, re.M)
+        down = re.search(r'^down_revision = (?:"([^"]+)"|None)', text, re.M)
+        if revision and down:
+            revises[revision[1]] = down[1]
+    heads = set(revises) - set(revises.values())
+    return heads.pop() if len(heads) == 1 else None
 
 
 def require_current_schema(engine: Engine) -> None:
     """Refuse to work on a database that `xbr init` has not brought up to date."""
     head = head_revision()
     with engine.connect() as conn:
-        from alembic.runtime.migration import MigrationContext
-
-        current = MigrationContext.configure(conn).get_current_revision()
+        try:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:  # no such table: never initialised
+            current = None
     if current != head:
         state = "not initialised" if current is None else f"at schema {current}, not {head}"
         raise XbrError(f"the database {engine.url!r} is {state}; run `xbr init`")

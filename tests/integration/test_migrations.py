@@ -89,6 +89,12 @@ def test_upgrade_downgrade_upgrade_round_trips(bare_engine: Engine) -> None:
     db.require_current_schema(bare_engine)
 
 
+def test_the_head_revision_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert db.head_revision() == ScriptDirectory(str(db.MIGRATIONS)).get_current_head()
+
+
 def test_an_uninitialised_database_is_refused_until_upgraded(bare_engine: Engine) -> None:
     with pytest.raises(XbrError, match=r"not initialised; run `xbr init`"):
         db.require_current_schema(bare_engine)
