@@ -46,15 +46,21 @@ def enqueue(
     review.queued_for, review.queued_at, review.queued_by = dest.value, now, actor
     review.round += 1
     review.run_seen_at = None
+    _note(session, review, actor, now, f"{dest.value} is at its WIP limit: waits for a place, "
+          "by meeting date" + (f"; {comment}" if comment else ""))  # fmt: skip
+
+
+def dequeue(session: Session, review: Review, actor: str, why: str, now: datetime) -> None:
+    """Take a review out of its queue without moving it: it can no longer enter the phase."""
+    phase = review.queued_for
+    review.queued_for = review.queued_at = review.queued_by = None
+    _note(session, review, actor, now, f"left the queue for {phase}: {why}")
+
+
+def _note(session: Session, review: Review, actor: str, now: datetime, comment: str) -> None:
     session.add(
         AuditEntry(
-            review_id=review.id,
-            at=now,
-            from_state=review.status,
-            to_state=review.status,
-            trigger=QUEUED,
-            actor=actor,
-            comment=f"{dest.value} is at its WIP limit: waits for a place, by meeting date"
-            + (f"; {comment}" if comment else ""),
+            review_id=review.id, at=now, from_state=review.status, to_state=review.status,
+            trigger=QUEUED, actor=actor, comment=comment,
         )
-    )
+    )  # fmt: skip

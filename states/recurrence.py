@@ -103,22 +103,33 @@ def ensure_next_review(
         return plan
 
 
+# Clients per transaction of a pass: few commits, and the write lock (SQLite's is the whole
+# database) is never held for long, even on the day a large MSP is first onboarded.
+BATCH = 50
+
+
 def calendar_pass(
     uow: UnitOfWork, catalog: dict[str, Template], now: datetime | None = None
 ) -> list[NextReview]:
-    """One pass of the account calendar over the clients that have no next review, in one
-    transaction: each client's review opens, or not, on its own (a savepoint each)."""
+    """One pass of the account calendar over the clients that have no next review, BATCH
+    clients per transaction; each client's review opens, or not, on its own (a savepoint)."""
     now = now or utcnow()
     # a day ahead of UTC: no client's local day is later than that
     horizon = (now + timedelta(days=1)).date()
     with uow:
-        session = uow.session
-        clients = clients_without_next_review(session, horizon)
+        ids = [c.id for c in clients_without_next_review(uow.session, horizon)]
         # counted once for the pass, then kept up to date as its reviews assign tasks
-        load = open_task_load(session) if clients else {}
-        plans = [_next_review_of(session, catalog, client, now, False, load) for client in clients]
-        uow.commit()
-        return plans
+        load = open_task_load(uow.session) if ids else {}
+    plans: list[NextReview] = []
+    for start in range(0, len(ids), BATCH):
+        with uow:
+            session = uow.session
+            batch = session.scalars(
+                select(Client).where(Client.id.in_(ids[start : start + BATCH])).order_by(Client.id)
+            )
+            plans += [_next_review_of(session, catalog, c, now, False, load) for c in batch]
+            uow.commit()
+    return plans
 
 
 def _next_review_of(

@@ -12,9 +12,9 @@ from states.db import UnitOfWork
 from states.decisions import load_review
 from states.errors import Refused
 from states.lifecycle import FORWARD, Phase, fire
-from states.models import AuditEntry, Review
+from states.models import Review
 from states.notices import pulled_in
-from states.places import PULLED, QUEUED, lock_places
+from states.places import PULLED, dequeue, lock_places
 from states.progress import SYSTEM_ACTOR, build_gate, record_step, settle
 from states.schedule import review_template
 
@@ -48,14 +48,7 @@ def _pull_one(uow: UnitOfWork, review_id: int, phase: Phase, now: datetime) -> b
         try:
             fire(gate, trigger)
         except Refused as why:
-            review.queued_for = review.queued_at = review.queued_by = None
-            session.add(
-                AuditEntry(
-                    review_id=review.id, at=now, from_state=review.status,
-                    to_state=review.status, trigger=QUEUED, actor=SYSTEM_ACTOR,
-                    comment=f"left the queue for {phase.value}: {why}",
-                )
-            )  # fmt: skip
+            dequeue(session, review, SYSTEM_ACTOR, str(why), now)
             uow.commit()
             return None
         record_step(
