@@ -341,7 +341,7 @@ def add_holding(gen: Generator, client: dict[str, Any], phase: str) -> None:
         gen.expect["reminders"].append(row["id"])
     else:
         row = gen.review(client, client["template"], phase)
-    client["next_review_on"] = row["created_at"].date()
+    client["next_review_on"] = date.max  # states.models.WHILE_HELD: the calendar passes it by
 
 
 def populate(conn: Connection, sizes: Sizes, catalog: dict[str, Template],

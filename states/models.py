@@ -57,6 +57,9 @@ class Base(DeclarativeBase):
 OPEN_REVIEW = text(
     "status NOT IN ('follow_up', 'qa_review', 'closed', 'cancelled') AND type != 'ad-hoc'"
 )
+# Not closed or cancelled, as literal SQL: a query that says so in these words can use the
+# partial index of open reviews' run checks.
+NOT_ENDED = text("status NOT IN ('closed', 'cancelled')")
 
 
 class Installation(Base):
@@ -80,7 +83,8 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # the client's own check thresholds, over its template's (e.g. a secure score target)
     thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # the day the account calendar opens the next review (None: look at the client now)
+    # the day the account calendar looks at the client again: None now, WHILE_HELD while a
+    # review holds its slot (the pass never reads those clients)
     next_review_on: Mapped[date | None] = mapped_column(Date, index=True)
 
     assignments: Mapped[list[ClientRole]] = relationship(back_populates="client")
@@ -139,7 +143,15 @@ class Review(Base):
         Index("reviews_by_wake_at", "wake_at"),
         Index("reviews_by_queue", "queued_for", "meeting_at"),
         Index("reviews_by_escalate_at", "escalate_at"),
-        Index("reviews_by_run_seen_at", "run_seen_at"),
+        Index(
+            "open_reviews_by_run_seen_at",
+            "run_seen_at",
+            sqlite_where=NOT_ENDED,
+            postgresql_where=NOT_ENDED,
+        ),
+        # the board: each column's first cards by meeting date, and its stale count
+        Index("reviews_by_status_meeting", "status", "meeting_at"),
+        Index("reviews_by_status_age_warning", "status", "age_warning_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -229,6 +241,13 @@ class ReviewTask(Base):
     completed_by: Mapped[Person | None] = relationship(
         foreign_keys=[completed_by_id], lazy="joined"
     )
+
+
+AD_HOC = "ad-hoc"  # the review type asked for when needed: it holds no slot
+
+# next_review_on while a review holds the client's slot: the calendar looks again when it
+# leaves it (follow-up, QA, closed or cancelled).
+WHILE_HELD = date.max
 
 
 # As a literal, not a parameter: only so can the database use the partial indexes of open tasks.

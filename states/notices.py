@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from states.calendar import add_business_days, local_date, zone
 from states.db import UnitOfWork
@@ -158,7 +158,9 @@ def invite(session: Session, review: Review, cancelled: bool = False) -> None:
         )  # fmt: skip
 
 
-def remind(session: Session, review: Review, template: Template, now: datetime) -> int:
+def remind(
+    session: Session, review: Review, template: Template, now: datetime, tasks: list[ReviewTask]
+) -> int:
     """Reminders a day before tasks are due and once they are overdue; escalation of a phase
     older than its warning: to the accountable role, then at twice the age to ops_manager.
     Returns how many notices are new."""
@@ -167,7 +169,7 @@ def remind(session: Session, review: Review, template: Template, now: datetime) 
     added = 0
     tz = zone(review.client.timezone)
     today = local_date(now, tz)
-    due = [t for t in review.tasks if t.phase == review.status and t.status == "open" and t.due_at]
+    due = [t for t in tasks if t.phase == review.status and t.status == "open" and t.due_at]
     for task in due:
         assert task.due_at is not None
         kind = "overdue" if task.due_at <= now else "reminder"
@@ -232,8 +234,8 @@ def plan_reminders(uow: UnitOfWork, now: datetime) -> int:
         open_phases = [p.value for p in OPEN_PHASES]
         # two steps, so that the database starts from the few open tasks due soon (a join
         # may be planned from the thousands of open reviews instead)
-        tasks_due = session.execute(
-            select(ReviewTask.review_id, ReviewTask.phase)
+        tasks_due = session.scalars(
+            select(ReviewTask)
             .where(TASK_IS_OPEN, ReviewTask.due_at <= now + REMIND_AHEAD)
             .where(
                 or_(
@@ -242,23 +244,20 @@ def plan_reminders(uow: UnitOfWork, now: datetime) -> int:
                 )
             )
         ).all()
-        in_phase = session.execute(
-            select(Review.id, Review.status).where(
-                Review.id.in_({review_id for review_id, _ in tasks_due})
-            )
+        by_review: dict[int, list[ReviewTask]] = {}
+        for task in tasks_due:
+            by_review.setdefault(task.review_id, []).append(task)
+        # escalate_at is only ever set on open reviews; the status is checked below, so that the
+        # query is read through the escalate_at index alone
+        stale = select(Review.id).where(Review.escalate_at <= now)
+        ids = set(by_review) | set(session.scalars(stale))
+        found = session.scalars(select(Review).where(Review.id.in_(ids)).order_by(Review.id))
+        reviews = [r for r in found if r.status in open_phases]
+        read_planned(session, [r.id for r in reviews])
+        added = sum(
+            remind(session, review, review_template(review), now, by_review.get(review.id, []))
+            for review in reviews
         )
-        status = dict(in_phase.tuples().all())
-        ids = {review_id for review_id, phase in tasks_due if status.get(review_id) == phase}
-        stale = select(Review.id).where(Review.escalate_at <= now, Review.status.in_(open_phases))
-        ids |= set(session.scalars(stale))
-        reviews = session.scalars(
-            select(Review)
-            .where(Review.id.in_(ids))
-            .options(selectinload(Review.tasks))
-            .order_by(Review.id)
-        ).all()
-        read_planned(session, ids)
-        added = sum(remind(session, review, review_template(review), now) for review in reviews)
         uow.commit()
         return added
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from states.directory import people_for
 from states.errors import Refused
-from states.lifecycle import FORWARD, OPEN_PHASES, Gate, Phase, fire
-from states.models import AuditEntry, OutboxMessage, Review
+from states.lifecycle import FORWARD, OPEN_PHASES, SLOT_PHASES, Gate, Phase, fire
+from states.models import AD_HOC, AuditEntry, OutboxMessage, Review
 from states.notices import announce, inform, set_age_warning
 from states.places import enqueue, lock_places, waits_for_place
 from states.schedule import set_wake
@@ -43,12 +43,15 @@ def wip_counts(
     phases without one are not counted (needed and scheduled hold most open reviews)."""
     limits = {p.value: template.phase(p).wip_limit for p in OPEN_PHASES}
     limited = [phase for phase, limit in limits.items() if limit is not None]
-    rows = session.execute(
-        select(Review.status, func.count())
-        .where(Review.status.in_(limited), Review.id != exclude)
-        .group_by(Review.status)
-    )
-    counts = {status: count for status, count in rows}
+    # Without flushing first: whoever moves a review in the same transaction flushes the move
+    # itself (the gate's own review is excluded), and a batch of wakes is not flushed per gate.
+    with session.no_autoflush:
+        rows = session.execute(
+            select(Review.status, func.count())
+            .where(Review.status.in_(limited), Review.id != exclude)
+            .group_by(Review.status)
+        )
+        counts = {status: count for status, count in rows}
     return {phase: (counts.get(phase, 0), limit) for phase, limit in limits.items()}
 
 
@@ -82,6 +85,10 @@ def build_gate(
     )
 
 
+def _holds_slot(status: str | None) -> bool:
+    return status in {p.value for p in SLOT_PHASES}
+
+
 def record_step(
     session: Session,
     review: Review,
@@ -108,6 +115,8 @@ def record_step(
                 if task.status == "open":
                     task.reminded_for = task.due_at
         set_age_warning(review, template)
+        if _holds_slot(source) and not _holds_slot(dest) and review.type != AD_HOC:
+            review.client.next_review_on = None  # the calendar looks at the client again
     # any step settles what waited on the gate: the queue, and the run at the gate's old key
     review.queued_for = review.queued_at = review.queued_by = None
     review.run_seen_at = None

@@ -20,14 +20,13 @@ from states.db import UnitOfWork
 from states.directory import open_task_load
 from states.errors import XbrError
 from states.lifecycle import SLOT_PHASES, Phase
-from states.models import Client, Review, utcnow
+from states.models import AD_HOC, WHILE_HELD, Client, Review, utcnow
 from states.progress import SYSTEM_ACTOR
 from states.reviews import open_review
 from states.templates import Cadence, Template, pick
 
 # reviews whose meeting took place
 HELD = (Phase.FOLLOW_UP.value, Phase.QA_REVIEW.value, Phase.CLOSED.value)
-AD_HOC = "ad-hoc"
 
 
 @dataclass(frozen=True)
@@ -146,6 +145,7 @@ def _next_review_of(
         return NextReview(client.name, None, None, "no cadence")
     template = pick(catalog, client.template)
     if template.review_type == AD_HOC:  # asked for when needed, never by the calendar
+        client.next_review_on = WHILE_HELD  # the pass need not read it again
         return NextReview(client.name, None, None, "ad hoc")
     plan = plan_next(session, client, template, now)
     if plan.reason == "not yet" and plan.meeting_due is not None:

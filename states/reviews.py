@@ -16,7 +16,7 @@ from states.db import UnitOfWork
 from states.directory import client_by_name, open_task_load, people_for
 from states.errors import InvalidInput
 from states.lifecycle import SLOT_PHASES, Phase
-from states.models import Client, Person, Review, ReviewTask, utcnow
+from states.models import AD_HOC, WHILE_HELD, Client, Person, Review, ReviewTask, utcnow
 from states.notices import invite, nothing_planned
 from states.progress import SYSTEM_ACTOR, record_step, settle
 from states.schedule import set_due_dates
@@ -149,6 +149,8 @@ def open_review(
     meeting is set yet (the calendar's due date); `load` is each person's open tasks, when the
     caller opens many reviews (it is kept up to date)."""
     _refuse_second_open_review(session, client, template)
+    if template.review_type != AD_HOC:
+        client.next_review_on = WHILE_HELD
     tz = zone(client.timezone)
     when = meeting_at.astimezone(tz) if meeting_at else now.astimezone(tz)
     if meeting_at is None and period_day is not None:
@@ -187,7 +189,7 @@ def open_review(
 
 
 def _refuse_second_open_review(session: Session, client: Client, template: Template) -> None:
-    if template.review_type == "ad-hoc":
+    if template.review_type == AD_HOC:
         return
     existing = session.scalar(
         select(Review.id).where(

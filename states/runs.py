@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from states.db import UnitOfWork
 from states.decisions import load_review
 from states.errors import Refused
-from states.lifecycle import FORWARD, OPEN_PHASES, Phase, Trigger, fire
-from states.models import AuditEntry, Installation, Review
+from states.lifecycle import FORWARD, Phase, Trigger, fire
+from states.models import NOT_ENDED, AuditEntry, Installation, Review
 from states.places import enqueue, lock_places, waits_for_place
 from states.progress import SYSTEM_ACTOR, build_gate, record_step, settle
 from states.schedule import review_template
@@ -128,21 +128,18 @@ BATCH = 500  # reviews per sweep: a backlog is worked off over the next sweeps
 def open_review_runs(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> list[ReviewRun]:
     """Open reviews whose run the sweeper should check: never seen waiting at the current
     gate (new, moved, re-attached), or not for RECHECK. The work grows with what moved."""
+    columns = (Review.id, Review.flow_run_id, Review.run_generation, Review.created_at,
+               Review.status, Review.round)  # fmt: skip
     with uow:
-        reviews = uow.session.execute(
-            select(
-                Review.id,
-                Review.flow_run_id,
-                Review.run_generation,
-                Review.created_at,
-                Review.status,
-                Review.round,
+        # never seen at this gate first, then the longest unseen; each through the partial
+        # index of open reviews (NOT_ENDED, in its words), so closed ones are never read
+        moved = select(*columns).where(NOT_ENDED, Review.run_seen_at.is_(None))
+        reviews = list(uow.session.execute(moved.order_by(Review.id).limit(limit)))
+        if len(reviews) < limit:
+            unseen = select(*columns).where(NOT_ENDED, Review.run_seen_at <= now - RECHECK)
+            reviews += uow.session.execute(
+                unseen.order_by(Review.run_seen_at).limit(limit - len(reviews))
             )
-            .where(Review.status.in_([p.value for p in OPEN_PHASES]))
-            .where((Review.run_seen_at.is_(None)) | (Review.run_seen_at <= now - RECHECK))
-            .order_by(Review.run_seen_at.is_not(None), Review.run_seen_at, Review.id)
-            .limit(limit)
-        ).all()
         rows = uow.session.execute(
             select(AuditEntry.review_id, func.count())
             .where(AuditEntry.trigger == REFUSED)
@@ -169,13 +166,13 @@ def runs_seen(uow: UnitOfWork, reviews: list[ReviewRun], now: datetime) -> None:
     if not reviews:
         return
     table = cast(Table, Review.__table__)
+    seen = (
+        update(table)
+        .where(table.c.id == bindparam("review"), table.c.round == bindparam("at_round"))
+        .values(run_seen_at=now)
+    )
     with uow:
-        for review in reviews:
-            uow.session.execute(
-                update(table)
-                .where(table.c.id == review.review_id, table.c.round == review.round)
-                .values(run_seen_at=now)
-            )
+        uow.session.execute(seen, [{"review": r.review_id, "at_round": r.round} for r in reviews])
         uow.commit()
 
 
