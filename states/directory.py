@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -156,30 +156,44 @@ def people_for(session: Session, client_id: int, role: str) -> list[Person]:
 def _role_holders(session: Session) -> dict[str, list[Person]]:
     known: dict[str, list[Person]] | None = session.info.get("role_holders")
     if known is None:
-        query = select(PersonRole.role, Person).join(Person, PersonRole.person_id == Person.id)
-        known = session.info["role_holders"] = _by_role(session, query)
+        known = session.info["role_holders"] = {}
+        query = (
+            select(PersonRole.role, Person)
+            .join(Person, PersonRole.person_id == Person.id)
+            .order_by(Person.id)
+            .options(lazyload(Person.role_rows))
+        )
+        with session.no_autoflush:
+            for role, person in session.execute(query):
+                known.setdefault(role, []).append(person)
     return known
 
 
 def _roles_of_client(session: Session, client_id: int) -> dict[str, list[Person]]:
+    read_client_roles(session, [client_id])
+    roles: dict[str, list[Person]] = session.info["client_roles"][client_id]
+    return roles
+
+
+def read_client_roles(session: Session, client_ids: list[int]) -> None:
+    """Who covers which role for these clients (those not read yet in this transaction), in
+    one query."""
     clients: dict[int, dict[str, list[Person]]] = session.info.setdefault("client_roles", {})
-    if client_id not in clients:
-        query = (
-            select(ClientRole.role, Person)
-            .join(Person, ClientRole.person_id == Person.id)
-            .where(ClientRole.client_id == client_id)
-        )
-        clients[client_id] = _by_role(session, query)
-    return clients[client_id]
-
-
-def _by_role(session: Session, query: Select[tuple[str, Person]]) -> dict[str, list[Person]]:
-    found: dict[str, list[Person]] = {}
+    unread = [c for c in client_ids if c not in clients]
+    if not unread:
+        return
+    for client_id in unread:
+        clients[client_id] = {}
+    query = (
+        select(ClientRole.client_id, ClientRole.role, Person)
+        .join(Person, ClientRole.person_id == Person.id)
+        .where(ClientRole.client_id.in_(unread))
+        .order_by(Person.id)
+        .options(lazyload(Person.role_rows))
+    )
     with session.no_autoflush:
-        rows = session.execute(query.order_by(Person.id).options(lazyload(Person.role_rows)))
-        for role, person in rows:
-            found.setdefault(role, []).append(person)
-    return found
+        for client_id, role, person in session.execute(query):
+            clients[client_id].setdefault(role, []).append(person)
 
 
 def open_task_load(session: Session) -> dict[int, int]:

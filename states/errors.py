@@ -13,6 +13,11 @@ class InvalidInput(XbrError):
     """A value that can never be right: bad date, unknown role, malformed file."""
 
 
+class SlotTaken(InvalidInput):
+    """The database refused a second open review of a client and type: another transaction
+    opened it first (the one that fails is done for on PostgreSQL)."""
+
+
 class IllegalTrigger(XbrError):
     """The trigger does not apply in the review's current phase."""
 

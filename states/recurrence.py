@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from states.cadence import next_meeting, opens_on
 from states.calendar import local_date, zone
 from states.db import UnitOfWork
-from states.directory import open_task_load
-from states.errors import XbrError
+from states.directory import open_task_load, read_client_roles
+from states.errors import SlotTaken, XbrError
 from states.lifecycle import SLOT_PHASES, Phase
 from states.models import AD_HOC, WHILE_HELD, Client, Review, utcnow
 from states.progress import SYSTEM_ACTOR
@@ -57,16 +57,29 @@ def clients_without_next_review(session: Session, today: date) -> list[Client]:
 
 def _held_meetings(session: Session, client: Client, review_type: str) -> tuple[date, date] | None:
     """The client's first and latest held meetings of this type, as local days."""
-    meetings = list(
-        session.scalars(
-            select(Review.meeting_at)
-            .where(Review.client_id == client.id, Review.type == review_type)
-            .where(Review.status.in_(HELD), Review.meeting_at.is_not(None))
-            .order_by(Review.meeting_at)
-        )
-    )
-    days = [local_date(m, zone(client.timezone)) for m in meetings if m is not None]
+    read_held_meetings(session, [client.id])
+    meetings = session.info["held_meetings"][client.id].get(review_type, [])
+    days = [local_date(m, zone(client.timezone)) for m in meetings]
     return (days[0], days[-1]) if days else None
+
+
+def read_held_meetings(session: Session, client_ids: list[int]) -> None:
+    """The held meetings of these clients (those not read yet in this transaction), by type
+    and in order, in one query."""
+    known: dict[int, dict[str, list[datetime]]] = session.info.setdefault("held_meetings", {})
+    unread = [c for c in client_ids if c not in known]
+    if not unread:
+        return
+    for client_id in unread:
+        known[client_id] = {}
+    rows = session.execute(
+        select(Review.client_id, Review.type, Review.meeting_at)
+        .where(Review.client_id.in_(unread), Review.status.in_(HELD))
+        .where(Review.meeting_at.is_not(None))
+        .order_by(Review.meeting_at)
+    )
+    for client_id, review_type, meeting in rows:
+        known[client_id].setdefault(review_type, []).append(meeting)
 
 
 def plan_next(session: Session, client: Client, template: Template, now: datetime) -> NextReview:
@@ -111,7 +124,8 @@ def calendar_pass(
     uow: UnitOfWork, catalog: dict[str, Template], now: datetime | None = None
 ) -> list[NextReview]:
     """One pass of the account calendar over the clients that have no next review, BATCH
-    clients per transaction; each client's review opens, or not, on its own (a savepoint)."""
+    clients per transaction. When another pass or follow-up opens one of a batch's reviews
+    first, the batch is done again with a savepoint per client, so only that client waits."""
     now = now or utcnow()
     # a day ahead of UTC: no client's local day is later than that
     horizon = (now + timedelta(days=1)).date()
@@ -121,14 +135,32 @@ def calendar_pass(
         load = open_task_load(uow.session) if ids else {}
     plans: list[NextReview] = []
     for start in range(0, len(ids), BATCH):
-        with uow:
-            session = uow.session
-            batch = session.scalars(
-                select(Client).where(Client.id.in_(ids[start : start + BATCH])).order_by(Client.id)
-            )
-            plans += [_next_review_of(session, catalog, c, now, False, load) for c in batch]
-            uow.commit()
+        batch, before = ids[start : start + BATCH], dict(load)
+        try:
+            plans += _pass_over(uow, catalog, batch, now, load, careful=False)
+        except SlotTaken:
+            load.clear()
+            load.update(before)
+            plans += _pass_over(uow, catalog, batch, now, load, careful=True)
     return plans
+
+
+def _pass_over(
+    uow: UnitOfWork,
+    catalog: dict[str, Template],
+    ids: list[int],
+    now: datetime,
+    load: dict[int, int],
+    careful: bool,
+) -> list[NextReview]:
+    with uow:
+        session = uow.session
+        clients = session.scalars(select(Client).where(Client.id.in_(ids)).order_by(Client.id))
+        read_held_meetings(session, ids)  # the batch's history and roles in two queries
+        read_client_roles(session, ids)
+        plans = [_next_review_of(session, catalog, c, now, False, load, careful) for c in clients]
+        uow.commit()
+        return plans
 
 
 def _next_review_of(
@@ -138,9 +170,11 @@ def _next_review_of(
     now: datetime,
     early: bool,
     load: dict[int, int] | None = None,
+    careful: bool = True,
 ) -> NextReview:
-    """Plan the client's next review and open it when it is due, in a savepoint: when another
-    pass or follow-up opened it first, only this client's part is undone."""
+    """Plan the client's next review and open it when it is due. `careful`: in a savepoint,
+    so that when another pass or follow-up opened it first only this client's part is undone;
+    otherwise that raises SlotTaken and the caller's transaction is done for."""
     if not client.active or client.cadence == Cadence.NONE.value:
         return NextReview(client.name, None, None, "no cadence")
     template = pick(catalog, client.template)
@@ -156,13 +190,17 @@ def _next_review_of(
     why = f"account calendar: {plan.reason}" + (
         f", meeting due around {plan.meeting_due}" if plan.meeting_due else ""
     )
+    args = (session, client, template, SYSTEM_ACTOR, now, why, None, plan.meeting_due, load)
     try:
-        with session.begin_nested():
-            review = open_review(
-                session, client, template, SYSTEM_ACTOR, now, why, None, plan.meeting_due, load
-            )
-    except XbrError as taken:  # another pass, or follow-up, opened it first
-        return NextReview(client.name, None, plan.meeting_due, f"exists: {taken}")
-    except IntegrityError:
+        if careful:
+            with session.begin_nested():
+                review = open_review(*args)
+        else:  # the pass found the client's slot free
+            review = open_review(*args, slot_free=True)
+    except (SlotTaken, IntegrityError) as taken:  # the database refused it: opened first
+        if not careful:
+            raise SlotTaken(str(taken)) from taken
         return NextReview(client.name, None, plan.meeting_due, "exists")
+    except XbrError as taken:  # found open before inserting: the transaction goes on
+        return NextReview(client.name, None, plan.meeting_due, f"exists: {taken}")
     return NextReview(client.name, review.id, plan.meeting_due, plan.reason)

@@ -14,10 +14,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from states.calendar import parse_moment, zone
 from states.db import UnitOfWork
 from states.directory import client_by_name, open_task_load, people_for
-from states.errors import InvalidInput
+from states.errors import InvalidInput, SlotTaken
 from states.lifecycle import SLOT_PHASES, Phase
 from states.models import AD_HOC, WHILE_HELD, Client, Person, Review, ReviewTask, utcnow
-from states.notices import invite, nothing_planned
+from states.notices import invite, nothing_planned, set_age_warning
 from states.progress import SYSTEM_ACTOR, record_step, settle
 from states.schedule import set_due_dates
 from states.templates import Cadence, TaskSpec, Template, pick
@@ -143,12 +143,16 @@ def open_review(
     meeting_at: datetime | None = None,
     period_day: date | None = None,
     load: dict[int, int] | None = None,
+    slot_free: bool = False,
 ) -> Review:
     """Open a review in the caller's transaction: its tasks with assignees and due dates, the
     audit entry, the first notices and the invitation. `period_day` names its period when no
     meeting is set yet (the calendar's due date); `load` is each person's open tasks, when the
-    caller opens many reviews (it is kept up to date)."""
-    _refuse_second_open_review(session, client, template)
+    caller opens many reviews (it is kept up to date); `slot_free`: the caller found no review
+    holding the client's slot (the database refuses a second one all the same: SlotTaken)."""
+    name = client.name  # for the message: a failed flush leaves the client unreadable
+    if not slot_free:
+        _refuse_second_open_review(session, client, template)
     if template.review_type != AD_HOC:
         client.next_review_on = WHILE_HELD
     tz = zone(client.timezone)
@@ -168,15 +172,21 @@ def open_review(
         created_at=now,
         budget_hours=template.budget_hours,
         actual_hours=0,
+        wake_at=None,
+        queued_for=None,
+        queued_at=None,
+        queued_by=None,
+        run_seen_at=None,
     )
+    set_age_warning(review, template)  # as the start step sets it: inserted, not updated after
     session.add(review)
     tasks = _new_tasks(session, review, template, open_task_load(session) if load is None else load)
     set_due_dates(review, template, tasks)
     try:
         session.flush()
     except IntegrityError:
-        raise InvalidInput(
-            f"{client.name} already has an open {template.review_type} review; "
+        raise SlotTaken(
+            f"{name} already has an open {template.review_type} review; "
             "close or cancel it first"
         ) from None
     _insert_tasks(session, review, tasks)
