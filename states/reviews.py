@@ -96,12 +96,15 @@ _TASK_COLUMNS = ("key", "position", "phase", "title", "role", "kind", "required"
 
 
 def _insert_tasks(session: Session, review: Review, tasks: list[ReviewTask]) -> None:
-    """All of a new review's tasks in one INSERT (the unit of work sends one per task on
-    SQLite, to learn each id), then the same objects become the review's loaded tasks."""
+    """A new review's tasks in one executemany and their ids in one query (the unit of work
+    sends one INSERT per task on SQLite to learn each id, and PostgreSQL's multi-row INSERT
+    is too long for psycopg's statement cache); then the same objects become the review's
+    loaded tasks."""
     table = cast(Table, ReviewTask.__table__)
     rows = [{c: getattr(t, c) for c in _TASK_COLUMNS} | {"review_id": review.id} for t in tasks]
-    returned = session.execute(insert(table).returning(table.c.key, table.c.id), rows)
-    ids = dict(returned.tuples().all())
+    session.execute(insert(table), rows)
+    new = select(table.c.key, table.c.id).where(table.c.review_id == review.id)
+    ids = dict(session.execute(new).tuples().all())
     for task in tasks:
         task.id, task.review_id = ids[task.key], review.id
         make_transient_to_detached(task)  # every column set: nothing left to load
@@ -186,8 +189,7 @@ def open_review(
         session.flush()
     except IntegrityError:
         raise SlotTaken(
-            f"{name} already has an open {template.review_type} review; "
-            "close or cancel it first"
+            f"{name} already has an open {template.review_type} review; close or cancel it first"
         ) from None
     _insert_tasks(session, review, tasks)
     nothing_planned(session, review.id)
