@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -16,7 +16,16 @@ from states.db import UnitOfWork
 from states.directory import client_by_name, open_task_load, people_for
 from states.errors import InvalidInput, SlotTaken
 from states.lifecycle import SLOT_PHASES, Phase
-from states.models import AD_HOC, WHILE_HELD, Client, Person, Review, ReviewTask, utcnow
+from states.models import (
+    AD_HOC,
+    WHILE_HELD,
+    Client,
+    Person,
+    Review,
+    ReviewTask,
+    UTCDateTime,
+    utcnow,
+)
 from states.notices import invite, nothing_planned, set_age_warning
 from states.progress import SYSTEM_ACTOR, record_step, settle
 from states.schedule import set_due_dates
@@ -90,23 +99,43 @@ def _new_tasks(
     return tasks
 
 
-_TASK_COLUMNS = ("key", "position", "phase", "title", "role", "kind", "required",
-                 "assignee_id", "status", "due_at", "completed_by_id", "completed_at", "note",
-                 "skip_reason", "hours", "reminded_for")  # fmt: skip
+# A new review's tasks, column by column, with their PostgreSQL types
+_TASK_COLUMNS = {"key": "varchar", "position": "integer", "phase": "varchar", "title": "text",
+                 "role": "varchar", "kind": "varchar", "required": "boolean",
+                 "assignee_id": "integer", "status": "varchar", "due_at": "timestamp",
+                 "completed_by_id": "integer", "completed_at": "timestamp", "note": "text",
+                 "skip_reason": "text", "hours": "float8", "reminded_for": "timestamp",
+                 "review_id": "integer"}  # fmt: skip
+# PostgreSQL takes them as one array per column: one short statement, parsed and planned once
+_UNNEST_TASKS = text(
+    f"INSERT INTO review_tasks ({', '.join(_TASK_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _TASK_COLUMNS.items())
+    + ") RETURNING key, id"
+)
+_MOMENT = UTCDateTime()
+
+
+def _column(tasks: list[ReviewTask], name: str, moment: bool) -> list[Any]:
+    values = [getattr(task, name) for task in tasks]
+    return [_MOMENT.process_bind_param(v, None) for v in values] if moment else values
 
 
 def _insert_tasks(session: Session, review: Review, tasks: list[ReviewTask]) -> None:
-    """A new review's tasks in one executemany and their ids in one query (the unit of work
-    sends one INSERT per task on SQLite to learn each id, and PostgreSQL's multi-row INSERT
-    is too long for psycopg's statement cache); then the same objects become the review's
-    loaded tasks."""
-    table = cast(Table, ReviewTask.__table__)
-    rows = [{c: getattr(t, c) for c in _TASK_COLUMNS} | {"review_id": review.id} for t in tasks]
-    session.execute(insert(table), rows)
-    new = select(table.c.key, table.c.id).where(table.c.review_id == review.id)
-    ids = dict(session.execute(new).tuples().all())
+    """A new review's tasks in one statement (PostgreSQL) or one executemany and a query for
+    their ids (SQLite), where the unit of work would send an INSERT per task to learn each id;
+    then the same objects become the review's loaded tasks."""
     for task in tasks:
-        task.id, task.review_id = ids[task.key], review.id
+        task.review_id = review.id
+    if session.get_bind().dialect.name == "postgresql":
+        columns = {c: _column(tasks, c, t == "timestamp") for c, t in _TASK_COLUMNS.items()}
+        ids = dict(session.execute(_UNNEST_TASKS, columns).tuples().all())
+    else:
+        table = cast(Table, ReviewTask.__table__)
+        session.execute(insert(table), [{c: getattr(t, c) for c in _TASK_COLUMNS} for t in tasks])
+        new = select(table.c.key, table.c.id).where(table.c.review_id == review.id)
+        ids = dict(session.execute(new).tuples().all())
+    for task in tasks:
+        task.id = ids[task.key]
         make_transient_to_detached(task)  # every column set: nothing left to load
         session.add(task)
     set_committed_value(review, "tasks", tasks)
@@ -166,7 +195,7 @@ def open_review(
         client=client,
         type=template.review_type,
         template=template.name,
-        template_snapshot=template.model_dump(mode="json"),
+        template_snapshot=_snapshot(session, template),
         period=period_of(template.cadence, when),
         status=Phase.NEEDED.value,
         round=0,
@@ -198,6 +227,14 @@ def open_review(
     settle(session, review, template, now)
     invite(session, review)
     return review
+
+
+def _snapshot(session: Session, template: Template) -> dict[str, Any]:
+    """The template as the review keeps it, made once per transaction (a pass opens many)."""
+    made: dict[int, dict[str, Any]] = session.info.setdefault("snapshots", {})
+    if id(template) not in made:
+        made[id(template)] = template.model_dump(mode="json")
+    return made[id(template)]
 
 
 def _refuse_second_open_review(session: Session, client: Client, template: Template) -> None:
