@@ -655,12 +655,25 @@ def prepare(copies: Copies, scales: dict[str, Sizes], now: datetime, seed: int) 
     return {"machine": info, "databases": built}
 
 
+def cpu_check() -> float:
+    """Seconds for a fixed pure-Python loop (best of 3): this VM's speed drifts, and runs made
+    at different times compare only alongside it."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(3_000_000):
+            total += i * i
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 def run_all(args: argparse.Namespace, copies: Copies, home: Path) -> dict[str, Any]:
     """Templates, then per repetition each operation of each scale on its own fresh copy
     (scales alternating), then one counted (and profiled) run of each."""
     sizes = QUICK if args.quick else FULL
     scales = {"full": sizes, "small": sizes.smaller(args.factor)}
     now = datetime.now(UTC).replace(microsecond=0)
+    speed_before = cpu_check()
     prepared = prepare(copies, scales, now, args.seed)
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in scales}
     for rep in range(1, args.reps + 1):
@@ -684,6 +697,7 @@ def run_all(args: argparse.Namespace, copies: Copies, home: Path) -> dict[str, A
             if prof:
                 inspected[label][name]["profile"] = house().profile_summary(prof, top=20)
     prepared["machine"]["loadavg_at_end"] = list(os.getloadavg())
+    prepared["machine"]["cpu_check_s"] = {"before": speed_before, "after": cpu_check()}
     return {**prepared, "now": now.isoformat(), "runs": runs, "inspected": inspected}
 
 
