@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
@@ -17,6 +18,9 @@ from states.errors import XbrError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 # Alembic is imported where it is used: a resumed review's flow run never migrates, and
 # every import lengthens the time from a decision to the next gate.
@@ -72,6 +76,26 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+
+def read_unread(
+    session: Session,
+    name: str,
+    keys: Iterable[K],
+    empty: Callable[[], V],
+    fill: Callable[[list[K], dict[K, V]], None],
+) -> dict[K, V]:
+    """What this transaction has read of `name`, key by key (kept in `session.info`): the keys
+    not read yet get `empty()`, then one `fill(unread, known)` reads them all, without
+    flushing what the transaction has pending."""
+    known: dict[K, V] = session.info.setdefault(name, {})
+    unread = [key for key in keys if key not in known]
+    if unread:
+        for key in unread:
+            known[key] = empty()
+        with session.no_autoflush:
+            fill(unread, known)
+    return known
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from states.calendar import zone
-from states.db import UnitOfWork
+from states.db import UnitOfWork, read_unread
 from states.errors import InvalidInput, NotFound
 from states.models import TASK_IS_OPEN, Client, ClientRole, Person, PersonRole, ReviewTask
 from states.templates import Cadence, Role, Template, pick
@@ -170,30 +170,27 @@ def _role_holders(session: Session) -> dict[str, list[Person]]:
 
 
 def _roles_of_client(session: Session, client_id: int) -> dict[str, list[Person]]:
-    read_client_roles(session, [client_id])
-    roles: dict[str, list[Person]] = session.info["client_roles"][client_id]
-    return roles
+    return read_client_roles(session, [client_id])[client_id]
 
 
-def read_client_roles(session: Session, client_ids: list[int]) -> None:
-    """Who covers which role for these clients (those not read yet in this transaction), in
-    one query."""
-    clients: dict[int, dict[str, list[Person]]] = session.info.setdefault("client_roles", {})
-    unread = [c for c in client_ids if c not in clients]
-    if not unread:
-        return
-    for client_id in unread:
-        clients[client_id] = {}
-    query = (
-        select(ClientRole.client_id, ClientRole.role, Person)
-        .join(Person, ClientRole.person_id == Person.id)
-        .where(ClientRole.client_id.in_(unread))
-        .order_by(Person.id)
-        .options(lazyload(Person.role_rows))
-    )
-    with session.no_autoflush:
+def read_client_roles(
+    session: Session, client_ids: list[int]
+) -> dict[int, dict[str, list[Person]]]:
+    """Who covers which role for these clients (those not read yet in this transaction read
+    in one query)."""
+
+    def fill(unread: list[int], clients: dict[int, dict[str, list[Person]]]) -> None:
+        query = (
+            select(ClientRole.client_id, ClientRole.role, Person)
+            .join(Person, ClientRole.person_id == Person.id)
+            .where(ClientRole.client_id.in_(unread))
+            .order_by(Person.id)
+            .options(lazyload(Person.role_rows))
+        )
         for client_id, role, person in session.execute(query):
             clients[client_id].setdefault(role, []).append(person)
+
+    return read_unread(session, "client_roles", client_ids, dict, fill)
 
 
 def open_task_load(session: Session) -> dict[int, int]:

@@ -15,13 +15,14 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from states.calendar import add_business_days, local_date, zone
-from states.db import UnitOfWork
+from states.db import UnitOfWork, read_unread
 from states.directory import people_for
 from states.lifecycle import OPEN_PHASES
 from states.models import TASK_IS_OPEN, OutboxMessage, Review, ReviewTask
 from states.schedule import review_template
 from states.templates import Template
 
+PLANNED = "planned_notices"  # session.info: review id -> dedupe keys of its notices
 NOTICE = "notice."  # outbox kinds of notices start with it; other kinds are internal events
 # the people a meeting invitation goes to, besides the client's contacts
 ATTENDEE_ROLES = ("vcio", "account_manager")
@@ -51,25 +52,18 @@ def _add(
 def _planned(session: Session, review_id: int) -> set[str]:
     """The dedupe keys of the review's notices, read once per transaction and kept up to date
     by _add: one query for all of a step's notices, and one flush that inserts them."""
-    read_planned(session, [review_id])
-    planned: set[str] = session.info["planned_notices"][review_id]
-    return planned
+    return read_planned(session, [review_id])[review_id]
 
 
 def nothing_planned(session: Session, review_id: int) -> None:
     """A review opened in this transaction: it has no notices to read."""
-    session.info.setdefault("planned_notices", {})[review_id] = set()
+    read_unread(session, PLANNED, [review_id], set, lambda unread, planned: None)
 
 
-def read_planned(session: Session, review_ids: Iterable[int]) -> None:
-    """Read the planned notices of these reviews (those not read yet) in one query."""
-    planned: dict[int, set[str]] = session.info.setdefault("planned_notices", {})
-    unread = [r for r in review_ids if r not in planned]
-    if not unread:
-        return
-    for review_id in unread:
-        planned[review_id] = set()
-    with session.no_autoflush:
+def read_planned(session: Session, review_ids: Iterable[int]) -> dict[int, set[str]]:
+    """The planned notices of these reviews (those not read yet read in one query)."""
+
+    def fill(unread: list[int], planned: dict[int, set[str]]) -> None:
         rows = session.execute(
             select(OutboxMessage.review_id, OutboxMessage.dedupe_key).where(
                 OutboxMessage.review_id.in_(unread), OutboxMessage.kind.startswith(NOTICE)
@@ -77,6 +71,8 @@ def read_planned(session: Session, review_ids: Iterable[int]) -> None:
         )
         for review_id, key in rows:
             planned[review_id].add(key)
+
+    return read_unread(session, PLANNED, review_ids, set, fill)
 
 
 def _to_roles(

@@ -85,8 +85,11 @@ def build_gate(
     )
 
 
+_SLOT = {p.value for p in SLOT_PHASES}
+
+
 def _holds_slot(status: str | None) -> bool:
-    return status in {p.value for p in SLOT_PHASES}
+    return status in _SLOT
 
 
 def record_step(

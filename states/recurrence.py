@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from states.cadence import next_meeting, opens_on
 from states.calendar import local_date, zone
-from states.db import UnitOfWork
+from states.db import UnitOfWork, read_unread
 from states.directory import open_task_load, read_client_roles
 from states.errors import SlotTaken, XbrError
 from states.lifecycle import SLOT_PHASES, Phase
@@ -57,29 +57,28 @@ def clients_without_next_review(session: Session, today: date) -> list[Client]:
 
 def _held_meetings(session: Session, client: Client, review_type: str) -> tuple[date, date] | None:
     """The client's first and latest held meetings of this type, as local days."""
-    read_held_meetings(session, [client.id])
-    meetings = session.info["held_meetings"][client.id].get(review_type, [])
+    meetings = read_held_meetings(session, [client.id])[client.id].get(review_type, [])
     days = [local_date(m, zone(client.timezone)) for m in meetings]
     return (days[0], days[-1]) if days else None
 
 
-def read_held_meetings(session: Session, client_ids: list[int]) -> None:
-    """The held meetings of these clients (those not read yet in this transaction), by type
-    and in order, in one query."""
-    known: dict[int, dict[str, list[datetime]]] = session.info.setdefault("held_meetings", {})
-    unread = [c for c in client_ids if c not in known]
-    if not unread:
-        return
-    for client_id in unread:
-        known[client_id] = {}
-    rows = session.execute(
-        select(Review.client_id, Review.type, Review.meeting_at)
-        .where(Review.client_id.in_(unread), Review.status.in_(HELD))
-        .where(Review.meeting_at.is_not(None))
-        .order_by(Review.meeting_at)
-    )
-    for client_id, review_type, meeting in rows:
-        known[client_id].setdefault(review_type, []).append(meeting)
+def read_held_meetings(
+    session: Session, client_ids: list[int]
+) -> dict[int, dict[str, list[datetime]]]:
+    """The held meetings of these clients, by type and in order (those not read yet in this
+    transaction read in one query)."""
+
+    def fill(unread: list[int], known: dict[int, dict[str, list[datetime]]]) -> None:
+        rows = session.execute(
+            select(Review.client_id, Review.type, Review.meeting_at)
+            .where(Review.client_id.in_(unread), Review.status.in_(HELD))
+            .where(Review.meeting_at.is_not(None))
+            .order_by(Review.meeting_at)
+        )
+        for client_id, review_type, meeting in rows:
+            known[client_id].setdefault(review_type, []).append(meeting)
+
+    return read_unread(session, "held_meetings", client_ids, dict, fill)
 
 
 def plan_next(session: Session, client: Client, template: Template, now: datetime) -> NextReview:
