@@ -7,7 +7,7 @@ the loser finds it exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select
@@ -22,7 +22,7 @@ from states.errors import SlotTaken, XbrError
 from states.lifecycle import SLOT_PHASES, Phase
 from states.models import AD_HOC, WHILE_HELD, Client, Review, utcnow
 from states.progress import SYSTEM_ACTOR
-from states.reviews import open_review
+from states.reviews import Opening, open_review, open_reviews
 from states.templates import Cadence, Template, pick
 
 # reviews whose meeting took place
@@ -109,7 +109,9 @@ def ensure_next_review(
         client = uow.session.scalar(select(Client).where(Client.name == client_name))
         if client is None:
             return NextReview(client_name, None, None, "no cadence")
-        plan = _next_review_of(uow.session, catalog, client, now, early)
+        plan, opening = _plan(uow.session, catalog, client, now, early)
+        if opening is not None:
+            plan = _open_carefully(uow.session, plan, opening, now)
         uow.commit()
         return plan
 
@@ -123,8 +125,9 @@ def calendar_pass(
     uow: UnitOfWork, catalog: dict[str, Template], now: datetime | None = None
 ) -> list[NextReview]:
     """One pass of the account calendar over the clients that have no next review, BATCH
-    clients per transaction. When another pass or follow-up opens one of a batch's reviews
-    first, the batch is done again with a savepoint per client, so only that client waits."""
+    clients per transaction, their reviews opened together. When another pass or follow-up
+    opens one of a batch's reviews first, the batch is done again with a savepoint per client,
+    so only that client waits."""
     now = now or utcnow()
     # a day ahead of UTC: no client's local day is later than that
     horizon = (now + timedelta(days=1)).date()
@@ -152,54 +155,66 @@ def _pass_over(
     load: dict[int, int],
     careful: bool,
 ) -> list[NextReview]:
+    """Plan and open the next reviews of a batch of clients in one transaction. Not `careful`:
+    all in one go, and SlotTaken if the database refuses one (the transaction is done for)."""
     with uow:
         session = uow.session
         clients = session.scalars(select(Client).where(Client.id.in_(ids)).order_by(Client.id))
         read_held_meetings(session, ids)  # the batch's history and roles in two queries
         read_client_roles(session, ids)
-        plans = [_next_review_of(session, catalog, c, now, False, load, careful) for c in clients]
+        planned = [_plan(session, catalog, client, now, False) for client in clients]
+        if careful:
+            plans = [
+                _open_carefully(session, plan, opening, now, load) if opening else plan
+                for plan, opening in planned
+            ]
+        else:
+            openings = [opening for _, opening in planned if opening]
+            reviews = iter(open_reviews(session, openings, SYSTEM_ACTOR, now, load))
+            plans = [
+                replace(plan, review_id=next(reviews).id) if opening else plan
+                for plan, opening in planned
+            ]
         uow.commit()
         return plans
 
 
-def _next_review_of(
-    session: Session,
-    catalog: dict[str, Template],
-    client: Client,
-    now: datetime,
-    early: bool,
-    load: dict[int, int] | None = None,
-    careful: bool = True,
-) -> NextReview:
-    """Plan the client's next review and open it when it is due. `careful`: in a savepoint,
-    so that when another pass or follow-up opened it first only this client's part is undone;
-    otherwise that raises SlotTaken and the caller's transaction is done for."""
+def _plan(
+    session: Session, catalog: dict[str, Template], client: Client, now: datetime, early: bool
+) -> tuple[NextReview, Opening | None]:
+    """What the calendar decides for the client, and the review to open if it is due."""
     if not client.active or client.cadence == Cadence.NONE.value:
-        return NextReview(client.name, None, None, "no cadence")
+        return NextReview(client.name, None, None, "no cadence"), None
     template = pick(catalog, client.template)
     if template.review_type == AD_HOC:  # asked for when needed, never by the calendar
         client.next_review_on = WHILE_HELD  # the pass need not read it again
-        return NextReview(client.name, None, None, "ad hoc")
+        return NextReview(client.name, None, None, "ad hoc"), None
     plan = plan_next(session, client, template, now)
     if plan.reason == "not yet" and plan.meeting_due is not None:
         # the calendar need not look at this client again before the day it opens
         client.next_review_on = opens_on(plan.meeting_due, template.schedule.lead_weeks_max)
     if plan.reason not in ("first review", "due", *(("not yet",) if early else ())):
-        return plan
+        return plan, None
     why = f"account calendar: {plan.reason}" + (
         f", meeting due around {plan.meeting_due}" if plan.meeting_due else ""
     )
-    args = (session, client, template, SYSTEM_ACTOR, now, why, None, plan.meeting_due, load)
+    return plan, Opening(client, template, why, period_day=plan.meeting_due)
+
+
+def _open_carefully(
+    session: Session,
+    plan: NextReview,
+    opening: Opening,
+    now: datetime,
+    load: dict[int, int] | None = None,
+) -> NextReview:
+    """Open the review in a savepoint: when another pass or follow-up opened it first, only
+    this client's part is undone and the plan says it exists."""
     try:
-        if careful:
-            with session.begin_nested():
-                review = open_review(*args)
-        else:  # the pass found the client's slot free
-            review = open_review(*args, slot_free=True)
-    except (SlotTaken, IntegrityError) as taken:  # the database refused it: opened first
-        if not careful:
-            raise SlotTaken(str(taken)) from taken
-        return NextReview(client.name, None, plan.meeting_due, "exists")
+        with session.begin_nested():
+            review = open_review(session, opening, SYSTEM_ACTOR, now, load)
+    except (SlotTaken, IntegrityError):  # the database refused it: opened first
+        return replace(plan, reason="exists")
     except XbrError as taken:  # found open before inserting: the transaction goes on
-        return NextReview(client.name, None, plan.meeting_due, f"exists: {taken}")
-    return NextReview(client.name, review.id, plan.meeting_due, plan.reason)
+        return replace(plan, reason=f"exists: {taken}")
+    return replace(plan, review_id=review.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -110,7 +111,7 @@ _TASK_COLUMNS = {"key": "varchar", "position": "integer", "phase": "varchar", "t
 _UNNEST_TASKS = text(
     f"INSERT INTO review_tasks ({', '.join(_TASK_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _TASK_COLUMNS.items())
-    + ") RETURNING key, id"
+    + ") RETURNING review_id, key, id"
 )
 _MOMENT = UTCDateTime()
 
@@ -120,25 +121,31 @@ def _column(tasks: list[ReviewTask], name: str, moment: bool) -> list[Any]:
     return [_MOMENT.process_bind_param(v, None) for v in values] if moment else values
 
 
-def _insert_tasks(session: Session, review: Review, tasks: list[ReviewTask]) -> None:
-    """A new review's tasks in one statement (PostgreSQL) or one executemany and a query for
+def _insert_tasks(session: Session, opened: list[tuple[Review, list[ReviewTask]]]) -> None:
+    """New reviews' tasks in one statement (PostgreSQL) or one executemany and a query for
     their ids (SQLite), where the unit of work would send an INSERT per task to learn each id;
-    then the same objects become the review's loaded tasks."""
-    for task in tasks:
-        task.review_id = review.id
+    then the same objects become their reviews' loaded tasks."""
+    tasks = [task for review, its in opened for task in its]
+    for review, its in opened:
+        for task in its:
+            task.review_id = review.id
     if session.get_bind().dialect.name == "postgresql":
         columns = {c: _column(tasks, c, t == "timestamp") for c, t in _TASK_COLUMNS.items()}
-        ids = dict(session.execute(_UNNEST_TASKS, columns).tuples().all())
+        rows = session.execute(_UNNEST_TASKS, columns)
     else:
         table = cast(Table, ReviewTask.__table__)
         session.execute(insert(table), [{c: getattr(t, c) for c in _TASK_COLUMNS} for t in tasks])
-        new = select(table.c.key, table.c.id).where(table.c.review_id == review.id)
-        ids = dict(session.execute(new).tuples().all())
+        reviews = [review.id for review, _ in opened]
+        rows = session.execute(
+            select(table.c.review_id, table.c.key, table.c.id).where(table.c.review_id.in_(reviews))
+        )
+    ids = {(review_id, key): task_id for review_id, key, task_id in rows}
     for task in tasks:
-        task.id = ids[task.key]
+        task.id = ids[task.review_id, task.key]
         make_transient_to_detached(task)  # every column set: nothing left to load
         session.add(task)
-    set_committed_value(review, "tasks", tasks)
+    for review, its in opened:
+        set_committed_value(review, "tasks", its)
 
 
 def start_review(
@@ -160,37 +167,81 @@ def start_review(
         meeting_at = parse_moment(meeting, zone(client.timezone)) if meeting else None
         if meeting_at is not None and meeting_at <= now:
             raise InvalidInput(f"--meeting {meeting} is in the past; give a future date")
-        review = open_review(uow.session, client, template, actor, now, note, meeting_at)
+        review = open_review(uow.session, Opening(client, template, note, meeting_at), actor, now)
         uow.commit()
         return review.id
 
 
+@dataclass(frozen=True)
+class Opening:
+    """A review to open: of which client, from which template, and why (for the audit).
+    `period_day` names its period when no meeting is set yet (the calendar's due date)."""
+
+    client: Client
+    template: Template
+    note: str = ""
+    meeting_at: datetime | None = None
+    period_day: date | None = None
+
+
 def open_review(
     session: Session,
-    client: Client,
-    template: Template,
+    opening: Opening,
     actor: str,
     now: datetime,
-    note: str = "",
-    meeting_at: datetime | None = None,
-    period_day: date | None = None,
     load: dict[int, int] | None = None,
-    slot_free: bool = False,
 ) -> Review:
-    """Open a review in the caller's transaction: its tasks with assignees and due dates, the
-    audit entry, the first notices and the invitation. `period_day` names its period when no
-    meeting is set yet (the calendar's due date); `load` is each person's open tasks, when the
-    caller opens many reviews (it is kept up to date); `slot_free`: the caller found no review
-    holding the client's slot (the database refuses a second one all the same: SlotTaken)."""
-    name = client.name  # for the message: a failed flush leaves the client unreadable
-    if not slot_free:
-        _refuse_second_open_review(session, client, template)
+    """Open one review in the caller's transaction, refused when the client's slot is held."""
+    _refuse_second_open_review(session, opening.client, opening.template)
+    return open_reviews(session, [opening], actor, now, load)[0]
+
+
+def open_reviews(
+    session: Session,
+    openings: list[Opening],
+    actor: str,
+    now: datetime,
+    load: dict[int, int] | None = None,
+) -> list[Review]:
+    """Open reviews in the caller's transaction: their tasks with assignees and due dates,
+    audit entries, first notices and invitations, with one INSERT per table for them all.
+    `load` is each person's open tasks when the caller opens many (it is kept up to date). The
+    caller found each client's slot free; the database refuses a second review all the same,
+    and then SlotTaken undoes the transaction."""
+    # read before the flush: a failed one leaves the clients unreadable
+    taken = (
+        f"{openings[0].client.name} already has an open {openings[0].template.review_type} review"
+        if len(openings) == 1
+        else f"one of {', '.join(o.client.name for o in openings)} already has an open review"
+    )
+    load = open_task_load(session) if load is None else load
+    opened = [_new_review(session, opening, now, load) for opening in openings]
+    try:
+        session.flush()
+    except IntegrityError:
+        raise SlotTaken(f"{taken}; close or cancel it first") from None
+    _insert_tasks(session, opened)
+    for opening, (review, _) in zip(openings, opened, strict=True):
+        nothing_planned(session, review.id)
+        template = opening.template
+        why = "; ".join(filter(None, (f"from {template.name}", opening.note)))
+        record_step(session, review, template, "start", None, Phase.NEEDED, actor, why)
+        settle(session, review, template, now)
+        invite(session, review)
+    return [review for review, _ in opened]
+
+
+def _new_review(
+    session: Session, opening: Opening, now: datetime, load: dict[int, int]
+) -> tuple[Review, list[ReviewTask]]:
+    """The review and its tasks, in the session but not yet in the database."""
+    client, template, meeting_at = opening.client, opening.template, opening.meeting_at
     if template.review_type != AD_HOC:
         client.next_review_on = WHILE_HELD
     tz = zone(client.timezone)
     when = meeting_at.astimezone(tz) if meeting_at else now.astimezone(tz)
-    if meeting_at is None and period_day is not None:
-        when = datetime.combine(period_day, when.timetz())
+    if meeting_at is None and opening.period_day is not None:
+        when = datetime.combine(opening.period_day, when.timetz())
     review = Review(
         client=client,
         type=template.review_type,
@@ -212,21 +263,9 @@ def open_review(
     )
     set_age_warning(review, template)  # as the start step sets it: inserted, not updated after
     session.add(review)
-    tasks = _new_tasks(session, review, template, open_task_load(session) if load is None else load)
+    tasks = _new_tasks(session, review, template, load)
     set_due_dates(review, template, tasks)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise SlotTaken(
-            f"{name} already has an open {template.review_type} review; close or cancel it first"
-        ) from None
-    _insert_tasks(session, review, tasks)
-    nothing_planned(session, review.id)
-    why = "; ".join(filter(None, (f"from {template.name}", note)))
-    record_step(session, review, template, "start", None, Phase.NEEDED, actor, why)
-    settle(session, review, template, now)
-    invite(session, review)
-    return review
+    return review, tasks
 
 
 def _snapshot(session: Session, template: Template) -> dict[str, Any]:

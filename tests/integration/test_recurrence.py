@@ -13,7 +13,7 @@ from states.decisions import DecisionKind, DecisionRequest, decide
 from states.models import Review
 from states.recurrence import calendar_pass, ensure_next_review
 from states.templates import Template
-from tests.conftest import UowFactory
+from tests.conftest import UowFactory, staffed
 from tests.team import walk
 
 NOW = datetime(2026, 11, 16, 15, tzinfo=UTC)
@@ -147,3 +147,39 @@ def test_a_calendar_pass_racing_follow_up_opens_one_next_review(
             )
         )
     assert opened == 1
+
+
+def test_a_review_opened_while_a_batch_is_read_leaves_the_rest_of_the_batch_opened(
+    postgres_url: str, catalog: dict[str, Template]
+) -> None:
+    """A batch's reviews are inserted together. When a coordinator opens one of them between
+    the pass's list and its insert, the database refuses the batch, the pass does it again
+    client by client, and that client keeps the coordinator's review."""
+    from sqlalchemy import event
+
+    from states import db
+    from states.reviews import start_review
+
+    engine = db.make_engine(postgres_url)
+    db.upgrade(engine)
+    uow = staffed(engine, catalog)
+    raced: list[int] = []
+
+    def coordinator_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not raced and "clients.id IN" in statement:  # the batch reads its clients
+            raced.append(start_review(uow(), CLIENT, catalog, "qbr", now=NOW))
+
+    event.listen(engine, "before_cursor_execute", coordinator_first)
+    try:
+        plans = calendar_pass(uow(), catalog, NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", coordinator_first)
+    by_client = {p.client: p for p in plans}
+    assert raced
+    assert by_client[CLIENT].review_id is None
+    assert by_client[CLIENT].reason.startswith("exists")
+    others = [p for p in plans if p.client != CLIENT and p.reason == "first review"]
+    assert others
+    assert all(p.review_id for p in others)
+    assert set(open_reviews(uow).values()) == {1}
+    engine.dispose()
