@@ -289,3 +289,30 @@ def test_a_new_client_gets_its_first_review_at_onboarding(xbr: Xbr) -> None:
     assert "already has open qbr review" in err
     never = xbr.json("client", "add", "Walk In", "--cadence", "none", "--template", "qbr")
     assert never["first_review"] is None
+
+
+def test_the_console_script_prints_all_its_output_and_ends_with_the_command_s_code(
+    xbr: Xbr,
+) -> None:
+    """`xbr` ends without the interpreter's teardown: its output must still all arrive and
+    its exit code be the command's."""
+    import subprocess
+    import sys
+
+    def console(*argv: str) -> subprocess.CompletedProcess[str]:
+        script = "import sys; from deploy.cli import main; main()"
+        return subprocess.run(
+            [sys.executable, "-c", script, *argv],
+            capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
+        )  # fmt: skip
+
+    started = xbr.json("review", "start", "Client qbr", "--meeting", MEETING, "--no-flow")
+    board = console("board", "--cards", "0", "--json")
+    assert board.returncode == 0, board.stderr
+    cards = [card for column in json.loads(board.stdout) for card in column["cards"]]
+    assert [card["id"] for card in cards] == [started["id"]]
+    refused = console("review", "show", "999999")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "error: unknown review 999999; see `xbr review list`"
+    ]
