@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from states.db import UnitOfWork
 from states.decisions import load_review
+from states.directory import read_client_roles
 from states.errors import Refused
 from states.lifecycle import FORWARD, Phase, Trigger, fire
 from states.models import NOT_ENDED, AuditEntry, Installation, Review
@@ -81,6 +82,7 @@ def wake_due(uow: UnitOfWork, now: datetime) -> list[int]:
             .options(selectinload(Review.tasks))
             .order_by(Review.meeting_at.is_(None), Review.meeting_at, Review.id)
         ).all()
+        read_client_roles(session, list({review.client_id for review in reviews}))
         trigger, _ = FORWARD[Phase.SCHEDULED]
         lock_places(session, trigger, Phase.SCHEDULED.value)
         woken = [review.id for review in reviews if _wake(session, review, trigger, now)]
