@@ -414,6 +414,53 @@ def up_command(
     stack.up(settings(), port)
 
 
+@app.command("deploy")
+def deploy_command(
+    crash_after: Annotated[
+        int, typer.Option(min=60, help="seconds without a heartbeat before a run is crashed")
+    ] = 90,
+    prefect_file: Annotated[
+        Path | None, typer.Option(help="another prefect.yaml, e.g. for a Kubernetes pool")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy xbr to the Prefect server PREFECT_API_URL names, for `xbr worker` processes:
+    the `xbr` work pool, the three deployments of deploy/prefect.yaml and the automation that
+    crashes a run whose worker died (the sweeper gives its review a new run)."""
+    from datetime import timedelta
+
+    from deploy import workers
+
+    chosen = prefect_file.resolve() if prefect_file else workers.PREFECT_FILE
+    workers.deployment_names(chosen)  # a bad file is refused before anything changes
+    db.upgrade(engine())
+    stack.use_prefect(settings())
+    data = workers.deploy(settings(), timedelta(seconds=crash_after), chosen)
+    names = ", ".join(map(str, data["deployments"]))  # type: ignore[call-overload]
+    render.out(
+        as_json,
+        data,
+        f"deployed {names} from {chosen}; a run without a heartbeat for {crash_after} s is "
+        "crashed and its review gets a new run. Start workers with `xbr worker`.",
+    )
+
+
+@app.command("worker")
+def worker_command(
+    pool: Annotated[str, typer.Option(help="the work pool `xbr deploy` made")] = "xbr",
+    name: Annotated[str | None, typer.Option(help="the worker's name in the Prefect UI")] = None,
+) -> None:
+    """Run a Prefect worker for xbr's runs (`prefect worker start`, with heartbeats on so a
+    run whose worker dies is noticed). Start as many as you like, on any machine with the
+    same XBR_DATABASE_URL; Ctrl-C stops it."""
+    from deploy import workers
+
+    db.require_current_schema(engine())
+    stack.use_prefect(settings())
+    engine().dispose()
+    workers.start_worker(settings(), pool, name)
+
+
 @app.command("sweep")
 def sweep_command(as_json: JsonOpt = False) -> None:
     """Run the review sweeper now: wake reviews whose date came, re-attach lost runs."""

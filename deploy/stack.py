@@ -39,7 +39,8 @@ def prefect_home(settings: Settings) -> Path:
 
 
 def server_env(settings: Settings, port: int) -> dict[str, str]:
-    """Settings of a private, offline Prefect server on SQLite under XBR_HOME."""
+    """Settings of a private, offline Prefect server: on SQLite under XBR_HOME, or on the
+    database PREFECT_SERVER_DATABASE_CONNECTION_URL names."""
     home = prefect_home(settings)
     return {
         "PREFECT_HOME": str(home),
@@ -47,7 +48,7 @@ def server_env(settings: Settings, port: int) -> dict[str, str]:
         "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         # the server copies its UI bundle on first start: keep it out of site-packages

@@ -24,7 +24,7 @@ from tasks.staging import stage_review
 from tasks.store import uow
 
 
-@task(retries=3, retry_delay_seconds=2)
+@task(persist_result=False, retries=3, retry_delay_seconds=2)
 def publish_gate(review_id: int) -> None:
     """Checklist, progress and summary artifacts for the review's current gate; once staging
     has assessed it, its findings, scorecard, agenda and client summary draft."""
@@ -34,7 +34,7 @@ def publish_gate(review_id: int) -> None:
         artifacts.publish_assessment(data)
 
 
-@task(retries=3, retry_delay_seconds=2)
+@task(persist_result=False, retries=3, retry_delay_seconds=2)
 def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecision) -> str:
     """Validate and apply a decision from the Resume form; a refusal goes to the audit log."""
     try:
@@ -55,7 +55,7 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
     return result.describe()
 
 
-@task(retries=3, retry_delay_seconds=2)
+@task(persist_result=False, retries=3, retry_delay_seconds=2)
 def start_run(review_id: int) -> str:
     """The flow run of a review this run opened; its idempotency key makes a retry a no-op."""
     run_id = create_review_run(views.review_view(uow(), review_id), 0, installation_id(uow()))
@@ -83,7 +83,10 @@ def _review_for_this_run(
     return started
 
 
-@flow(name="business-review", log_prints=True)
+# The run's result is persisted (PREFECT_LOCAL_STORAGE_PATH or a default storage block, shared
+# by the workers); its tasks' are not, so a resumed run never skips one as cached: each reads
+# and writes the application database, which is what a resumed run goes on from.
+@flow(name="business-review", log_prints=True, persist_result=True)
 def business_review(
     review_id: int | None = None,
     client: str | None = None,

@@ -35,7 +35,7 @@ def _wake_runs(review_ids: list[int], why: str) -> None:
             resume_review_run(run_id, {"approver_email": "xbr", "comment": why}, 5)
 
 
-@task
+@task(persist_result=False)
 def wake_due_reviews() -> list[int]:
     """Scheduled reviews whose staging date came move to staging (or wait in its queue when
     it is full); their runs wake up."""
@@ -44,7 +44,7 @@ def wake_due_reviews() -> list[int]:
     return woken
 
 
-@task
+@task(persist_result=False)
 def pull_waiting_reviews() -> list[int]:
     """Reviews waiting for a place in staging, prep or delivery move in as places free,
     earliest meeting first; the phase's accountable role hears of it."""
@@ -60,7 +60,7 @@ def _needs_new_run(review: ReviewRun, states: dict[str, State | None], now: date
     return state is None or state.type not in LIVE
 
 
-@task
+@task(persist_result=False)
 def reattach_lost_runs() -> list[int]:
     """Give every open review a live run: replace a missing, crashed, failed or cancelled one.
     Only reviews that moved, or were not seen waiting for a day, are asked about."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """XBR_HOME holds the SQLite database and local templates; XBR_DATABASE_URL overrides."""
 
-    model_config = SettingsConfigDict(env_prefix="XBR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="XBR_", extra="ignore", populate_by_name=True)
 
     home: Path = Path("~/.xbr")
     database_url: str = ""
@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     evidence_dir: Path | None = None
     export_dir: Path | None = None
     psa_webhook_url: str = ""
+    # the Prefect server `xbr up` starts: its own database, SQLite under XBR_HOME by default
+    prefect_database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices(
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL"
+        ),
+    )
 
     @field_validator("home", "apprise_config", "evidence_dir", "export_dir")
     @classmethod
@@ -37,6 +44,20 @@ class Settings(BaseSettings):
     def url(self) -> str:
         """The SQLAlchemy URL: XBR_DATABASE_URL, else SQLite under XBR_HOME."""
         return normalize_url(self.database_url or f"sqlite:///{self.home / 'xbr.db'}")
+
+    @property
+    def prefect_url(self) -> str:
+        """The Prefect server's database (PREFECT_SERVER_DATABASE_CONNECTION_URL, or its older
+        name PREFECT_API_DATABASE_CONNECTION_URL), else SQLite under XBR_HOME; with the async
+        drivers Prefect's server needs."""
+        url = self.prefect_database_url or f"sqlite:///{self.home / 'prefect' / 'prefect.db'}"
+        for prefix, driver in [("postgresql+psycopg://", "postgresql+asyncpg://"),
+                               ("postgresql://", "postgresql+asyncpg://"),
+                               ("postgres://", "postgresql+asyncpg://"),
+                               ("sqlite:///", "sqlite+aiosqlite:///")]:  # fmt: skip
+            if url.startswith(prefix):
+                return driver + url[len(prefix) :]
+        return url
 
     @property
     def apprise_path(self) -> Path:

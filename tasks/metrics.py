@@ -72,7 +72,7 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     ]
 
 
-@task(retries=2, retry_delay_seconds=10)
+@task(persist_result=False, retries=2, retry_delay_seconds=10)
 def publish_weekly_metrics(goal_per_week: float = 1.0) -> str:
     """The last seven days' lean metrics as the "lean-metrics" Markdown artifact."""
     today = datetime.now(msp_zone()).date()

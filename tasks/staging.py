@@ -13,7 +13,7 @@ from tasks.intake import stage
 from tasks.store import uow
 
 
-@task(retries=2, retry_delay_seconds=5)
+@task(persist_result=False, retries=2, retry_delay_seconds=5)
 def stage_review(review_id: int) -> dict[str, Any]:
     """Read the client's evidence folder and assess the review; a bad file is logged, and the
     review waits at its gate for people to fix it (`xbr evidence import`)."""
@@ -24,7 +24,7 @@ def stage_review(review_id: int) -> dict[str, Any]:
         return {"error": str(refused)}
 
 
-@task(retries=1, retry_delay_seconds=5)
+@task(persist_result=False, retries=1, retry_delay_seconds=5)
 def stage_new_exports() -> list[int]:
     """Reviews in staging whose client folder got new exports, assessed again (their check
     tasks close, their gate's approver is told)."""

@@ -39,16 +39,19 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 90, every: fl
 
 @dataclass
 class Server:
-    """`prefect server start` on SQLite, stoppable and restartable on the same port and data."""
+    """`prefect server start` on SQLite (or the PostgreSQL database `database_url` names),
+    stoppable and restartable on the same port and data."""
 
     home: Path
     port: int
+    database_url: str = ""
     process: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)
 
     @property
     def env(self) -> dict[str, str]:
-        return server_env(Settings(home=self.home), self.port)
+        settings = Settings(home=self.home, prefect_database_url=self.database_url)
+        return server_env(settings, self.port)
 
     @property
     def api_url(self) -> str:
@@ -145,7 +148,8 @@ class Stack:
 
     def engine(self) -> Any:
         if self._engine is None:
-            self._engine = db.make_engine(Settings(home=self.home).url)
+            url = self.extra_env.get("XBR_DATABASE_URL", "")
+            self._engine = db.make_engine(Settings(home=self.home, database_url=url).url)
         return self._engine
 
     def uow(self) -> db.UnitOfWork:

@@ -211,6 +211,11 @@ BAD_INPUT = [
         ["client", "add", "Client qbr", "--cadence", "monthly", "--template", "qbr"],
         "exists already",
     ),
+    (
+        ["deploy", "--prefect-file", "/nowhere/prefect.yaml"],
+        "--prefect-file /nowhere/prefect.yaml: not a prefect.yaml with deployments",
+    ),
+    (["worker"], "no Prefect server: start `xbr up` in another terminal, set PREFECT_API_URL"),
 ]
 
 
