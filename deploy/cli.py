@@ -461,6 +461,38 @@ def worker_command(
     workers.start_worker(settings(), pool, name)
 
 
+@app.command("backup")
+def backup_command(file: Path, as_json: JsonOpt = False) -> None:
+    """Copy the application database to FILE, a new file, while xbr runs (SQLite's online
+    backup, or pg_dump for PostgreSQL)."""
+    from deploy import backup
+
+    db.require_current_schema(engine())
+    engine().dispose()
+    data = backup.backup(settings().url, file)
+    render.out(as_json, data, f"backed up {data['database']} to {data['file']}")
+
+
+@app.command("restore")
+def restore_command(file: Path, as_json: JsonOpt = False) -> None:
+    """Replace the application database with the backup in FILE. Stop `xbr up` and any
+    workers first; once they are back, the next sweep has every open review's run catch up
+    with its gate."""
+    from deploy import backup
+
+    pid = stack.running_pid(settings())
+    if pid is not None:
+        raise XbrError(f"xbr is up (process {pid}); stop it, and any workers, then restore")
+    engine().dispose()
+    data = backup.restore(settings().url, file)
+    render.out(
+        as_json,
+        data,
+        f"restored {data['database']} from {data['file']}: {data['open_reviews']} open "
+        "reviews; start xbr again, and the next sweep resumes their runs",
+    )
+
+
 @app.command("sweep")
 def sweep_command(as_json: JsonOpt = False) -> None:
     """Run the review sweeper now: wake reviews whose date came, re-attach lost runs."""

@@ -49,6 +49,13 @@ def server_env(settings: Settings, port: int) -> dict[str, str]:
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_url,
+        # bounded: runs that ended XBR_RUN_RETENTION_DAYS ago go, with their logs, artifacts
+        # and events. A review's run waits paused or scheduled and never ends while the review
+        # is open (one that crashed has a new run), so none of them is ever among those.
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(
+            settings.run_retention_days * 86400
+        ),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         # the server copies its UI bundle on first start: keep it out of site-packages
@@ -176,6 +183,15 @@ def _recover() -> None:
         wake_due_reviews.fn()
     except Exception as exc:  # the sweeper retries every few minutes: start anyway
         console.print(f"[yellow]recovery at start-up failed, the sweeper retries: {exc}")
+
+
+def running_pid(settings: Settings) -> int | None:
+    """The process of the `xbr up` running on this XBR_HOME, if one is."""
+    path = stack_file(settings)
+    if not path.exists():
+        return None
+    pid = json.loads(path.read_text()).get("pid")
+    return int(pid) if _alive(pid) else None
 
 
 def _alive(pid: object) -> bool:

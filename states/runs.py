@@ -208,3 +208,13 @@ def review_of_run(uow: UnitOfWork, flow_run_id: str) -> int | None:
     """The review a flow run drives, if it was attached already."""
     with uow:
         return uow.session.scalar(select(Review.id).where(Review.flow_run_id == flow_run_id))
+
+
+def check_every_run_again(uow: UnitOfWork) -> int:
+    """Forget which runs were seen waiting at their gates, so that the next sweep checks the
+    run of every open review: after a restore the database is older than Prefect's runs.
+    Returns how many open reviews there are."""
+    with uow:
+        done = uow.session.execute(update(_REVIEWS).where(NOT_ENDED).values(run_seen_at=None))
+        uow.commit()
+        return int(done.rowcount)  # type: ignore[attr-defined]

@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     evidence_dir: Path | None = None
     export_dir: Path | None = None
     psa_webhook_url: str = ""
-    # the Prefect server `xbr up` starts: its own database, SQLite under XBR_HOME by default
+    # the Prefect server `xbr up` starts: how long it keeps the runs that ended (days), and
+    # its own database, SQLite under XBR_HOME by default
+    run_retention_days: int = Field(default=90, ge=1)
     prefect_database_url: str = Field(
         default="",
         validation_alias=AliasChoices(

@@ -45,13 +45,14 @@ class Server:
     home: Path
     port: int
     database_url: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)
 
     @property
     def env(self) -> dict[str, str]:
         settings = Settings(home=self.home, prefect_database_url=self.database_url)
-        return server_env(settings, self.port)
+        return server_env(settings, self.port) | self.extra_env
 
     @property
     def api_url(self) -> str:

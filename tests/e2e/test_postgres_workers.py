@@ -33,7 +33,10 @@ from tests.e2e.test_review_flow import (
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`prefect server start` on a PostgreSQL database of its own."""
     with fresh_postgres_database() as url:
-        server = Server(tmp_path_factory.mktemp("prefect-pg"), free_port(), database_url=url)
+        home, port = tmp_path_factory.mktemp("prefect-pg"), free_port()
+        # its vacuum looks every 2 s, not every hour (the retention test waits for it)
+        fast = {"PREFECT_SERVER_SERVICES_DB_VACUUM_LOOP_SECONDS": "2"}
+        server = Server(home, port, database_url=url, extra_env=fast)
         server.start()
         yield server
         server.stop()
@@ -69,6 +72,39 @@ def test_a_review_runs_to_closed_with_both_databases_on_postgresql(
         ).scalar()
     prefect_db.dispose()
     assert found == "COMPLETED"
+
+
+def test_prefects_database_drops_old_ended_runs_never_an_open_review_s(
+    pg_runner: Stack, pg_server: Server
+) -> None:
+    stack = pg_runner
+    waiting = start(stack, "Client qbr")
+    stack.wait_suspended(waiting)
+    done = start(stack, "Client monthly-checkin")
+    walk_to(stack, done)
+    stack.wait_finished(done)
+    prefect_db = create_engine(normalize_url(pg_server.database_url))
+
+    def runs(state: str) -> int:
+        with prefect_db.connect() as conn:
+            query = "SELECT count(*) FROM flow_run WHERE state_type = :state"
+            return int(conn.execute(text(query), {"state": state}).scalar() or 0)
+
+    assert runs("COMPLETED") >= 1
+    with prefect_db.begin() as conn:  # a hundred days pass
+        conn.execute(
+            text(
+                "UPDATE flow_run SET created = created - interval '100 days', "
+                "start_time = start_time - interval '100 days', "
+                "expected_start_time = expected_start_time - interval '100 days', "
+                "end_time = end_time - interval '100 days'"
+            )
+        )
+    wait_for("the vacuum to drop the old ended runs", lambda: runs("COMPLETED") == 0, 120, 1)
+    prefect_db.dispose()
+    assert stack.run_state(stack.review(waiting)["flow_run_id"])["type"] == "PAUSED"
+    walk_to(stack, waiting)  # the open review goes on as if nothing happened
+    assert stack.wait_finished(waiting)["type"] == "COMPLETED"
 
 
 class Worker:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -180,6 +181,28 @@ def test_sweeper_reattaches_a_review_whose_run_was_lost(stack: Stack) -> None:
     stack.wait_suspended(review_id)
     walk_to(stack, review_id)
     assert_no_duplicates(stack, review_id)
+
+
+def test_a_restored_backup_resumes_the_reviews_in_it(stack: Stack, tmp_path: Path) -> None:
+    review_id = start(stack, "Client qbr")
+    stack.wait_suspended(review_id)
+    backup = tmp_path / "xbr.backup"
+    stack.xbr("backup", str(backup))  # while xbr runs
+    # after the backup the review moves on: its run waits at the next gate
+    close_phase_tasks(stack, stack.review(review_id))
+    approve_gate(stack, review_id)
+    stack.wait_suspended(review_id)
+    assert stack.review(review_id)["status"] == "scheduling"
+    stack.stop_runner()
+    stack.engine().dispose()  # this test's connections are to the file the restore replaces
+    restored = json.loads(stack.xbr("restore", str(backup), "--json").stdout)
+    assert restored["open_reviews"] == 1
+    assert stack.review(review_id)["status"] == "needed"
+    stack.start_runner()  # its start-up sweep finds the run ahead of the review: it catches up
+    stack.wait_suspended(review_id)
+    walk_to(stack, review_id)
+    assert stack.wait_finished(review_id)["type"] == "COMPLETED"
+    assert_no_duplicates(stack, review_id)  # each step once, as if no restore had happened
 
 
 def test_fifty_suspended_reviews_hold_no_process(stack: Stack) -> None:

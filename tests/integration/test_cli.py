@@ -9,50 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
 
-from deploy.cli import run
-from states.models import Base
-from states.settings import normalize_url
-from tests.conftest import STAFF
+from tests.integration.conftest import Xbr, snapshot
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
-
-
-class Xbr:
-    """Runs command lines in-process against one database and keeps what they printed."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self.capsys = capsys
-
-    def __call__(self, *argv: str, ok: bool = True) -> tuple[int, str, str]:
-        code = run(list(argv))
-        out, err = self.capsys.readouterr()
-        if ok:
-            assert code == 0, f"xbr {' '.join(argv)} -> {code}: {err}"
-        return code, out, err
-
-    def json(self, *argv: str) -> Any:
-        return json.loads(self(*argv, "--json")[1])
-
-
-@pytest.fixture
-def xbr(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Xbr:
-    """An initialised xbr home with the staff and one client per shipped template."""
-    monkeypatch.setenv("XBR_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("XBR_DATABASE_URL", database_url)
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)  # these tests run without Prefect
-    cli = Xbr(capsys)
-    cli("init")
-    for name, email, roles in STAFF:
-        cli("person", "add", name, "--email", email, *(a for r in roles for a in ("--role", r)))
-    for template in cli.json("template", "list"):
-        cli(
-            "client", "add", f"Client {template['name']}", "--cadence", template["cadence"],
-            "--template", template["name"], "--timezone", "Europe/Berlin", "--no-first-review",
-        )  # fmt: skip
-    return cli
 
 
 def _close_open_tasks(xbr: Xbr, review: dict[str, Any]) -> None:
@@ -153,19 +113,6 @@ def test_review_show_json_contract(xbr: Xbr) -> None:
     assert set(review["audit"][0]) == {"at", "from", "to", "trigger", "actor", "comment"}
 
 
-def _snapshot(url: str) -> dict[str, Any]:
-    """Every row of every table, to prove that a refused command changed nothing."""
-    engine = create_engine(normalize_url(url))
-    try:
-        with engine.connect() as conn:
-            return {
-                table.name: sorted(map(repr, conn.execute(select(table)).all()))
-                for table in Base.metadata.sorted_tables
-            } | {"count": conn.execute(select(func.count()).select_from(text("reviews"))).all()}
-    finally:
-        engine.dispose()
-
-
 BAD_INPUT = [
     (["review", "start", "Nobody Inc", "--no-flow"], "unknown client 'Nobody Inc'"),
     (["review", "start", "Client qbr", "--type", "nope", "--no-flow"], "unknown template 'nope'"),
@@ -226,13 +173,13 @@ def test_bad_input_is_one_line_exit_2_and_no_change(
     xbr: Xbr, database_url: str, argv: list[str], message: str
 ) -> None:
     review_id = xbr.json("review", "start", "Client qbr", "--no-flow")["id"]
-    before = _snapshot(database_url)
+    before = snapshot(database_url)
     code, out, err = xbr(*(a.format(id=review_id) for a in argv), ok=False)
     assert code == 2
     assert err.startswith("error: "), err
     assert err.count("\n") == 1, err
     assert message in err
-    assert _snapshot(database_url) == before
+    assert snapshot(database_url) == before
 
 
 @pytest.mark.parametrize(

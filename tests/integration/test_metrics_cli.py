@@ -12,7 +12,8 @@ import pytest
 from states import db
 from states.reviews import start_review
 from states.templates import load_catalog
-from tests.integration.test_cli import MEETING, Xbr, xbr  # noqa: F401  (the fixture)
+from tests.integration.conftest import Xbr
+from tests.integration.test_cli import MEETING
 from tests.team import walk
 
 CLIENT = "Client qbr"

@@ -27,7 +27,7 @@ from states.settings import Settings
 from states.templates import Template
 from states.views import review_view
 from tests.conftest import UowFactory
-from tests.integration.test_cli import Xbr, xbr  # noqa: F401 (the fixture)
+from tests.integration.conftest import Xbr
 from tests.receivers import JsonReceiver
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import Xbr, xbr  # noqa: F401  (the fixture)
+from tests.integration.conftest import Xbr
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo_evidence"
 CLIENT = "Client qbr"
