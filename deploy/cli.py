@@ -435,7 +435,7 @@ def deploy_command(
     workers.deployment_names(chosen)  # a bad file is refused before anything changes
     db.upgrade(engine())
     stack.use_prefect(settings())
-    data = workers.deploy(settings(), timedelta(seconds=crash_after), chosen)
+    data = workers.deploy(timedelta(seconds=crash_after), chosen)
     names = ", ".join(map(str, data["deployments"]))  # type: ignore[call-overload]
     render.out(
         as_json,

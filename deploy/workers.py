@@ -49,9 +49,7 @@ def start_worker(settings: Settings, pool: str, name: str | None) -> None:
     os.execve(sys.executable, argv, env)
 
 
-def deploy(
-    settings: Settings, crash_after: timedelta, prefect_file: Path = PREFECT_FILE
-) -> dict[str, object]:
+def deploy(crash_after: timedelta, prefect_file: Path = PREFECT_FILE) -> dict[str, object]:
     """The work pool, the deployments and the automation, each created or brought up to date;
     run again after an upgrade. Another `prefect_file` (e.g. for a Kubernetes pool) names a
     pool of its own, which must exist."""
