@@ -147,9 +147,10 @@ class Worker:
         self.log.close()
 
 
-def _catch_a_resumed_run(stack: Stack, review_id: int) -> tuple[str, int]:
-    """Approve gates until a resumed run is seen while a worker has it (pending or running,
-    its process known): its id and process id."""
+def _catch_a_resumed_run(stack: Stack, review_id: int, workers: list[Worker]) -> tuple[str, int]:
+    """Approve gates until a resumed run is seen while a worker runs it (pending or running,
+    in a process the worker started; the run's process id may still be the one of its last
+    gate): its id and process id."""
     while stack.review(review_id)["status"] != "closed":
         stack.wait_suspended(review_id, timeout=120)
         close_phase_tasks(stack, stack.review(review_id))
@@ -159,7 +160,8 @@ def _catch_a_resumed_run(stack: Stack, review_id: int) -> tuple[str, int]:
         while time.monotonic() < deadline:
             run = stack.api(f"/flow_runs/{run_id}")
             pid = (run.get("infrastructure_pid") or "").rsplit(":", 1)[-1]
-            if run["state"]["type"] in ("PENDING", "RUNNING") and pid.isdigit():
+            busy = run["state"]["type"] in ("PENDING", "RUNNING") and pid.isdigit()
+            if busy and any(w.runs(int(pid)) and w.process.pid != int(pid) for w in workers):
                 return run_id, int(pid)
             if run["state"]["type"] == "PAUSED":
                 break  # it ran and suspended between two looks: try the next gate
@@ -176,7 +178,7 @@ def test_a_worker_killed_mid_review_loses_nothing_and_the_other_finishes_it(
     workers = [Worker(stack, "worker-a"), Worker(stack, "worker-b")]
     try:
         review_id = start(stack, "Client qbr")
-        run_id, pid = _catch_a_resumed_run(stack, review_id)
+        run_id, pid = _catch_a_resumed_run(stack, review_id, workers)
         victim = next(w for w in workers if w.runs(pid))
         victim.kill(pid)
         survivor = next(w for w in workers if w is not victim)
