@@ -418,7 +418,10 @@ def up_command(
 def deploy_command(
     crash_after: Annotated[
         int, typer.Option(min=60, help="seconds without a heartbeat before a run is crashed")
-    ] = 90,
+    ] = 300,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="runs of the pool executing at once, over all workers")
+    ] = 8,
     prefect_file: Annotated[
         Path | None, typer.Option(help="another prefect.yaml, e.g. for a Kubernetes pool")
     ] = None,
@@ -435,7 +438,7 @@ def deploy_command(
     workers.deployment_names(chosen)  # a bad file is refused before anything changes
     db.upgrade(engine())
     stack.use_prefect(settings())
-    data = workers.deploy(timedelta(seconds=crash_after), chosen)
+    data = workers.deploy(timedelta(seconds=crash_after), concurrency, chosen)
     names = ", ".join(map(str, data["deployments"]))  # type: ignore[call-overload]
     render.out(
         as_json,

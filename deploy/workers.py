@@ -11,7 +11,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,11 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, pool: str, name: str | None) -> None:
-    """Become `prefect worker start` on the pool (this process is replaced by it)."""
+    """Become `prefect worker start` on the pool (this process is replaced by it). How many
+    runs execute at once is the pool's limit (`xbr deploy --concurrency`), not the worker's:
+    Prefect 3.8's worker limit crashes the worker when a run suspends and is resumed before
+    its process has exited ("this borrower is already holding one of this CapacityLimiter's
+    tokens")."""
     env = {**worker_env(settings), **os.environ}  # what the environment sets wins
     argv = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
     if name:
@@ -49,13 +52,16 @@ def start_worker(settings: Settings, pool: str, name: str | None) -> None:
     os.execve(sys.executable, argv, env)
 
 
-def deploy(crash_after: timedelta, prefect_file: Path = PREFECT_FILE) -> dict[str, object]:
-    """The work pool, the deployments and the automation, each created or brought up to date;
-    run again after an upgrade. Another `prefect_file` (e.g. for a Kubernetes pool) names a
-    pool of its own, which must exist."""
+def deploy(
+    crash_after: timedelta, concurrency: int, prefect_file: Path = PREFECT_FILE
+) -> dict[str, object]:
+    """The work pool (at most `concurrency` runs executing at once, over all its workers), the
+    deployments and the automation, each created or brought up to date; run again after an
+    upgrade. Another `prefect_file` (e.g. for a Kubernetes pool) names a pool of its own,
+    which must exist."""
     names = deployment_names(prefect_file)
     if prefect_file == PREFECT_FILE:
-        _ensure_pool(POOL)
+        _ensure_pool(POOL, concurrency)
     done = subprocess.run(
         [sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all",
          "--prefect-file", str(prefect_file)],
@@ -69,6 +75,7 @@ def deploy(crash_after: timedelta, prefect_file: Path = PREFECT_FILE) -> dict[st
     return {
         "prefect_file": str(prefect_file),
         "deployments": names,
+        "pool_concurrency": concurrency if prefect_file == PREFECT_FILE else None,
         "automation": automation,
         "crash_after_s": int(crash_after.total_seconds()),
     }
@@ -88,14 +95,20 @@ def deployment_names(prefect_file: Path) -> list[str]:
         ) from None
 
 
-def _ensure_pool(name: str) -> None:
+def _ensure_pool(name: str, concurrency: int) -> None:
+    """The process pool, with its limit of runs executing at once (a suspended run does not
+    count: it has no process)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
     from prefect.exceptions import ObjectAlreadyExists
 
-    # made by an earlier `xbr deploy`: kept as it is
-    with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
-        client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(
+                WorkPoolCreate(name=name, type="process", concurrency_limit=concurrency)
+            )
+        except ObjectAlreadyExists:  # made by an earlier `xbr deploy`: its limit is updated
+            client.update_work_pool(name, WorkPoolUpdate(concurrency_limit=concurrency))
 
 
 def _ensure_crash_automation(crash_after: timedelta) -> str:

@@ -194,6 +194,7 @@ def test_a_worker_killed_mid_review_loses_nothing_and_the_other_finishes_it(
         walk_to(stack, review_id)
         assert stack.wait_finished(review_id, timeout=120)["type"] == "COMPLETED"
         assert survivor.process.poll() is None
+        assert list((stack.home / "results").iterdir())  # its result, where every worker sees it
         assert_no_duplicates(stack, review_id)
     finally:
         for worker in workers:

@@ -1,0 +1,524 @@
+#!/usr/bin/env python
+"""Scale: reviews waiting at their gates, decisions, and a burst of new reviews, each next to
+its anchor, with both databases on SQLite and then on PostgreSQL, run by `xbr worker`s.
+
+    .venv/bin/python bench/scale.py [--waiting 200] [--approvals 200] [--burst 1000] \\
+        [--databases sqlite,postgresql] [--workers 2] [--pool-concurrency 4] [--concurrency 20]
+
+Per database kind, in a child process of its own (Prefect reads its API URL once): a Prefect
+server on that database, the application database, `xbr deploy` (the `xbr` process pool),
+the bare flow of bench/bare_flow.py deployed to the same pool, and `--workers` `xbr worker`s.
+
+  waiting    W reviews started and run to their first gate, then W bare runs to their first
+             pause. Once all wait: the workers' child processes (target 0), the resident memory
+             of the server and the workers, and each database's growth per waiting review,
+             next to the Prefect database's growth per bare run.
+  decisions  A approvals spread over A/2 of the waiting reviews (their first two gates), D at a
+             time, each timed from the decision (`decide` and the resume, what `xbr approve`
+             runs) to the run suspended at its next gate (polled every 50 ms); anchor: A
+             resumes of A/2 bare runs, interleaved with them. Target: p50 ratio at most 1.3.
+  burst      with the workers stopped: N reviews started as `xbr review start` starts one (the
+             review, then its run from the deployment with its idempotency key), C at a time;
+             anchor: N runs of the bare deployment created the same way, C at a time, in
+             alternating chunks of 100. Target: xbr's rate at least 0.8 of the bare rate.
+
+Results go to bench/results/scale-<time>.json and a table is printed. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# Run as a script, this folder comes first on sys.path, where bench/calendar.py would stand in
+# for the standard `calendar` module: the benchmarks are imported as bench.<name> instead.
+sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.decision_latency import (  # noqa: E402
+    STAFF,
+    Api,
+    BenchError,
+    Processes,
+    byte_compile,
+    descendants,
+    log,
+    machine_info,
+    summary,
+    versions,
+)
+
+PG_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
+MIB = 1024 * 1024
+BURST_CHUNK = 100
+TEMPLATE = "qbr"
+MEETING = (datetime.now(UTC) + timedelta(weeks=10)).strftime("%Y-%m-%dT10:00")
+TARGETS = {"burst_rate_ratio_min": 0.8, "decision_p50_ratio_max": 1.3, "child_processes": 0}
+
+
+# --- the installation (in the child) ---------------------------------------------------------
+
+
+class Installation:
+    """A Prefect server and an application database of one kind, deployed to a process pool."""
+
+    def __init__(self, kind: str, home: Path, processes: Processes) -> None:
+        self.kind, self.home, self.processes = kind, home, processes
+        self.databases: list[str] = []
+        self.app_url = self._database("app")
+        self.prefect_url = self._database("prefect")
+
+    def _database(self, label: str) -> str:
+        if self.kind == "sqlite":
+            return ""  # the defaults under XBR_HOME
+        from sqlalchemy import create_engine, make_url, text
+
+        name = f"xbr_scale_{uuid.uuid4().hex[:8]}_{label}"
+        admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
+                              isolation_level="AUTOCOMMIT")  # fmt: skip
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.databases.append(name)
+        return str(make_url(PG_ADMIN_URL).set(database=name))
+
+    def start(self) -> str:
+        """The server up, the environment of this process and its children set; the API URL."""
+        from deploy.stack import free_port, healthy, server_env
+        from states.settings import Settings
+
+        settings = Settings(home=self.home, prefect_database_url=self.prefect_url)
+        env = server_env(settings, free_port())
+        (self.home / "prefect").mkdir(parents=True, exist_ok=True)
+        for key in [k for k in os.environ if k.startswith(("PREFECT_", "XBR_"))]:
+            del os.environ[key]
+        os.environ.update(env)
+        os.environ["XBR_HOME"] = str(self.home)
+        if self.app_url:
+            os.environ["XBR_DATABASE_URL"] = self.app_url
+        self.server = self.processes.start(
+            "prefect-server",
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", env["PREFECT_SERVER_API_PORT"]],
+            dict(os.environ),
+        )  # fmt: skip
+        deadline = time.monotonic() + 180
+        while not healthy(env["PREFECT_API_URL"]):
+            self.processes.check_alive()
+            if time.monotonic() > deadline:
+                raise BenchError("the Prefect server did not answer within 180 s")
+            time.sleep(0.5)
+        return env["PREFECT_API_URL"]
+
+    def xbr(self, *argv: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "deploy.cli", *argv], cwd=REPO,
+                              env=dict(os.environ), capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            raise BenchError(f"xbr {' '.join(argv)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def deploy(self, clients: int, concurrency: int) -> None:
+        """Schema, staff, clients, the deployments (schedules paused), the bare deployment."""
+        from states import db, directory
+        from states.settings import Settings
+        from states.templates import load_catalog
+
+        self.xbr("init")
+        engine = db.make_engine(Settings().url)
+        catalog = load_catalog()
+        for name, email, roles in STAFF:
+            directory.add_person(db.UnitOfWork(engine), name, email, roles)
+        for n in range(clients):
+            directory.add_client(db.UnitOfWork(engine), f"Scale Client {n:05d}", "quarterly",
+                                 TEMPLATE, "America/New_York", catalog)  # fmt: skip
+        engine.dispose()
+        self.xbr("deploy", "--concurrency", str(concurrency))
+        from prefect.client.orchestration import get_client  # noqa: TID251
+
+        from bench.bare_flow import bare_gates
+
+        bare_gates.from_source(  # type: ignore[union-attr]
+            source=str(REPO), entrypoint="bench/bare_flow.py:bare_gates"
+        ).deploy(name="bare-gates", work_pool_name="xbr", tags=["bench"], print_next_steps=False)
+        with get_client(sync_client=True) as client:  # no sweep or calendar pass in the way
+            for name in ("review-sweeper/review-sweeper", "account-calendar/account-calendar"):
+                client.pause_deployment(client.read_deployment_by_name(name).id)
+
+    def start_workers(self, count: int) -> list[Any]:
+        return [
+            self.processes.start(f"worker-{n}", [sys.executable, "-m", "deploy.cli", "worker",
+                                 "--name", f"scale-{n}"],
+                                 {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1"})
+            for n in range(count)
+        ]  # fmt: skip
+
+    def sizes(self) -> dict[str, int]:
+        """Bytes of the application database and of Prefect's."""
+        if self.kind == "sqlite":
+            files = {"app": self.home / "xbr.db", "prefect": self.home / "prefect" / "prefect.db"}
+            for file in files.values():  # what the write-ahead log holds, into the file
+                connection = sqlite3.connect(file, timeout=30)
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                connection.close()
+            return {k: sum(p.stat().st_size for p in f.parent.glob(f.name + "*") if p.is_file())
+                    for k, f in files.items()}  # fmt: skip
+        from sqlalchemy import create_engine, make_url, text
+
+        found = {}
+        for label, url in (("app", self.app_url), ("prefect", self.prefect_url)):
+            engine = create_engine(str(make_url(url).set(drivername="postgresql+psycopg")))
+            with engine.connect() as conn:
+                size = conn.execute(text("SELECT pg_database_size(current_database())"))
+                found[label] = int(size.scalar() or 0)
+            engine.dispose()
+        return found
+
+    def drop(self) -> None:
+        if not self.databases:
+            return
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
+                              isolation_level="AUTOCOMMIT")  # fmt: skip
+        with admin.connect() as conn:
+            for name in self.databases:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --- what is measured ------------------------------------------------------------------------
+
+
+def _parallel(count: int, concurrency: int, one: Callable[[int], Any]) -> tuple[float, list[Any]]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, range(count)))
+    return time.perf_counter() - started, results
+
+
+class Reviews:
+    """Starting, deciding and waiting on reviews, as the command line does, in this process."""
+
+    def __init__(self) -> None:
+        from states import db
+        from states.settings import Settings
+        from states.templates import load_catalog
+
+        self.settings = Settings()
+        self.engine = db.make_engine(self.settings.url)
+        self.catalog = load_catalog()
+
+    def uow(self) -> Any:
+        from states.db import UnitOfWork
+
+        return UnitOfWork(self.engine)
+
+    def start(self, n: int) -> str:
+        """`xbr review start`: the review, then its flow run (the idempotency key, attached)."""
+        from flows.runs import create_review_run
+        from states import views
+        from states.reviews import start_review
+        from states.runs import attach_run, installation_id
+
+        review_id = start_review(self.uow(), f"Scale Client {n:05d}", self.catalog,
+                                 meeting=MEETING)  # fmt: skip
+        run_id = create_review_run(views.review_view(self.uow(), review_id), 0,
+                                   installation_id(self.uow()))  # fmt: skip
+        attach_run(self.uow(), review_id, run_id, 0)
+        return run_id
+
+    def approve(self, review_id: int, api: Api, key: str) -> tuple[float, str]:
+        """Close the gate's tasks (not timed), then `xbr approve`: seconds to the next gate."""
+        from deploy import actions
+        from states import views
+        from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
+
+        view = views.review_view(self.uow(), review_id)
+        for task in view["tasks"]:
+            if task["phase"] == view["status"] and task["status"] == "open":
+                complete_task(self.uow(), review_id, task["key"], task["assignee"], hours=0.1)
+        gate = views.review_view(self.uow(), review_id)["gate"]
+        meeting = MEETING if gate["phase"] == "scheduling" else None
+        started = time.perf_counter()
+        for approver in gate["eligible_approvers"]:
+            try:
+                request = DecisionRequest(
+                    review_id, DecisionKind.APPROVE, approver, "", meeting, gate["phase"]
+                )
+                result = decide(self.uow(), request)
+            except Exception as refused:  # the four-eyes rule: the next approver
+                if "second person" in str(refused):
+                    continue
+                raise
+            actions.follow_up(self.uow(), self.settings, review_id, result.round,
+                              {"decision": "approve", "approver_email": approver})  # fmt: skip
+            break
+        seen, _, new_key = api.wait_next_pause(view["flow_run_id"], key, False, 300)
+        return seen - started, new_key or ""
+
+
+def _all_paused(api: Api, run_ids: list[str], timeout: float) -> dict[str, str]:
+    """run id -> pause key, once every run waits at a pause."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    keys: dict[str, str] = {}
+    while True:
+        for run_id in run_ids:
+            if run_id in keys:
+                continue
+            try:
+                state = api.flow_run(run_id).get("state") or {}
+            except httpx.TransportError:  # a busy server answers late: ask again
+                continue
+            if state.get("type") == "PAUSED":
+                keys[run_id] = (state.get("state_details") or {}).get("pause_key") or ""
+            elif state.get("type") in ("FAILED", "CRASHED", "CANCELLED", "COMPLETED"):
+                raise BenchError(f"run {run_id} ended {state.get('type')}: {state.get('message')}")
+        if len(keys) == len(run_ids):
+            return keys
+        if time.monotonic() > deadline:
+            raise BenchError(f"{len(run_ids) - len(keys)} runs not paused after {timeout:.0f} s")
+        time.sleep(1)
+
+
+def _bare_run(api: Api) -> Callable[[int], str]:
+    from prefect.deployments import run_deployment  # noqa: TID251
+
+    def create(n: int) -> str:
+        key = f"bare-{uuid.uuid4().hex}"
+        run = run_deployment("bare-gates/bare-gates", parameters={"gates": 4}, timeout=0,
+                             as_subflow=False, idempotency_key=key)  # fmt: skip
+        return str(run.id)  # type: ignore[union-attr]
+
+    return create
+
+
+def _bare_resume(api: Api, run_id: str, key: str) -> tuple[float, str]:
+    from prefect.client.orchestration import get_client  # noqa: TID251
+
+    started = time.perf_counter()
+    with get_client(sync_client=True) as client:
+        from uuid import UUID
+
+        client.resume_flow_run(UUID(run_id))
+    seen, _, new_key = api.wait_next_pause(run_id, key, False, 300)
+    return seen - started, new_key or ""
+
+
+def _memory(pids: list[int]) -> int:
+    """Resident bytes of these processes and everything they started."""
+    total = 0
+    for pid in {*pids, *(p for root in pids for p in descendants(root))}:
+        try:
+            fields = Path(f"/proc/{pid}/statm").read_text().split()
+        except OSError:
+            continue
+        total += int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
+    processes = Processes(home)
+    installation = Installation(kind, home / "xbr", processes)
+    try:
+        api = Api(installation.start())
+        reviews_needed = max(args.waiting, args.approvals // 2) + args.burst
+        installation.deploy(reviews_needed, args.pool_concurrency)
+        reviews = Reviews()
+        result: dict[str, Any] = {"database": kind}
+
+        # waiting: xbr's reviews, then the bare runs, each to its first gate
+        before = installation.sizes()
+        _, run_ids = _parallel(args.waiting, args.concurrency, reviews.start)
+        workers = installation.start_workers(args.workers)
+        started = time.perf_counter()
+        keys = _all_paused(api, run_ids, 60 + 10 * args.waiting)
+        to_gate_s = time.perf_counter() - started
+        with_reviews = installation.sizes()
+        _, bare_ids = _parallel(args.waiting, args.concurrency, _bare_run(api))
+        bare_keys = _all_paused(api, bare_ids, 60 + 10 * args.waiting)
+        with_bare = installation.sizes()
+        time.sleep(5)  # the last runs' processes exit
+        worker_pids = [w.pid for w in workers]
+        bare_growth = with_bare["prefect"] - with_reviews["prefect"]
+        children = {p: c for w in worker_pids for p, c in descendants(w).items()}
+        result["waiting"] = {
+            "reviews": args.waiting, "bare_runs": args.waiting, "workers": args.workers,
+            "seconds_to_first_gates": round(to_gate_s, 1),
+            "worker_child_processes": len(children),
+            "rss_mib": {"server": round(_memory([installation.server.pid]) / MIB, 1),
+                        "workers": round(_memory(worker_pids) / MIB, 1)},
+            "bytes_per_review": {k: (with_reviews[k] - before[k]) // args.waiting for k in before},
+            "bare_prefect_bytes_per_run": bare_growth // args.waiting,
+            "sizes": {"before": before, "with_reviews": with_reviews, "with_bare": with_bare},
+        }  # fmt: skip
+        log(f"{kind} waiting: {json.dumps(result['waiting'])}")
+
+        # decisions: two gates of each of A/2 reviews, interleaved with two of each bare run
+        pairs = args.approvals // 2
+        review_ids = [reviews_of_runs(reviews, run_ids[:pairs])[r] for r in run_ids[:pairs]]
+        samples: dict[str, list[float]] = {"xbr": [], "bare": []}
+        lock = threading.Lock()
+
+        def unit(n: int) -> None:
+            which, i = ("xbr", n // 2) if n % 2 == 0 else ("bare", n // 2)
+            for _ in range(2):
+                if which == "xbr":
+                    seconds, keys[run_ids[i]] = reviews.approve(
+                        review_ids[i], api, keys[run_ids[i]]
+                    )
+                else:
+                    seconds, bare_keys[bare_ids[i]] = _bare_resume(
+                        api, bare_ids[i], bare_keys[bare_ids[i]]
+                    )
+                with lock:
+                    samples[which].append(seconds)
+
+        decisions_s, _ = _parallel(2 * pairs, args.decision_concurrency, unit)
+        xbr_s, bare_s = summary(samples["xbr"]), summary(samples["bare"])
+        result["decisions"] = {
+            "approvals": len(samples["xbr"]), "reviews": pairs,
+            "concurrency": args.decision_concurrency, "seconds": round(decisions_s, 1),
+            "xbr": xbr_s, "bare": bare_s,
+            "p50_ratio": round(xbr_s["p50"] / bare_s["p50"], 3),
+            "p95_ratio": round(xbr_s["p95"] / bare_s["p95"], 3),
+        }  # fmt: skip
+        log(f"{kind} decisions: {json.dumps(result['decisions'])}")
+
+        # burst: no worker takes the new runs; alternating chunks of each
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
+        first = max(args.waiting, pairs)
+        timed = {"xbr": 0.0, "bare": 0.0}
+        create_bare = _bare_run(api)
+        for chunk in range(0, args.burst, BURST_CHUNK):
+            size = min(BURST_CHUNK, args.burst - chunk)
+            seconds, _ = _parallel(size, args.concurrency, lambda n: create_bare(n))
+            timed["bare"] += seconds
+            seconds, _ = _parallel(size, args.concurrency,
+                                   lambda n, c=chunk: reviews.start(first + c + n))  # fmt: skip
+            timed["xbr"] += seconds
+        rates = {k: round(args.burst / v, 2) for k, v in timed.items()}
+        result["burst"] = {"reviews": args.burst, "concurrency": args.concurrency,
+                           "seconds": {k: round(v, 2) for k, v in timed.items()},
+                           "per_second": rates,
+                           "rate_ratio": round(rates["xbr"] / rates["bare"], 3)}  # fmt: skip
+        log(f"{kind} burst: {json.dumps(result['burst'])}")
+        reviews.engine.dispose()
+        return result
+    finally:
+        processes.stop_all()
+        installation.drop()
+
+
+def reviews_of_runs(reviews: Reviews, run_ids: list[str]) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from states.models import Review
+
+    with reviews.uow() as work:
+        rows = work.session.execute(
+            select(Review.flow_run_id, Review.id).where(Review.flow_run_id.in_(run_ids))
+        )
+        return {str(run): int(review) for run, review in rows}
+
+
+# --- the parent ------------------------------------------------------------------------------
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--waiting", type=int, default=200, help="reviews (and bare runs) waiting")
+    parser.add_argument("--approvals", type=int, default=200, help="approvals, two per review")
+    parser.add_argument("--burst", type=int, default=1000, help="reviews started in the burst")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pool-concurrency", type=int, default=4,
+                        help="runs executing at once over all workers")  # fmt: skip
+    parser.add_argument("--concurrency", type=int, default=20, help="burst creations in flight")
+    parser.add_argument("--decision-concurrency", type=int, default=4)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # one database kind, JSON to --out
+    args = parser.parse_args(argv)
+    if args.approvals // 2 > args.waiting:
+        parser.error("--approvals needs --waiting of at least half as many reviews")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.child:
+        home = Path(tempfile.mkdtemp(prefix=f"xbr-bench-scale-{args.child}-"))
+        result = measure(args.child, args, home)
+        Path(args.out).write_text(json.dumps(result, indent=2))
+        return 0
+    byte_compile()
+    started = datetime.now(UTC)
+    results = []
+    for kind in args.databases.split(","):
+        out = Path(tempfile.mkstemp(suffix=f"-{kind}.json")[1])
+        child = [sys.executable, __file__, "--child", kind, "--out", str(out),
+                 *(argv if argv is not None else sys.argv[1:])]  # fmt: skip
+        log(f"measuring on {kind}")
+        if subprocess.run(child, cwd=REPO).returncode:
+            raise SystemExit(f"the {kind} run failed")
+        results.append(json.loads(out.read_text()))
+    report = {
+        "benchmark": "scale", "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(), "command": " ".join(sys.argv),
+        "machine": machine_info(), "versions": versions(), "targets": TARGETS,
+        "config": {k: v for k, v in vars(args).items() if k not in ("out", "child")},
+        "results": results,
+    }  # fmt: skip
+    out = args.out or REPO / "bench" / "results" / f"scale-{started:%Y%m%dT%H%MZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print_table(report)
+    print(f"written to {out}")
+    return 0
+
+
+def print_table(report: dict[str, Any]) -> None:
+    for r in report["results"]:
+        w, d, b = r["waiting"], r["decisions"], r["burst"]
+        print(f"\n{r['database']}:")
+        print(
+            f"  burst     {b['reviews']} reviews: xbr {b['per_second']['xbr']}/s, bare "
+            f"{b['per_second']['bare']}/s, ratio {b['rate_ratio']} (target >= 0.8)"
+        )
+        print(
+            f"  waiting   {w['reviews']} reviews + {w['bare_runs']} bare runs: "
+            f"{w['worker_child_processes']} child processes (target 0), RSS server "
+            f"{w['rss_mib']['server']} MiB, workers {w['rss_mib']['workers']} MiB; per review "
+            f"app {w['bytes_per_review']['app']} B, Prefect {w['bytes_per_review']['prefect']} B "
+            f"(bare run {w['bare_prefect_bytes_per_run']} B)"
+        )
+        print(
+            f"  decisions {d['approvals']} over {d['reviews']} reviews: xbr p50 "
+            f"{d['xbr']['p50']:.2f} s p95 {d['xbr']['p95']:.2f} s; bare p50 "
+            f"{d['bare']['p50']:.2f} s p95 {d['bare']['p95']:.2f} s; p50 ratio "
+            f"{d['p50_ratio']} (target <= 1.3)"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
