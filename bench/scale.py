@@ -2,20 +2,22 @@
 """Scale: reviews waiting at their gates, decisions, and a burst of new reviews, each next to
 its anchor, with both databases on SQLite and then on PostgreSQL, run by `xbr worker`s.
 
-    .venv/bin/python bench/scale.py [--waiting 200] [--approvals 200] [--burst 1000] \\
-        [--databases sqlite,postgresql] [--workers 2] [--pool-concurrency 4] [--concurrency 20]
+    .venv/bin/python bench/scale.py [--waiting 10000] [--bare-waiting 100] [--approvals 1000] \\
+        [--burst 1000] [--databases sqlite,postgresql] [--workers 2] [--pool-concurrency 4] \\
+        [--concurrency 20]
 
 Per database kind, in a child process of its own (Prefect reads its API URL once): a Prefect
 server on that database, the application database, `xbr deploy` (the `xbr` process pool),
 the bare flow of bench/bare_flow.py deployed to the same pool, and `--workers` `xbr worker`s.
 
-  waiting    W reviews started and run to their first gate, then W bare runs to their first
-             pause. Once all wait: the workers' child processes (target 0), the resident memory
-             of the server and the workers, and each database's growth per waiting review,
-             next to the Prefect database's growth per bare run.
+  waiting    W reviews started as `xbr review start` starts one, with XBR_START_SUSPENDED (their
+             runs wait at their first gate from the start), then B bare runs, run by the workers
+             to their first pause. Once all wait: the workers' child processes (target 0), the
+             resident memory of the server and the workers, and each database's growth per
+             waiting review, next to the Prefect database's growth per bare run.
   decisions  A approvals spread over A/2 of the waiting reviews (their first two gates), D at a
              time, each timed from the decision (`decide` and the resume, what `xbr approve`
-             runs) to the run suspended at its next gate (polled every 50 ms); anchor: A
+             runs) to the run suspended at its next gate (the server's time of the pause); anchor: A
              resumes of A/2 bare runs, interleaved with them. Target: p50 ratio at most 1.3.
   burst      with the workers stopped: N reviews started as `xbr review start` starts one (the
              review, then its run from the deployment with its idempotency key), C at a time;
@@ -51,6 +53,7 @@ sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.databases import PG_ADMIN_URL, Copies  # noqa: E402
 from bench.decision_latency import (  # noqa: E402
     STAFF,
     Api,
@@ -64,7 +67,6 @@ from bench.decision_latency import (  # noqa: E402
     versions,
 )
 
-PG_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
 MIB = 1024 * 1024
 BURST_CHUNK = 100
 TEMPLATE = "qbr"
@@ -80,23 +82,10 @@ class Installation:
 
     def __init__(self, kind: str, home: Path, processes: Processes) -> None:
         self.kind, self.home, self.processes = kind, home, processes
-        self.databases: list[str] = []
-        self.app_url = self._database("app")
-        self.prefect_url = self._database("prefect")
-
-    def _database(self, label: str) -> str:
-        if self.kind == "sqlite":
-            return ""  # the defaults under XBR_HOME
-        from sqlalchemy import create_engine, make_url, text
-
-        name = f"xbr_scale_{uuid.uuid4().hex[:8]}_{label}"
-        admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
-                              isolation_level="AUTOCOMMIT")  # fmt: skip
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        self.databases.append(name)
-        return str(make_url(PG_ADMIN_URL).set(database=name))
+        self.copies = Copies(PG_ADMIN_URL if kind == "postgresql" else None, home)
+        # SQLite: the defaults under XBR_HOME
+        self.app_url = self.copies.empty("app") if kind == "postgresql" else ""
+        self.prefect_url = self.copies.empty("prefect") if kind == "postgresql" else ""
 
     def start(self) -> str:
         """The server up, the environment of this process and its children set; the API URL."""
@@ -110,6 +99,8 @@ class Installation:
             del os.environ[key]
         os.environ.update(env)
         os.environ["XBR_HOME"] = str(self.home)
+        # as an installation that opens thousands of reviews is run: no process until a decision
+        os.environ["XBR_START_SUSPENDED"] = "true"
         if self.app_url:
             os.environ["XBR_DATABASE_URL"] = self.app_url
         self.server = self.processes.start(
@@ -192,16 +183,7 @@ class Installation:
         return found
 
     def drop(self) -> None:
-        if not self.databases:
-            return
-        from sqlalchemy import create_engine, text
-
-        admin = create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
-                              isolation_level="AUTOCOMMIT")  # fmt: skip
-        with admin.connect() as conn:
-            for name in self.databases:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        self.copies.close()
 
 
 # --- what is measured ------------------------------------------------------------------------
@@ -257,7 +239,7 @@ class Reviews:
                 complete_task(self.uow(), review_id, task["key"], task["assignee"], hours=0.1)
         gate = views.review_view(self.uow(), review_id)["gate"]
         meeting = MEETING if gate["phase"] == "scheduling" else None
-        started = time.perf_counter()
+        started = time.time()
         for approver in gate["eligible_approvers"]:
             try:
                 request = DecisionRequest(
@@ -271,8 +253,7 @@ class Reviews:
             actions.follow_up(self.uow(), self.settings, review_id, result.round,
                               {"decision": "approve", "approver_email": approver})  # fmt: skip
             break
-        seen, _, new_key = api.wait_next_pause(view["flow_run_id"], key, False, 300)
-        return seen - started, new_key or ""
+        return _to_next_gate(api, view["flow_run_id"], key, started)
 
 
 def _all_paused(api: Api, run_ids: list[str], timeout: float) -> dict[str, str]:
@@ -300,6 +281,16 @@ def _all_paused(api: Api, run_ids: list[str], timeout: float) -> dict[str, str]:
         time.sleep(1)
 
 
+def _count_paused(api: Api, flow_name: str) -> int:
+    """How many runs of this flow are paused (suspended) now."""
+    response = api.http.post("/flow_runs/count", json={
+        "flows": {"name": {"any_": [flow_name]}},
+        "flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}},
+    }, timeout=120)  # fmt: skip
+    response.raise_for_status()
+    return int(response.json())
+
+
 def _bare_run(api: Api) -> Callable[[int], str]:
     from prefect.deployments import run_deployment  # noqa: TID251
 
@@ -315,13 +306,29 @@ def _bare_run(api: Api) -> Callable[[int], str]:
 def _bare_resume(api: Api, run_id: str, key: str) -> tuple[float, str]:
     from prefect.client.orchestration import get_client  # noqa: TID251
 
-    started = time.perf_counter()
+    started = time.time()
     with get_client(sync_client=True) as client:
         from uuid import UUID
 
         client.resume_flow_run(UUID(run_id))
-    seen, _, new_key = api.wait_next_pause(run_id, key, False, 300)
-    return seen - started, new_key or ""
+    return _to_next_gate(api, run_id, key, started)
+
+
+def _to_next_gate(api: Api, run_id: str, before: str, started: float) -> tuple[float, str]:
+    """Seconds from `started` (wall clock) to the run's next pause, as the Prefect server
+    stamped it, and the new key. Polled every half second: four runs in flight polled every
+    50 ms would load the server that is being measured."""
+    deadline = time.monotonic() + 600
+    while True:
+        state = api.flow_run(run_id).get("state") or {}
+        key = (state.get("state_details") or {}).get("pause_key") or ""
+        if state.get("type") == "PAUSED" and key != before:
+            return datetime.fromisoformat(state["timestamp"]).timestamp() - started, key
+        if state.get("type") in ("FAILED", "CRASHED", "CANCELLED", "COMPLETED"):
+            raise BenchError(f"run {run_id} ended {state.get('type')} after its gate {before}")
+        if time.monotonic() > deadline:
+            raise BenchError(f"run {run_id} not at its next gate 600 s after {before}")
+        time.sleep(0.5)
 
 
 def _memory(pids: list[int]) -> int:
@@ -346,35 +353,42 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
         reviews = Reviews()
         result: dict[str, Any] = {"database": kind}
 
-        # waiting: xbr's reviews, then the bare runs, each to its first gate
+        # waiting: xbr's reviews (suspended at their first gate from the start), then the bare
+        # runs, which a worker runs to their first pause
         before = installation.sizes()
-        _, run_ids = _parallel(args.waiting, args.concurrency, reviews.start)
-        workers = installation.start_workers(args.workers)
-        started = time.perf_counter()
-        keys = _all_paused(api, run_ids, 60 + 10 * args.waiting)
-        to_gate_s = time.perf_counter() - started
+        started_s, run_ids = _parallel(args.waiting, args.concurrency, reviews.start)
+        paused = _count_paused(api, "business-review")
+        if paused < args.waiting:
+            raise BenchError(f"{args.waiting - paused} reviews' runs do not wait at a gate")
         with_reviews = installation.sizes()
-        _, bare_ids = _parallel(args.waiting, args.concurrency, _bare_run(api))
-        bare_keys = _all_paused(api, bare_ids, 60 + 10 * args.waiting)
+        workers = installation.start_workers(args.workers)
+        pairs = args.approvals // 2
+        bare_count = max(args.bare_waiting, pairs)
+        _, bare_ids = _parallel(bare_count, args.concurrency, _bare_run(api))
+        started = time.perf_counter()
+        bare_keys = _all_paused(api, bare_ids, 60 + 10 * bare_count)
+        bare_to_pause_s = time.perf_counter() - started
         with_bare = installation.sizes()
         time.sleep(5)  # the last runs' processes exit
         worker_pids = [w.pid for w in workers]
         bare_growth = with_bare["prefect"] - with_reviews["prefect"]
         children = {p: c for w in worker_pids for p, c in descendants(w).items()}
         result["waiting"] = {
-            "reviews": args.waiting, "bare_runs": args.waiting, "workers": args.workers,
-            "seconds_to_first_gates": round(to_gate_s, 1),
+            "reviews": args.waiting, "bare_runs": bare_count, "workers": args.workers,
+            "reviews_started_per_second": round(args.waiting / started_s, 2),
+            "bare_runs_seconds_to_first_pause": round(bare_to_pause_s, 1),
+            "paused_review_runs": paused,
             "worker_child_processes": len(children),
             "rss_mib": {"server": round(_memory([installation.server.pid]) / MIB, 1),
                         "workers": round(_memory(worker_pids) / MIB, 1)},
             "bytes_per_review": {k: (with_reviews[k] - before[k]) // args.waiting for k in before},
-            "bare_prefect_bytes_per_run": bare_growth // args.waiting,
+            "bare_prefect_bytes_per_run": bare_growth // bare_count,
             "sizes": {"before": before, "with_reviews": with_reviews, "with_bare": with_bare},
         }  # fmt: skip
         log(f"{kind} waiting: {json.dumps(result['waiting'])}")
+        keys = _all_paused(api, run_ids[:pairs], 300)
 
         # decisions: two gates of each of A/2 reviews, interleaved with two of each bare run
-        pairs = args.approvals // 2
         review_ids = [reviews_of_runs(reviews, run_ids[:pairs])[r] for r in run_ids[:pairs]]
         samples: dict[str, list[float]] = {"xbr": [], "bare": []}
         lock = threading.Lock()
@@ -449,8 +463,10 @@ def reviews_of_runs(reviews: Reviews, run_ids: list[str]) -> dict[str, int]:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--waiting", type=int, default=200, help="reviews (and bare runs) waiting")
-    parser.add_argument("--approvals", type=int, default=200, help="approvals, two per review")
+    parser.add_argument("--waiting", type=int, default=10000, help="reviews waiting")
+    parser.add_argument("--bare-waiting", type=int, default=100,
+                        help="bare runs to their first pause (at least approvals/2)")  # fmt: skip
+    parser.add_argument("--approvals", type=int, default=1000, help="approvals, two per review")
     parser.add_argument("--burst", type=int, default=1000, help="reviews started in the burst")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--workers", type=int, default=2)
@@ -478,8 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for kind in args.databases.split(","):
         out = Path(tempfile.mkstemp(suffix=f"-{kind}.json")[1])
-        child = [sys.executable, __file__, "--child", kind, "--out", str(out),
-                 *(argv if argv is not None else sys.argv[1:])]  # fmt: skip
+        child = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:]),
+                 "--child", kind, "--out", str(out)]  # fmt: skip
         log(f"measuring on {kind}")
         if subprocess.run(child, cwd=REPO).returncode:
             raise SystemExit(f"the {kind} run failed")
@@ -508,7 +524,8 @@ def print_table(report: dict[str, Any]) -> None:
             f"{b['per_second']['bare']}/s, ratio {b['rate_ratio']} (target >= 0.8)"
         )
         print(
-            f"  waiting   {w['reviews']} reviews + {w['bare_runs']} bare runs: "
+            f"  waiting   {w['reviews']} reviews ({w['reviews_started_per_second']}/s started) + "
+            f"{w['bare_runs']} bare runs: "
             f"{w['worker_child_processes']} child processes (target 0), RSS server "
             f"{w['rss_mib']['server']} MiB, workers {w['rss_mib']['workers']} MiB; per review "
             f"app {w['bytes_per_review']['app']} B, Prefect {w['bytes_per_review']['prefect']} B "

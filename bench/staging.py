@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -36,15 +35,20 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# Run as a script, this folder comes first on sys.path, where bench/calendar.py would stand in
+# for the standard `calendar` module: the benchmarks are imported as bench.<name> instead.
+sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from bench.databases import PG_ADMIN_URL, Copies  # noqa: E402
 
 TARGET_SECONDS = 5.0
 TARGET_MIB = 300.0
 TEMPLATE = "xbr-sop"  # the template whose staging tasks name the evidence they check
 ACTOR = "sam@msp.example"
-PG_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
 PACKAGES = ("states", "flows", "tasks", "notifications", "deploy", "bench")
 MIB = 1024  # /proc and ru_maxrss count KiB
 
@@ -310,31 +314,17 @@ def write_evidence(
 def database(postgres: str | None, home: Path) -> Iterator[str]:
     """A migrated, empty database: SQLite under `home`, or a fresh one in the PostgreSQL
     server of `postgres` (dropped afterwards); yields its URL."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     from states import db
-    from states.settings import normalize_url
 
-    if postgres is None:
-        url = f"sqlite:///{home / 'xbr.db'}"
-        db.upgrade(db.make_engine(url))
-        yield url
-        return
-    admin = create_engine(normalize_url(postgres), isolation_level="AUTOCOMMIT")
-    name = f"xbr_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalize_url(postgres)).set(database=name).render_as_string(False)
+    copies = Copies(postgres, home)
     try:
+        url = copies.empty("staging")
         engine = db.make_engine(url)
         db.upgrade(engine)
         engine.dispose()
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        copies.close()
 
 
 def in_staging(uow: Callable[[], Any], client: str, now: datetime) -> int:

@@ -3,7 +3,7 @@
 from contextlib import suppress
 from datetime import datetime
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.flow_runs import suspend_flow_run
 from prefect.runtime import flow_run
 
@@ -20,11 +20,12 @@ from states.scorecards import report_data
 from states.settings import Settings
 from states.templates import load_catalog
 from tasks.recurrence import open_next_review
+from tasks.runtime import xbr_task
 from tasks.staging import stage_review
 from tasks.store import uow
 
 
-@task(persist_result=False, retries=3, retry_delay_seconds=2)
+@xbr_task(retries=3, retry_delay_seconds=2)
 def publish_gate(review_id: int) -> None:
     """Checklist, progress and summary artifacts for the review's current gate; once staging
     has assessed it, its findings, scorecard, agenda and client summary draft."""
@@ -34,7 +35,7 @@ def publish_gate(review_id: int) -> None:
         artifacts.publish_assessment(data)
 
 
-@task(persist_result=False, retries=3, retry_delay_seconds=2)
+@xbr_task(retries=3, retry_delay_seconds=2)
 def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecision) -> str:
     """Validate and apply a decision from the Resume form; a refusal goes to the audit log."""
     try:
@@ -55,7 +56,7 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
     return result.describe()
 
 
-@task(persist_result=False, retries=3, retry_delay_seconds=2)
+@xbr_task(retries=3, retry_delay_seconds=2)
 def start_run(review_id: int) -> str:
     """The flow run of a review this run opened; its idempotency key makes a retry a no-op."""
     run_id = create_review_run(views.review_view(uow(), review_id), 0, installation_id(uow()))

@@ -17,10 +17,17 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import State, StateType
 from prefect.client.schemas.responses import SetStateStatus
-from prefect.deployments import run_deployment
-from prefect.states import Crashed, Scheduled
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Crashed, Scheduled, Suspended
+
+from states.lifecycle import OPEN_PHASES
+from states.runs import gate_key
+from states.settings import Settings
 
 DEPLOYMENT = "business-review/business-review"
+# The flow has work to do when it arrives in these phases (staging reads the client's exports,
+# QA opens the next review): a run made for a review there starts at once, never suspended.
+ARRIVAL_WORK = {"staging", "qa_review"}
 # A run in these states is alive: it is waiting at a gate or about to run the flow.
 LIVE = {StateType.PAUSED, StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING}
 _BUSY = {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING}
@@ -37,17 +44,57 @@ def run_tags(review: dict[str, Any]) -> list[str]:
 
 
 def create_review_run(review: dict[str, Any], generation: int, installation: str) -> str:
-    """The flow run of a review; the idempotency key makes a retried call return the same run."""
-    run = run_deployment(  # sync outside a flow: a FlowRun, not a coroutine
-        DEPLOYMENT,
-        parameters={"review_id": review["id"]},
-        flow_run_name=run_name(review),
-        tags=run_tags(review),
-        idempotency_key=f"xbr-{installation}-review-{review['id']}-g{generation}",
-        timeout=0,
-        as_subflow=False,
+    """The flow run of a review; the idempotency key makes a retried call return the same run.
+
+    With XBR_START_SUSPENDED the run is made suspended at the review's gate: no process starts
+    until the gate is decided, when it runs from the top to the next one.
+    """
+    with get_client(sync_client=True) as client:
+        arguments: dict[str, Any] = {
+            "parameters": {"review_id": review["id"]},
+            "name": run_name(review),
+            "tags": run_tags(review),
+            "idempotency_key": f"xbr-{installation}-review-{review['id']}-g{generation}",
+            "state": _first_state(review),
+        }
+        try:
+            run = client.create_flow_run_from_deployment(_deployment_id(client), **arguments)
+        except ObjectNotFound:  # deployed again under a new id since it was looked up
+            _DEPLOYMENT_IDS.clear()
+            run = client.create_flow_run_from_deployment(_deployment_id(client), **arguments)
+    return str(run.id)
+
+
+# Looked up once per process and API: a burst of new reviews makes one call each, not two.
+_DEPLOYMENT_IDS: dict[str, UUID] = {}
+
+
+def _deployment_id(client: Any) -> UUID:
+    api = str(client.api_url)
+    if api not in _DEPLOYMENT_IDS:
+        _DEPLOYMENT_IDS[api] = client.read_deployment_by_name(DEPLOYMENT).id
+    return _DEPLOYMENT_IDS[api]
+
+
+def _first_state(review: dict[str, Any]) -> State:
+    """Scheduled, to run now; or, with XBR_START_SUSPENDED, suspended at the review's gate
+    with a key of its own (the flow's own pause at that gate, with its form, comes after)."""
+    gate = review.get("gate")
+    status = str(review["status"])
+    if (
+        not Settings().start_suspended
+        or gate is None
+        or status not in OPEN_PHASES
+        or (status in ARRIVAL_WORK)
+    ):
+        return Scheduled()
+    key = gate_key(review["id"], gate["phase"], gate["round"], review["refusals"])
+    return Suspended(
+        timeout_seconds=None,
+        pause_key=f"{key}-new",
+        message="waits for its first decision (xbr approve or the approval link); "
+        "Resume runs it to its gate's form",
     )
-    return str(run.id)  # type: ignore[union-attr]
 
 
 def resume_review_run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 
 from flows.runs import LIVE, create_review_run, read_states, resume_review_run
@@ -20,6 +20,7 @@ from states.runs import (
 )
 from states.wip import pull_queue
 from tasks.notify import deliver_notices, plan_due_reminders
+from tasks.runtime import xbr_task
 from tasks.staging import stage_new_exports
 from tasks.store import uow
 
@@ -35,7 +36,7 @@ def _wake_runs(review_ids: list[int], why: str) -> None:
             resume_review_run(run_id, {"approver_email": "xbr", "comment": why}, 5)
 
 
-@task(persist_result=False)
+@xbr_task()
 def wake_due_reviews() -> list[int]:
     """Scheduled reviews whose staging date came move to staging (or wait in its queue when
     it is full); their runs wake up."""
@@ -44,7 +45,7 @@ def wake_due_reviews() -> list[int]:
     return woken
 
 
-@task(persist_result=False)
+@xbr_task()
 def pull_waiting_reviews() -> list[int]:
     """Reviews waiting for a place in staging, prep or delivery move in as places free,
     earliest meeting first; the phase's accountable role hears of it."""
@@ -60,7 +61,7 @@ def _needs_new_run(review: ReviewRun, states: dict[str, State | None], now: date
     return state is None or state.type not in LIVE
 
 
-@task(persist_result=False)
+@xbr_task()
 def reattach_lost_runs() -> list[int]:
     """Give every open review a live run: replace a missing, crashed, failed or cancelled one.
     Only reviews that moved, or were not seen waiting for a day, are asked about."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from states.metrics import metrics, msp_zone
+from tasks.runtime import xbr_task
 from tasks.store import uow
 
 
@@ -72,7 +72,7 @@ def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     ]
 
 
-@task(persist_result=False, retries=2, retry_delay_seconds=10)
+@xbr_task(retries=2, retry_delay_seconds=10)
 def publish_weekly_metrics(goal_per_week: float = 1.0) -> str:
     """The last seven days' lean metrics as the "lean-metrics" Markdown artifact."""
     today = datetime.now(msp_zone()).date()

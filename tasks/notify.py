@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from states.errors import XbrError
 from states.models import utcnow
 from states.notices import plan_reminders
 from states.settings import Settings
+from tasks.runtime import xbr_task
 from tasks.store import uow
 
 
-@task(persist_result=False, retries=3, retry_delay_seconds=[2, 10, 30])
+@xbr_task(retries=3, retry_delay_seconds=[2, 10, 30])
 def deliver_notices(review_id: int | None = None) -> dict[str, Any]:
     """Send the notices that are due (of one review, or all); a channel that fails is tried
     again later with backoff, and the review goes on regardless."""
@@ -32,7 +33,7 @@ def deliver_notices(review_id: int | None = None) -> dict[str, Any]:
     }
 
 
-@task(persist_result=False, retries=2, retry_delay_seconds=5)
+@xbr_task(retries=2, retry_delay_seconds=5)
 def plan_due_reminders() -> int:
     """Reminders for tasks due soon or overdue and escalations of phases that got old."""
     return plan_reminders(uow(), utcnow())

@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from prefect import task
-
 from states import views
 from states.recurrence import calendar_pass, ensure_next_review
 from states.settings import Settings
 from states.templates import load_catalog
+from tasks.runtime import xbr_task
 from tasks.store import uow
 
 
-@task(persist_result=False, retries=2, retry_delay_seconds=5)
+@xbr_task(retries=2, retry_delay_seconds=5)
 def open_next_review(review_id: int) -> dict[str, Any]:
     """Follow-up's last step: the client's next review of this kind, if it does not exist."""
     client = views.review_view(uow(), review_id)["client"]
@@ -22,7 +21,7 @@ def open_next_review(review_id: int) -> dict[str, Any]:
     return asdict(ensure_next_review(uow(), catalog, client, early=True))
 
 
-@task(persist_result=False, retries=2, retry_delay_seconds=10)
+@xbr_task(retries=2, retry_delay_seconds=10)
 def run_calendar_pass() -> list[dict[str, Any]]:
     """Every active client without its next review gets one when its cadence says so."""
     catalog = load_catalog([Settings().template_dir])

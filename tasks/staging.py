@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from states.errors import XbrError
 from states.settings import Settings
 from tasks.intake import stage
+from tasks.runtime import xbr_task
 from tasks.store import uow
 
 
-@task(persist_result=False, retries=2, retry_delay_seconds=5)
+@xbr_task(retries=2, retry_delay_seconds=5)
 def stage_review(review_id: int) -> dict[str, Any]:
     """Read the client's evidence folder and assess the review; a bad file is logged, and the
     review waits at its gate for people to fix it (`xbr evidence import`)."""
@@ -24,7 +25,7 @@ def stage_review(review_id: int) -> dict[str, Any]:
         return {"error": str(refused)}
 
 
-@task(persist_result=False, retries=1, retry_delay_seconds=5)
+@xbr_task(retries=1, retry_delay_seconds=5)
 def stage_new_exports() -> list[int]:
     """Reviews in staging whose client folder got new exports, assessed again (their check
     tasks close, their gate's approver is told)."""
