@@ -22,7 +22,8 @@ the bare flow of bench/bare_flow.py deployed to the same pool, and `--workers` `
   burst      with the workers stopped: N reviews started as `xbr review start` starts one (the
              review, then its run from the deployment with its idempotency key), C at a time;
              anchor: N runs of the bare deployment created the same way, C at a time, in
-             alternating chunks of 100. Target: xbr's rate at least 0.8 of the bare rate.
+             chunks of 100 alternating in ABBA order. Target: xbr's rate at least 0.8 of the
+             bare rate.
 
 Results go to bench/results/scale-<time>.json and a table is printed. See bench/README.md.
 """
@@ -436,13 +437,15 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
         first = max(args.waiting, pairs)
         timed = {"xbr": 0.0, "bare": 0.0}
         create_bare = _bare_run(api)
-        for chunk in range(0, args.burst, BURST_CHUNK):
+        for number, chunk in enumerate(range(0, args.burst, BURST_CHUNK)):
             size = min(BURST_CHUNK, args.burst - chunk)
-            seconds, _ = _parallel(size, args.concurrency, lambda n: create_bare(n))
-            timed["bare"] += seconds
-            seconds, _ = _parallel(size, args.concurrency,
-                                   lambda n, c=chunk: reviews.start(first + c + n))  # fmt: skip
-            timed["xbr"] += seconds
+            creators = {"bare": lambda n: create_bare(n),
+                        "xbr": lambda n, c=chunk: reviews.start(first + c + n)}  # fmt: skip
+            # ABBA: the server is still busy with the chunk before, so each kind goes first
+            # as often as the other
+            for which in ("bare", "xbr") if number % 4 in (0, 3) else ("xbr", "bare"):
+                seconds, _ = _parallel(size, args.concurrency, creators[which])
+                timed[which] += seconds
         rates = {k: round(args.burst / v, 2) for k, v in timed.items()}
         result["burst"] = {"reviews": args.burst, "concurrency": args.concurrency,
                            "seconds": {k: round(v, 2) for k, v in timed.items()},
