@@ -430,6 +430,7 @@ def deploy_command(
     """Deploy xbr to the Prefect server PREFECT_API_URL names, for `xbr worker` processes:
     the `xbr` work pool, the three deployments of deploy/prefect.yaml and the automation that
     crashes a run whose worker died (the sweeper gives its review a new run)."""
+    from dataclasses import asdict
     from datetime import timedelta
 
     from deploy import workers
@@ -438,13 +439,13 @@ def deploy_command(
     workers.deployment_names(chosen)  # a bad file is refused before anything changes
     db.upgrade(engine())
     stack.use_prefect(settings())
-    data = workers.deploy(timedelta(seconds=crash_after), concurrency, chosen)
-    names = ", ".join(map(str, data["deployments"]))  # type: ignore[call-overload]
+    deployed = workers.deploy(timedelta(seconds=crash_after), concurrency, chosen)
     render.out(
         as_json,
-        data,
-        f"deployed {names} from {chosen}; a run without a heartbeat for {crash_after} s is "
-        "crashed and its review gets a new run. Start workers with `xbr worker`.",
+        asdict(deployed),
+        f"deployed {', '.join(deployed.deployments)} from {chosen}; a run without a heartbeat "
+        f"for {crash_after} s is crashed and its review gets a new run. Start workers with "
+        "`xbr worker`.",
     )
 
 

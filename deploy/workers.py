@@ -11,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,18 @@ def start_worker(settings: Settings, pool: str, name: str | None) -> None:
     os.execve(sys.executable, argv, env)
 
 
-def deploy(
-    crash_after: timedelta, concurrency: int, prefect_file: Path = PREFECT_FILE
-) -> dict[str, object]:
+@dataclass(frozen=True)
+class Deployed:
+    """What `xbr deploy` made or brought up to date."""
+
+    prefect_file: str
+    deployments: list[str]
+    pool_concurrency: int | None  # None: another prefect.yaml's pool, left as it is
+    automation: str
+    crash_after_s: int
+
+
+def deploy(crash_after: timedelta, concurrency: int, prefect_file: Path = PREFECT_FILE) -> Deployed:
     """The work pool (at most `concurrency` runs executing at once, over all its workers), the
     deployments and the automation, each created or brought up to date; run again after an
     upgrade. Another `prefect_file` (e.g. for a Kubernetes pool) names a pool of its own,
@@ -72,13 +82,13 @@ def deploy(
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise XbrError(f"prefect deploy failed: {last[0]}; run it by hand to see why")
     automation = _ensure_crash_automation(crash_after)
-    return {
-        "prefect_file": str(prefect_file),
-        "deployments": names,
-        "pool_concurrency": concurrency if prefect_file == PREFECT_FILE else None,
-        "automation": automation,
-        "crash_after_s": int(crash_after.total_seconds()),
-    }
+    return Deployed(
+        prefect_file=str(prefect_file),
+        deployments=names,
+        pool_concurrency=concurrency if prefect_file == PREFECT_FILE else None,
+        automation=automation,
+        crash_after_s=int(crash_after.total_seconds()),
+    )
 
 
 def deployment_names(prefect_file: Path) -> list[str]:

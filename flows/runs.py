@@ -55,7 +55,7 @@ def create_review_run(review: dict[str, Any], generation: int, installation: str
             "name": run_name(review),
             "tags": run_tags(review),
             "idempotency_key": f"xbr-{installation}-review-{review['id']}-g{generation}",
-            "state": _first_state(review),
+            "state": first_state(review),
         }
         try:
             run = client.create_flow_run_from_deployment(_deployment_id(client), **arguments)
@@ -76,7 +76,7 @@ def _deployment_id(client: Any) -> UUID:
     return _DEPLOYMENT_IDS[api]
 
 
-def _first_state(review: dict[str, Any]) -> State:
+def first_state(review: dict[str, Any]) -> State:
     """Scheduled, to run now; or, with XBR_START_SUSPENDED, suspended at the review's gate
     with a key of its own (the flow's own pause at that gate, with its form, comes after)."""
     gate = review.get("gate")
