@@ -79,14 +79,10 @@ def _deployment_id(client: Any) -> UUID:
 def first_state(review: dict[str, Any]) -> State:
     """Scheduled, to run now; or, with XBR_START_SUSPENDED, suspended at the review's gate
     with a key of its own (the flow's own pause at that gate, with its form, comes after)."""
-    gate = review.get("gate")
-    status = str(review["status"])
-    if (
-        not Settings().start_suspended
-        or gate is None
-        or status not in OPEN_PHASES
-        or (status in ARRIVAL_WORK)
-    ):
+    gate, status = review.get("gate"), str(review["status"])
+    if gate is None or status not in OPEN_PHASES or status in ARRIVAL_WORK:
+        return Scheduled()
+    if not Settings().start_suspended:
         return Scheduled()
     key = gate_key(review["id"], gate["phase"], gate["round"], review["refusals"])
     return Suspended(
