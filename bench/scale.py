@@ -433,7 +433,11 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
         for worker in workers:
             worker.terminate()
         for worker in workers:
-            worker.wait(timeout=60)
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # Prefect's worker can hang on its way out
+                worker.kill()
+                worker.wait(timeout=60)
         first = max(args.waiting, pairs)
         timed = {"xbr": 0.0, "bare": 0.0}
         create_bare = _bare_run(api)
