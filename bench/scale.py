@@ -356,9 +356,10 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
         api = Api(installation.start())
         api.http.timeout = 60  # a busy server answers late
         reviews_needed = max(args.waiting, args.approvals // 2) + args.burst
-        if kind == "sqlite":  # Prefect's SQLite server locks up with several runs at once
+        if kind == "sqlite":  # Prefect's SQLite server locks up with several writers at once
             args.pool_concurrency = min(args.pool_concurrency, args.sqlite_concurrency)
             args.decision_concurrency = min(args.decision_concurrency, args.sqlite_concurrency)
+            args.concurrency = min(args.concurrency, args.sqlite_concurrency)
         installation.deploy(reviews_needed, args.pool_concurrency)
         reviews = Reviews()
         result: dict[str, Any] = {"database": kind}
@@ -373,7 +374,8 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
         with_reviews = installation.sizes()
         workers = installation.start_workers(args.workers)
         pairs = args.approvals // 2
-        bare_count = max(args.bare_waiting, pairs)
+        bare_pairs = (args.approvals if args.bare_approvals is None else args.bare_approvals) // 2
+        bare_count = max(args.bare_waiting, bare_pairs)
         _, bare_ids = _parallel(bare_count, args.concurrency, _bare_run(api))
         started = time.perf_counter()
         bare_keys = _all_paused(api, bare_ids, 60 + 10 * bare_count)
@@ -398,13 +400,16 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
         log(f"{kind} waiting: {json.dumps(result['waiting'])}")
         keys = _all_paused(api, run_ids[:pairs], 300)
 
-        # decisions: two gates of each of A/2 reviews, interleaved with two of each bare run
+        # decisions: two gates of each of A/2 reviews, and evenly among them two of each of
+        # the bare runs
         review_ids = [reviews_of_runs(reviews, run_ids[:pairs])[r] for r in run_ids[:pairs]]
         samples: dict[str, list[float]] = {"xbr": [], "bare": []}
         lock = threading.Lock()
+        units = [("xbr", i) for i in range(pairs)] + [("bare", i) for i in range(bare_pairs)]
+        order = sorted(units, key=lambda u: (u[1] + 0.5) / (pairs if u[0] == "xbr" else bare_pairs))
 
         def unit(n: int) -> None:
-            which, i = ("xbr", n // 2) if n % 2 == 0 else ("bare", n // 2)
+            which, i = order[n]
             for _ in range(2):
                 if which == "xbr":
                     seconds, keys[run_ids[i]] = reviews.approve(
@@ -417,7 +422,7 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
                 with lock:
                     samples[which].append(seconds)
 
-        decisions_s, _ = _parallel(2 * pairs, args.decision_concurrency, unit)
+        decisions_s, _ = _parallel(len(order), args.decision_concurrency, unit)
         xbr_s, bare_s = summary(samples["xbr"]), summary(samples["bare"])
         result["decisions"] = {
             "approvals": len(samples["xbr"]), "reviews": pairs,
@@ -484,6 +489,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bare-waiting", type=int, default=100,
                         help="bare runs to their first pause (at least approvals/2)")  # fmt: skip
     parser.add_argument("--approvals", type=int, default=1000, help="approvals, two per review")
+    parser.add_argument("--bare-approvals", type=int,
+                        help="bare resumes, two per run (default: --approvals)")  # fmt: skip
     parser.add_argument("--burst", type=int, default=1000, help="reviews started in the burst")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--workers", type=int, default=2)
@@ -492,7 +499,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=20, help="burst creations in flight")
     parser.add_argument("--decision-concurrency", type=int, default=4)
     parser.add_argument("--sqlite-concurrency", type=int, default=1,
-                        help="on SQLite, at most this many runs and decisions at once")  # fmt: skip
+                        help="on SQLite, at most this many runs, decisions, creations at once")  # fmt: skip
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one database kind, JSON to --out
     args = parser.parse_args(argv)
