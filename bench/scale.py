@@ -499,7 +499,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=20, help="burst creations in flight")
     parser.add_argument("--decision-concurrency", type=int, default=4)
     parser.add_argument("--sqlite-concurrency", type=int, default=1,
-                        help="on SQLite, at most this many runs, decisions, creations at once")  # fmt: skip
+                        help="on SQLite: runs, decisions, creations at once")  # fmt: skip
     parser.add_argument("--out", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)  # one database kind, JSON to --out
     args = parser.parse_args(argv)
