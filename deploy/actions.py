@@ -38,9 +38,9 @@ def _wake_run(
         stack.use_prefect(settings)
     except XbrError as exc:
         return False, f" (flow run not woken: {exc}; the sweeper catches it up)"
-    from flows.runs import resume_review_run
+    from flows.runs import current_gate_key, resume_review_run
 
-    if resume_review_run(data["flow_run_id"], run_input):
+    if resume_review_run(data["flow_run_id"], run_input, gate=current_gate_key(data)):
         return True, ""
     return False, " (its flow run was not waiting; the sweeper catches it up)"
 

@@ -79,12 +79,11 @@ def _deployment_id(client: Any) -> UUID:
 def first_state(review: dict[str, Any]) -> State:
     """Scheduled, to run now; or, with XBR_START_SUSPENDED, suspended at the review's gate
     with a key of its own (the flow's own pause at that gate, with its form, comes after)."""
-    gate, status = review.get("gate"), str(review["status"])
-    if gate is None or status not in OPEN_PHASES or status in ARRIVAL_WORK:
+    key, status = current_gate_key(review), str(review["status"])
+    if key is None or status not in OPEN_PHASES or status in ARRIVAL_WORK:
         return Scheduled()
     if not Settings().start_suspended:
         return Scheduled()
-    key = gate_key(review["id"], gate["phase"], gate["round"], review["refusals"])
     return Suspended(
         timeout_seconds=None,
         pause_key=f"{key}-new",
@@ -93,14 +92,28 @@ def first_state(review: dict[str, Any]) -> State:
     )
 
 
+def current_gate_key(review: dict[str, Any]) -> str | None:
+    """The pause key of the review's current gate, without the run-count suffix; None when
+    the review has no gate (it ended)."""
+    gate = review.get("gate")
+    if gate is None:
+        return None
+    return gate_key(review["id"], gate["phase"], gate["round"], review["refusals"])
+
+
 def resume_review_run(
-    flow_run_id: str, run_input: dict[str, Any], wait_seconds: float = 30
+    flow_run_id: str,
+    run_input: dict[str, Any],
+    wait_seconds: float = 30,
+    gate: str | None = None,
 ) -> bool:
     """Wake a suspended review run; False when it is not waiting (it re-reads the database).
 
     Only called after the database has moved on, so a run that will not take the input in
     time (its form's schema not saved, the server asking to wait) is rescheduled without it:
-    it re-executes from the top and suspends at the review's new gate.
+    it re-executes from the top and suspends at the review's new gate. A run that already
+    waits at `gate` (the review's current gate key: another wake-up got there first) is left
+    alone: the input was meant for the gate before, and that run would take it as this gate's.
     """
     deadline = time.monotonic() + wait_seconds
     run_id = UUID(flow_run_id)
@@ -109,6 +122,9 @@ def resume_review_run(
             state = client.read_flow_run(run_id).state
             delay = 0.25
             if state is not None and state.is_paused():
+                key = state.state_details.pause_key or ""
+                if gate is not None and key.startswith(gate + "-"):
+                    return True  # it caught up already
                 result = client.resume_flow_run(run_id, run_input=run_input)
                 if result.status == SetStateStatus.ACCEPT:
                     return True

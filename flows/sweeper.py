@@ -7,7 +7,13 @@ from datetime import datetime, timedelta
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 
-from flows.runs import LIVE, create_review_run, read_states, resume_review_run
+from flows.runs import (
+    LIVE,
+    create_review_run,
+    current_gate_key,
+    read_states,
+    resume_review_run,
+)
 from states import views
 from states.models import utcnow
 from states.runs import (
@@ -31,9 +37,10 @@ GRACE = timedelta(minutes=2)
 def _wake_runs(review_ids: list[int], why: str) -> None:
     """Resume the runs of reviews the sweeper moved: each re-reads its review's new gate."""
     for rid in review_ids:
-        run_id = views.review_view(uow(), rid)["flow_run_id"]
-        if run_id:
-            resume_review_run(run_id, {"approver_email": "xbr", "comment": why}, 5)
+        review = views.review_view(uow(), rid)
+        if review["flow_run_id"]:
+            wake = {"approver_email": "xbr", "comment": why}
+            resume_review_run(review["flow_run_id"], wake, 5, current_gate_key(review))
 
 
 @xbr_task()
@@ -81,7 +88,8 @@ def reattach_lost_runs() -> list[int]:
             key = state.state_details.pause_key or ""
             if not key.startswith(review.expected_key + "-"):
                 # decided elsewhere while the run was between gates: let it catch up
-                resume_review_run(review.flow_run_id or "", {"approver_email": "xbr"}, 5)
+                wake = {"approver_email": "xbr"}
+                resume_review_run(review.flow_run_id or "", wake, 5, review.expected_key)
             else:
                 waiting.append(review)
     runs_seen(uow(), waiting, now)

@@ -142,8 +142,9 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # Prefect's worker can hang on its way out
                 os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
         self.log.close()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from states.decisions import complete_task
+from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.models import AuditEntry, Decision, OutboxMessage, ReviewTask
 from tests.e2e.conftest import ROOT, Stack, wait_for
 
@@ -235,3 +235,30 @@ def test_fifty_suspended_reviews_hold_no_process(stack: Stack) -> None:
     # a suspended run's process exits a second or so after it suspends
     wait_for("the runner to hold no child process", lambda: not children(), timeout=120)
     assert children() == []
+
+
+def test_a_late_wake_up_leaves_a_run_that_caught_up_alone(stack: Stack) -> None:
+    """A decision's wake-up that finds the run already at the review's new gate (the sweeper
+    woke it first) must not hand that gate the input meant for the one before."""
+    review_id = start(stack, "Client qbr")
+    stack.wait_suspended(review_id)
+    close_phase_tasks(stack, stack.review(review_id))
+    request = DecisionRequest(review_id, DecisionKind.APPROVE, "olga@msp.example", phase="needed")
+    decide(stack.uow(), request)  # decided, the run not woken yet ...
+    stack.xbr("sweep")  # ... and the sweeper gets there first
+    key = stack.wait_suspended(review_id)
+    assert stack.review(review_id)["status"] == "scheduling"
+    run_id = stack.review(review_id)["flow_run_id"]
+    late = (
+        "from flows.runs import current_gate_key, resume_review_run\n"
+        "from states import views\n"
+        "from tasks.store import uow\n"
+        f"review = views.review_view(uow(), {review_id})\n"
+        f"woken = resume_review_run({run_id!r}, {{'decision': 'approve', "
+        "'approver_email': 'olga@msp.example'}, gate=current_gate_key(review))\n"
+        "assert woken\n"
+    )
+    subprocess.run([sys.executable, "-c", late], env=stack.env, cwd=ROOT, check=True,
+                   capture_output=True, timeout=120)  # fmt: skip
+    assert stack.run_state(run_id)["state_details"]["pause_key"] == key  # not resumed
+    assert stack.review(review_id)["status"] == "scheduling"
