@@ -9,13 +9,13 @@ from prefect.runtime import flow_run
 
 from flows import artifacts
 from flows.decision import PhaseDecision
-from flows.runs import create_review_run
+from flows.runs import create_review_run, current_gate_key
 from states import views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import AlreadyDecided, XbrError
 from states.lifecycle import OPEN_PHASES
 from states.reviews import start_review
-from states.runs import attach_run, gate_key, installation_id, record_refusal, review_of_run
+from states.runs import attach_run, installation_id, record_refusal, review_of_run
 from states.scorecards import report_data
 from states.settings import Settings
 from states.templates import load_catalog
@@ -116,7 +116,7 @@ def business_review(
         if review["status"] not in OPEN_PHASES:
             return str(review["status"])
         gate = review["gate"]
-        key = gate_key(rid, gate["phase"], gate["round"], review["refusals"])
+        key = current_gate_key(review)
         decision = suspend_flow_run(
             wait_for_input=PhaseDecision.with_initial_data(
                 description=artifacts.gate_description(review)

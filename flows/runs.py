@@ -80,9 +80,8 @@ def first_state(review: dict[str, Any]) -> State:
     """Scheduled, to run now; or, with XBR_START_SUSPENDED, suspended at the review's gate
     with a key of its own (the flow's own pause at that gate, with its form, comes after)."""
     key, status = current_gate_key(review), str(review["status"])
-    if key is None or status not in OPEN_PHASES or status in ARRIVAL_WORK:
-        return Scheduled()
-    if not Settings().start_suspended:
+    waits = key is not None and status in OPEN_PHASES and status not in ARRIVAL_WORK
+    if key is None or not (waits and Settings().start_suspended):
         return Scheduled()
     return Suspended(
         timeout_seconds=None,
