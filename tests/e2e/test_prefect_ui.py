@@ -123,6 +123,8 @@ def test_a_gate_approved_in_the_prefect_ui_resume_dialog_advances_the_review(
         try:
             browser.set_default_timeout(TIMEOUT_MS)
             page = browser.new_page()
+            console: list[str] = []  # the UI logs why a resume failed to the console
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
             page.goto(run_url)
             approve_in_resume_dialog(page, expect)
 
@@ -151,6 +153,9 @@ def test_a_gate_approved_in_the_prefect_ui_resume_dialog_advances_the_review(
         except BaseException:
             for open_page in browser.pages:
                 open_page.screenshot(path=str(ARTIFACTS / "prefect-ui-failure.png"))
+                print("toasts:", open_page.locator(".p-toast").all_inner_texts())
+            print("browser console:", *console, sep="\n  ")
+            print("run state:", stack.run_state(review["flow_run_id"]))
             raise
         finally:
             browser.close()
