@@ -216,17 +216,12 @@ class Reviews:
 
     def start(self, n: int) -> str:
         """`xbr review start`: the review, then its flow run (the idempotency key, attached)."""
-        from flows.runs import create_review_run
-        from states import views
+        from flows.runs import attach_new_run
         from states.reviews import start_review
-        from states.runs import attach_run, installation_id
 
         review_id = start_review(self.uow(), f"Scale Client {n:05d}", self.catalog,
                                  meeting=MEETING)  # fmt: skip
-        run_id = create_review_run(views.review_view(self.uow(), review_id), 0,
-                                   installation_id(self.uow()))  # fmt: skip
-        attach_run(self.uow(), review_id, run_id, 0)
-        return run_id
+        return attach_new_run(self.uow, review_id)
 
     def approve(self, review_id: int, api: Api, key: str) -> tuple[float, str]:
         """Close the gate's tasks (not timed), then `xbr approve`: seconds to the next gate."""

@@ -242,13 +242,24 @@ def review_start(
 
 
 def _attach_new_run(review_id: int) -> str | None:
-    from flows.artifacts import run_url
-    from flows.runs import create_review_run
-    from states.runs import attach_run, installation_id
+    """The review's new flow run; None, said in one line, when Prefect refuses to make it now
+    (the review is kept: the next sweep gives it its run)."""
+    import httpx
+    from prefect.exceptions import ObjectNotFound
 
-    run_id = create_review_run(views.review_view(uow(), review_id), 0, installation_id(uow()))
-    attach_run(uow(), review_id, run_id, 0)
-    return run_url(run_id)
+    from flows.artifacts import run_url
+    from flows.runs import attach_new_run
+
+    try:
+        return run_url(attach_new_run(uow, review_id))
+    except (httpx.HTTPError, ObjectNotFound) as refused:
+        reason = str(refused).splitlines()[0] if str(refused) else type(refused).__name__
+        errors.print(
+            f"review {review_id} is kept, but Prefect did not make its flow run now ({reason});"
+            " the next sweep makes it (or run `xbr sweep`)",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        return None
 
 
 def _attach_run_if_up(review_id: int) -> str | None:

@@ -9,13 +9,13 @@ from prefect.runtime import flow_run
 
 from flows import artifacts
 from flows.decision import PhaseDecision
-from flows.runs import create_review_run, current_gate_key
+from flows.runs import attach_new_run, current_gate_key
 from states import views
 from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import AlreadyDecided, XbrError
 from states.lifecycle import OPEN_PHASES
 from states.reviews import start_review
-from states.runs import attach_run, installation_id, record_refusal, review_of_run
+from states.runs import attach_run, record_refusal, review_of_run
 from states.scorecards import report_data
 from states.settings import Settings
 from states.templates import load_catalog
@@ -59,9 +59,7 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
 @xbr_task(retries=3, retry_delay_seconds=2)
 def start_run(review_id: int) -> str:
     """The flow run of a review this run opened; its idempotency key makes a retry a no-op."""
-    run_id = create_review_run(views.review_view(uow(), review_id), 0, installation_id(uow()))
-    attach_run(uow(), review_id, run_id, 0)
-    return run_id
+    return attach_new_run(uow, review_id)
 
 
 def _review_for_this_run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -20,8 +21,10 @@ from prefect.client.schemas.responses import SetStateStatus
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Crashed, Scheduled, Suspended
 
+from states import views
+from states.db import UnitOfWork
 from states.lifecycle import OPEN_PHASES
-from states.runs import gate_key
+from states.runs import attach_run, gate_key, installation_id
 from states.settings import Settings
 
 DEPLOYMENT = "business-review/business-review"
@@ -63,6 +66,18 @@ def create_review_run(review: dict[str, Any], generation: int, installation: str
             _DEPLOYMENT_IDS.clear()
             run = client.create_flow_run_from_deployment(_deployment_id(client), **arguments)
     return str(run.id)
+
+
+def attach_new_run(uow: Callable[[], UnitOfWork], review_id: int, generation: int = 0) -> str:
+    """Create the review's flow run of this generation and record it on the review.
+
+    A call repeated after a crash gets the same run back (its idempotency key), so a review
+    never has two runs of one generation.
+    """
+    run_id = create_review_run(views.review_view(uow(), review_id), generation,
+                               installation_id(uow()))  # fmt: skip
+    attach_run(uow(), review_id, run_id, generation)
+    return run_id
 
 
 # Looked up once per process and API: a burst of new reviews makes one call each, not two.

@@ -9,7 +9,7 @@ from prefect.client.schemas.objects import State
 
 from flows.runs import (
     LIVE,
-    create_review_run,
+    attach_new_run,
     current_gate_key,
     read_states,
     resume_review_run,
@@ -18,8 +18,6 @@ from states import views
 from states.models import utcnow
 from states.runs import (
     ReviewRun,
-    attach_run,
-    installation_id,
     open_review_runs,
     runs_seen,
     wake_due,
@@ -80,9 +78,7 @@ def reattach_lost_runs() -> list[int]:
         state = states.get(review.flow_run_id) if review.flow_run_id else None
         if _needs_new_run(review, states, now):
             generation = review.generation + (1 if review.flow_run_id else 0)
-            review_data = views.review_view(uow(), review.review_id)
-            run_id = create_review_run(review_data, generation, installation_id(uow()))
-            attach_run(uow(), review.review_id, run_id, generation)
+            attach_new_run(uow, review.review_id, generation)
             reattached.append(review.review_id)
         elif state is not None and state.is_paused():
             key = state.state_details.pause_key or ""

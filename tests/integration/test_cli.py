@@ -268,3 +268,51 @@ def test_the_console_script_prints_all_its_output_and_ends_with_the_command_s_co
     assert refused.stderr.strip().splitlines() == [
         "error: unknown review 999999; see `xbr review list`"
     ]
+
+
+def test_a_review_whose_run_prefect_refuses_is_kept_and_says_so_in_one_line(
+    xbr: Xbr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Prefect API that is up but answers 503 (a busy server): the review is stored, the
+    command says in one line that the sweep makes its run, and ends with 0."""
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Busy(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            healthy = self.path == "/api/health"
+            self.send_response(200 if healthy else 503)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"true" if healthy else b'{"detail": "Service Unavailable"}')
+
+        do_GET = do_POST = do_PATCH = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{server.server_port}/api")
+    monkeypatch.setenv("PREFECT_CLIENT_MAX_RETRIES", "0")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "deploy.cli", "review", "start", "Client qbr",
+             "--meeting", MEETING, "--json"],
+            capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    started = json.loads(done.stdout)
+    assert started["run_url"] is None
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"review {started['id']} is kept, but Prefect did not make its flow")
+    assert "503" in line
+    assert line.endswith("the next sweep makes it (or run `xbr sweep`)")
+    review = xbr.json("review", "show", str(started["id"]))
+    assert review["status"] == "needed"
+    assert review["flow_run_id"] is None
