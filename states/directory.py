@@ -110,14 +110,18 @@ def add_client(
     if not slug:
         raise InvalidInput(f"client name {name!r} has no letters or digits; give it a real name")
     with uow:
-        taken = [c for c in uow.session.scalars(select(Client.name)) if client_slug(c) == slug]
-        if taken and taken[0] != name.strip():
+        taken = uow.session.scalar(select(Client.name).where(Client.slug == slug).limit(1))
+        if taken is not None and taken != name.strip():
             raise InvalidInput(
-                f"client {name!r} would share the folder and tag {slug!r} with {taken[0]!r}; "
+                f"client {name!r} would share the folder and tag {slug!r} with {taken!r}; "
                 "choose a name that differs in letters or digits"
             )
         client = Client(
-            name=name.strip(), cadence=cadence, template=template_name, timezone=timezone
+            name=name.strip(),
+            slug=slug,
+            cadence=cadence,
+            template=template_name,
+            timezone=timezone,
         )
         uow.session.add(client)
         try:

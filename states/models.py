@@ -76,6 +76,8 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # its name as lowercase words joined by dashes (its folder, its tag): one client per slug
+    slug: Mapped[str] = mapped_column(String(200), index=True)
     cadence: Mapped[str] = mapped_column(String(20))
     template: Mapped[str] = mapped_column(String(64))
     timezone: Mapped[str] = mapped_column(String(64))

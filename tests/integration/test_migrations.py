@@ -219,3 +219,31 @@ def test_ad_hoc_reviews_may_overlap(
         )
     assert len(set(ids)) == 3
     assert open_ad_hoc == 4
+
+
+def test_clients_added_before_slugs_were_kept_get_theirs(bare_engine: Engine) -> None:
+    """0007 fills the new slug column from each existing client's name; a client whose name
+    would share a slug with one of them is then refused through the index."""
+    from states import directory
+    from states.models import Client
+    from states.templates import load_catalog
+
+    db.upgrade(bare_engine, "0006")
+    with bare_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO clients (name, cadence, template, timezone, active, created_at) "
+                "VALUES (:name, 'quarterly', 'qbr', 'Europe/Berlin', true, CURRENT_TIMESTAMP)"
+            ),
+            [{"name": "Acme Law, LLP"}, {"name": "Bright Dental"}],
+        )
+    db.upgrade(bare_engine)
+    with bare_engine.connect() as conn:
+        slugs = dict(conn.execute(select(Client.name, Client.slug)).all())
+    assert slugs == {"Acme Law, LLP": "acme-law-llp", "Bright Dental": "bright-dental"}
+    with pytest.raises(InvalidInput, match="would share the folder and tag 'acme-law-llp'"):
+        directory.add_client(db.UnitOfWork(bare_engine), "ACME law LLP", "quarterly", "qbr",
+                             "Europe/Berlin", load_catalog())  # fmt: skip
+    added = directory.add_client(db.UnitOfWork(bare_engine), "Cedar Vets", "quarterly", "qbr",
+                                 "Europe/Berlin", load_catalog())  # fmt: skip
+    assert added.slug == "cedar-vets"
