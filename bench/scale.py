@@ -190,7 +190,7 @@ class Installation:
 # --- what is measured ------------------------------------------------------------------------
 
 
-def _parallel(count: int, concurrency: int, one: Callable[[int], Any]) -> tuple[float, list[Any]]:
+def parallel(count: int, concurrency: int, one: Callable[[int], Any]) -> tuple[float, list[Any]]:
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         results = list(pool.map(one, range(count)))
@@ -287,7 +287,7 @@ def _count_paused(api: Api, flow_name: str) -> int:
     return int(response.json())
 
 
-def _bare_run(api: Api) -> Callable[[int], str]:
+def bare_run() -> Callable[[int], str]:
     from prefect.deployments import run_deployment  # noqa: TID251
 
     def create(n: int) -> str:
@@ -362,7 +362,7 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
         # waiting: xbr's reviews (suspended at their first gate from the start), then the bare
         # runs, which a worker runs to their first pause
         before = installation.sizes()
-        started_s, run_ids = _parallel(args.waiting, args.concurrency, reviews.start)
+        started_s, run_ids = parallel(args.waiting, args.concurrency, reviews.start)
         paused = _count_paused(api, "business-review")
         if paused < args.waiting:
             raise BenchError(f"{args.waiting - paused} reviews' runs do not wait at a gate")
@@ -371,7 +371,7 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
         pairs = args.approvals // 2
         bare_pairs = (args.approvals if args.bare_approvals is None else args.bare_approvals) // 2
         bare_count = max(args.bare_waiting, bare_pairs)
-        _, bare_ids = _parallel(bare_count, args.concurrency, _bare_run(api))
+        _, bare_ids = parallel(bare_count, args.concurrency, bare_run())
         started = time.perf_counter()
         bare_keys = _all_paused(api, bare_ids, 60 + 10 * bare_count)
         bare_to_pause_s = time.perf_counter() - started
@@ -417,7 +417,7 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
                 with lock:
                     samples[which].append(seconds)
 
-        decisions_s, _ = _parallel(len(order), args.decision_concurrency, unit)
+        decisions_s, _ = parallel(len(order), args.decision_concurrency, unit)
         xbr_s, bare_s = summary(samples["xbr"]), summary(samples["bare"])
         result["decisions"] = {
             "approvals": len(samples["xbr"]), "reviews": pairs,
@@ -440,7 +440,7 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
                 worker.wait(timeout=60)
         first = max(args.waiting, pairs)
         timed = {"xbr": 0.0, "bare": 0.0}
-        create_bare = _bare_run(api)
+        create_bare = bare_run()
         for number, chunk in enumerate(range(0, args.burst, BURST_CHUNK)):
             size = min(BURST_CHUNK, args.burst - chunk)
             creators = {"bare": lambda n: create_bare(n),
@@ -448,7 +448,7 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
             # ABBA: the server is still busy with the chunk before, so each kind goes first
             # as often as the other
             for which in ("bare", "xbr") if number % 4 in (0, 3) else ("xbr", "bare"):
-                seconds, _ = _parallel(size, args.concurrency, creators[which])
+                seconds, _ = parallel(size, args.concurrency, creators[which])
                 timed[which] += seconds
         rates = {k: round(args.burst / v, 2) for k, v in timed.items()}
         result["burst"] = {"reviews": args.burst, "concurrency": args.concurrency,
