@@ -7,8 +7,8 @@ A Prefect server and an application database of the kind, deployed as bench/scal
 them (`XBR_START_SUSPENDED=true`, no worker), then `--prefill` reviews started as `xbr review
 start` starts one (their runs wait suspended). Then, alternating, `--samples` times each: a bare
 run created with `run_deployment`, and an xbr start timed part by part: the review (its tasks,
-notices, audit entry), the read of what its run needs, the installation's id, the run's
-creation from the deployment, and the run attached to the review. Medians go to
+notices, audit entry), the read of what its run is made from (the installation's id with it),
+the run's creation from the deployment, and the run attached to the review. Medians go to
 bench/results/start-parts-<time>.json. It says how much of the burst's gap between xbr and bare
 Prefect is xbr's own database work and how much the Prefect server's.
 """
@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:
 from bench.decision_latency import Processes, log, machine_info, summary, versions  # noqa: E402
 from bench.scale import MEETING, Installation, Reviews, bare_run, parallel  # noqa: E402
 
-PARTS = ("review", "read", "installation", "create_run", "attach")
+PARTS = ("review", "read", "create_run", "attach")
 
 
 def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         from flows.runs import create_review_run
         from states import views
         from states.reviews import start_review
-        from states.runs import attach_run, installation_id
+        from states.runs import attach_run
 
         reviews = Reviews()
         started_s, _ = parallel(args.prefill, 1, reviews.start)
@@ -61,15 +61,13 @@ def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
             review_id = start_review(reviews.uow(), f"Scale Client {args.prefill + n:05d}",
                                      reviews.catalog, meeting=MEETING)  # fmt: skip
             marks.append(time.perf_counter())
-            review = views.review_view(reviews.uow(), review_id)
+            facts = views.run_facts(reviews.uow(), review_id)
             marks.append(time.perf_counter())
-            installation_key = installation_id(reviews.uow())
-            marks.append(time.perf_counter())
-            run_id = create_review_run(review, 0, installation_key)
+            run_id = create_review_run(facts, 0)
             marks.append(time.perf_counter())
             attach_run(reviews.uow(), review_id, run_id, 0)
             marks.append(time.perf_counter())
-            for part, begin, end in zip(PARTS, marks, marks[1:], strict=True):
+            for part, begin, end in zip(PARTS, marks[:-1], marks[1:], strict=True):
                 samples[part].append(end - begin)
             samples["xbr"].append(marks[-1] - marks[0])
         reviews.engine.dispose()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterName,
@@ -18,13 +19,15 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import State, StateType
 from prefect.client.schemas.responses import SetStateStatus
+from prefect.context import SyncClientContext
 from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL
 from prefect.states import Crashed, Scheduled, Suspended
 
 from states import views
 from states.db import UnitOfWork
 from states.lifecycle import OPEN_PHASES
-from states.runs import attach_run, gate_key, installation_id
+from states.runs import attach_run, gate_key
 from states.settings import Settings
 
 DEPLOYMENT = "business-review/business-review"
@@ -46,25 +49,26 @@ def run_tags(review: dict[str, Any]) -> list[str]:
     return [f"client:{review['client_slug']}", f"type:{review['type']}", "xbr"]
 
 
-def create_review_run(review: dict[str, Any], generation: int, installation: str) -> str:
-    """The flow run of a review; the idempotency key makes a retried call return the same run.
+def create_review_run(review: dict[str, Any], generation: int) -> str:
+    """The flow run of a review (`views.run_facts`); the idempotency key makes a retried call
+    return the same run.
 
     With XBR_START_SUSPENDED the run is made suspended at the review's gate: no process starts
     until the gate is decided, when it runs from the top to the next one.
     """
-    with get_client(sync_client=True) as client:
-        arguments: dict[str, Any] = {
-            "parameters": {"review_id": review["id"]},
-            "name": run_name(review),
-            "tags": run_tags(review),
-            "idempotency_key": f"xbr-{installation}-review-{review['id']}-g{generation}",
-            "state": first_state(review),
-        }
-        try:
-            run = client.create_flow_run_from_deployment(_deployment_id(client), **arguments)
-        except ObjectNotFound:  # deployed again under a new id since it was looked up
-            _DEPLOYMENT_IDS.clear()
-            run = client.create_flow_run_from_deployment(_deployment_id(client), **arguments)
+    client = prefect_client()
+    arguments: dict[str, Any] = {
+        "parameters": {"review_id": review["id"]},
+        "name": run_name(review),
+        "tags": run_tags(review),
+        "idempotency_key": f"xbr-{review['installation']}-review-{review['id']}-g{generation}",
+        "state": first_state(review),
+    }
+    try:
+        run = client.create_flow_run_from_deployment(_deployment_id(client), **arguments)
+    except ObjectNotFound:  # deployed again under a new id since it was looked up
+        _DEPLOYMENT_IDS.clear()
+        run = client.create_flow_run_from_deployment(_deployment_id(client), **arguments)
     return str(run.id)
 
 
@@ -74,10 +78,29 @@ def attach_new_run(uow: Callable[[], UnitOfWork], review_id: int, generation: in
     A call repeated after a crash gets the same run back (its idempotency key), so a review
     never has two runs of one generation.
     """
-    run_id = create_review_run(views.review_view(uow(), review_id), generation,
-                               installation_id(uow()))  # fmt: skip
+    run_id = create_review_run(views.run_facts(uow(), review_id), generation)
     attach_run(uow(), review_id, run_id, generation)
     return run_id
+
+
+# One client per process and API, shared by its threads: a new one costs some 18 ms of CPU
+# (httpx builds its TLS context), more than the call it makes, and a burst of new reviews or a
+# sweep makes many calls. It is never closed: it lives as long as the process.
+_CLIENTS: dict[str, SyncPrefectClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def prefect_client() -> SyncPrefectClient:
+    """The flow run's own client inside a flow run; else this process's open client of the
+    Prefect API it is set to."""
+    context = SyncClientContext.get()
+    if context is not None and context.client is not None:
+        return context.client
+    api = str(PREFECT_API_URL.value() or "")
+    with _CLIENTS_LOCK:
+        if api not in _CLIENTS:
+            _CLIENTS[api] = get_client(sync_client=True).__enter__()
+        return _CLIENTS[api]
 
 
 # Looked up once per process and API: a burst of new reviews makes one call each, not two.
@@ -131,41 +154,41 @@ def resume_review_run(
     """
     deadline = time.monotonic() + wait_seconds
     run_id = UUID(flow_run_id)
-    with get_client(sync_client=True) as client:
-        while True:
-            state = client.read_flow_run(run_id).state
-            delay = 0.25
+    client = prefect_client()
+    while True:
+        state = client.read_flow_run(run_id).state
+        delay = 0.25
+        if state is not None and state.is_paused():
+            key = state.state_details.pause_key or ""
+            if gate is not None and key.startswith(gate + "-"):
+                return True  # it caught up already
+            result = client.resume_flow_run(run_id, run_input=run_input)
+            if result.status == SetStateStatus.ACCEPT:
+                return True
+            if result.status == SetStateStatus.ABORT:  # someone else resumed it
+                return False
+            delay = float(getattr(result.details, "delay_seconds", 0) or delay)
+        elif state is None or state.type not in _BUSY:
+            return False
+        if time.monotonic() > deadline:
             if state is not None and state.is_paused():
-                key = state.state_details.pause_key or ""
-                if gate is not None and key.startswith(gate + "-"):
-                    return True  # it caught up already
-                result = client.resume_flow_run(run_id, run_input=run_input)
-                if result.status == SetStateStatus.ACCEPT:
-                    return True
-                if result.status == SetStateStatus.ABORT:  # someone else resumed it
-                    return False
-                delay = float(getattr(result.details, "delay_seconds", 0) or delay)
-            elif state is None or state.type not in _BUSY:
-                return False
-            if time.monotonic() > deadline:
-                if state is not None and state.is_paused():
-                    client.set_flow_run_state(run_id, Scheduled(name="Resuming"), force=True)
-                    return True
-                return False
-            # a run between two gates suspends in a moment: wait for it, then wake it
-            time.sleep(min(delay, 2))
+                client.set_flow_run_state(run_id, Scheduled(name="Resuming"), force=True)
+                return True
+            return False
+        # a run between two gates suspends in a moment: wait for it, then wake it
+        time.sleep(min(delay, 2))
 
 
 def read_states(flow_run_ids: list[str]) -> dict[str, State | None]:
     """The current state of each of these flow runs; a run Prefect does not know maps to None."""
     found: dict[str, State | None] = dict.fromkeys(flow_run_ids)
-    with get_client(sync_client=True) as client:
-        for start in range(0, len(flow_run_ids), 200):
-            chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
-            runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
-            )
-            found.update({str(run.id): run.state for run in runs})
+    client = prefect_client()
+    for start in range(0, len(flow_run_ids), 200):
+        chunk = [UUID(i) for i in flow_run_ids[start : start + 200]]
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
+        )
+        found.update({str(run.id): run.state for run in runs})
     return found
 
 
@@ -175,15 +198,15 @@ def crash_orphaned_runs() -> list[str]:
     Only the embedded stack calls this, at start-up, when no other runner can be executing
     them; the sweeper then gives their reviews new runs.
     """
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(
-                    type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
-                )
-            ),
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["business-review"])),
-        )
-        for run in runs:
-            client.set_flow_run_state(run.id, Crashed(message="its runner stopped"), force=True)
+    client = prefect_client()
+    runs = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+            )
+        ),
+        deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["business-review"])),
+    )
+    for run in runs:
+        client.set_flow_run_state(run.id, Crashed(message="its runner stopped"), force=True)
     return [str(run.id) for run in runs]

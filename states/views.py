@@ -11,7 +11,7 @@ from states.db import UnitOfWork
 from states.decisions import load_review
 from states.directory import client_slug
 from states.lifecycle import FORWARD, OPEN_PHASES, Phase
-from states.models import Review, ReviewTask
+from states.models import AuditEntry, Installation, Review, ReviewTask
 from states.progress import eligible_approvers, open_required_tasks
 from states.runs import REFUSED
 from states.schedule import review_template
@@ -118,6 +118,21 @@ def review_summary(review: Review) -> dict[str, Any]:
         "meeting_at": _iso(review.meeting_at),
         "version": review.version,
     }
+
+
+def run_facts(uow: UnitOfWork, review_id: int) -> dict[str, Any]:
+    """What a review's flow run is made from: its short form, its gate (phase and round), its
+    refusals and the installation's id; read without the template, tasks or audit trail."""
+    with uow:
+        review = load_review(uow.session, review_id)
+        refused = (AuditEntry.review_id == review_id) & (AuditEntry.trigger == REFUSED)
+        opened = review.status in OPEN_PHASES
+        return {
+            **review_summary(review),
+            "gate": {"phase": review.status, "round": review.round} if opened else None,
+            "refusals": uow.session.scalar(select(func.count()).where(refused)),
+            "installation": str(uow.session.scalar(select(Installation.id))),
+        }
 
 
 def list_reviews(
