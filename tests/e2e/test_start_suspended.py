@@ -3,12 +3,17 @@ process until that gate is decided; from then on it runs as any other review's r
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, Stack, make_stack, run_stack, wait_for
+from states import directory
+from states.templates import load_catalog
+from tests.e2e.conftest import ROOT, Server, Stack, make_stack, run_stack, wait_for
 from tests.e2e.test_review_flow import assert_no_duplicates, close_phase_tasks, start, walk_to
 
 
@@ -73,3 +78,42 @@ def test_a_lost_run_of_a_review_in_staging_is_replaced_by_one_that_runs(stack: S
     wait_for("the new run to run", lambda: stack.api(f"/flow_runs/{review['flow_run_id']}")
              ["run_count"] >= 1, timeout=120)  # fmt: skip
     stack.wait_suspended(review_id)
+
+
+# Several threads of one process start reviews at once, as a burst does: they share the
+# process's Prefect client, and a start repeated after a crash gets its run back.
+BURST = """
+import json
+from concurrent.futures import ThreadPoolExecutor
+from flows.runs import attach_new_run
+from states.reviews import start_review
+from states.templates import load_catalog
+from tasks.store import uow
+
+catalog = load_catalog()
+
+def one(n):
+    review_id = start_review(uow(), f"Burst client {n}", catalog, meeting="2031-03-03T10:00")
+    return review_id, attach_new_run(uow, review_id)
+
+with ThreadPoolExecutor(4) as pool:
+    started = dict(pool.map(one, range(8)))
+first = min(started)
+print(json.dumps({"runs": started, "again": attach_new_run(uow, first), "first": first}))
+"""
+
+
+def test_reviews_started_together_in_one_process_each_get_one_run(stack: Stack) -> None:
+    catalog = load_catalog()
+    for n in range(8):
+        directory.add_client(stack.uow(), f"Burst client {n}", "quarterly", "qbr",
+                             "Europe/Berlin", catalog)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", BURST], env=stack.env, cwd=ROOT, check=True,
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    runs = {int(review_id): run_id for review_id, run_id in out["runs"].items()}
+    assert len(set(runs.values())) == 8
+    assert out["again"] == runs[out["first"]]  # the same run back, not a second one
+    for review_id, run_id in runs.items():
+        assert stack.review(review_id)["flow_run_id"] == run_id
+        assert born_run(stack, review_id)["id"] == run_id
