@@ -32,7 +32,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 diagram: install
-	$(BIN)/python -m states.diagram README.md
+	$(BIN)/python -m states.lifecycle.diagram README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -37,13 +37,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from states.db import UnitOfWork
-    from states.templates import Template
+    from states.store.db import UnitOfWork
+    from states.templates.schema import Template
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 # This file is named like a standard module: run as a script, its folder comes first on
-# sys.path, where `import calendar` (states.cadence needs the real one) would find it instead.
+# sys.path, where `import calendar` (states.calendar.cadence needs the real one) would find
+# it instead.
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -143,7 +144,7 @@ class Generator:
     ) -> dict[str, Any]:
         """One review in `status`, with its tasks (those of earlier phases done) and its audit
         trail; returns its row. A closed one closed 20 days after its meeting (or yesterday)."""
-        from states.reviews import period_of
+        from states.calendar.opening import period_of
 
         spec = self.templates[template]
         ages, meets = DAYS.get(status, ((0, 0), None))
@@ -175,7 +176,7 @@ class Generator:
             "age_warning_at": None, "escalate_at": None, "run_seen_at": None,
         }  # fmt: skip
         if status != "closed":
-            if warning is not None:  # as states.notices.set_age_warning sets them
+            if warning is not None:  # as states.notices.planning.set_age_warning sets them
                 row["age_warning_at"] = row["escalate_at"] = entered + timedelta(days=warning)
             if len(self.expect["runs"]) < self.runs_due and self.rng.random() < 0.05:
                 self.expect["runs"].append(row["id"])  # moved: the next sweep checks its run
@@ -191,7 +192,7 @@ class Generator:
 
     def audit(self, review: dict[str, Any]) -> None:
         """The review's start and one step per phase it went through."""
-        from states.lifecycle import FORWARD, Phase
+        from states.lifecycle.machine import FORWARD, Phase
 
         step = PATH.index(review["status"])
         created, entered = review["created_at"], review["phase_entered_at"]
@@ -238,7 +239,7 @@ class Generator:
         """Insert what is buffered (parents first) once `least` rows have gathered."""
         from sqlalchemy import insert
 
-        from states.models import Base
+        from states.store.models import Base
 
         if sum(len(rows) for rows in self.rows.values()) < least:
             return
@@ -281,9 +282,9 @@ def holding_phases(
 
 def next_opening(gen: Generator, client: dict[str, Any], first: datetime, last: datetime) -> date:
     """The day the calendar opens the review after the held meeting `last`, as it computes it."""
-    from states.cadence import next_meeting, opens_on
-    from states.calendar import local_date, zone
-    from states.templates import Cadence
+    from states.calendar.business_days import local_date, zone
+    from states.calendar.cadence import next_meeting, opens_on
+    from states.templates.schema import Cadence
 
     tz = zone(client["timezone"])
     target = next_meeting(Cadence.QUARTERLY, local_date(first, tz), local_date(last, tz))
@@ -341,7 +342,7 @@ def add_holding(gen: Generator, client: dict[str, Any], phase: str) -> None:
         gen.expect["reminders"].append(row["id"])
     else:
         row = gen.review(client, client["template"], phase)
-    client["next_review_on"] = date.max  # states.models.WHILE_HELD: the calendar passes it by
+    client["next_review_on"] = date.max  # states.store.models.WHILE_HELD: the calendar passes it by
 
 
 def populate(conn: Connection, sizes: Sizes, catalog: dict[str, Template],
@@ -361,7 +362,7 @@ def populate(conn: Connection, sizes: Sizes, catalog: dict[str, Template],
         clients[kind].append(add_client(gen, n, kind, phase, sizes.history))
         gen.flush(conn)
     # not the clients the calendar must act on: it passes over a client with any open review
-    # in a slot phase, of whatever type (states/recurrence.py, clients_without_next_review)
+    # in a slot phase, of whatever type (states/calendar/recurrence.py, clients_without_next_review)
     steady = clients["waiting"] + clients["holding"]
     gen.rng.shuffle(steady)
     for client in steady[: max(0, sizes.open_reviews - gen.open_reviews)]:
@@ -388,8 +389,9 @@ def build(url: str, sizes: Sizes, catalog: dict[str, Template], now: datetime,
     gathers them), SQLite's WAL folded into the file (so that a file copy is complete)."""
     from sqlalchemy import func, select, text
 
-    from states import db, directory
-    from states.models import Person, PersonRole, Review
+    from states import directory
+    from states.store import db
+    from states.store.models import Person, PersonRole, Review
     from tests.conftest import STAFF
 
     started = time.perf_counter()
@@ -433,7 +435,7 @@ def build(url: str, sizes: Sizes, catalog: dict[str, Template], now: datetime,
 @cache
 def shipped_catalog() -> dict[str, Template]:
     """The shipped templates, loaded once."""
-    from states.templates import load_catalog
+    from states.templates.catalog import load_catalog
 
     return load_catalog()
 
@@ -459,7 +461,7 @@ Operation = Callable[[Callable[[], "UnitOfWork"], Legs, datetime], dict[str, Any
 
 def calendar_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dict[str, Any]:
     """The daily pass (`xbr calendar run`), then at once a second one that finds nothing due."""
-    from states.recurrence import calendar_pass
+    from states.calendar.recurrence import calendar_pass
 
     catalog = shipped_catalog()  # loaded before, as the calendar flow has it before its pass
     legs.mark("-")
@@ -473,10 +475,10 @@ def calendar_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dic
 
 def sweeper_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dict[str, Any]:
     """The database work of one sweeper tick, task by task, without its Prefect calls."""
-    from states import views
-    from states.notices import plan_reminders
-    from states.runs import open_review_runs, runs_seen, wake_due
-    from states.wip import pull_queue
+    from states.lifecycle.run_records import open_review_runs, runs_seen, wake_due
+    from states.lifecycle.wip_queue import pull_queue
+    from states.notices.planning import plan_reminders
+    from states.read import views
 
     legs.mark("-")
     woken = wake_due(uow(), now)
@@ -499,7 +501,7 @@ def sweeper_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dict
 def board_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dict[str, Any]:
     """`views.board` (what `xbr board` reads), then its Rich rendering, captured."""
     from deploy import render
-    from states import views
+    from states.read import views
 
     legs.mark("-")
     columns = views.board(uow(), now)
@@ -522,7 +524,7 @@ def on_copy(url: str, op: Operation, now: datetime, count: bool = False,
     optionally counting its SQL statements or under cProfile."""
     from sqlalchemy import event
 
-    from states.db import UnitOfWork, make_engine
+    from states.store.db import UnitOfWork, make_engine
 
     engine = make_engine(url)
     with engine.connect():
@@ -723,14 +725,14 @@ METHOD = {
     "timing": "perf_counter around each call, in this process, on a fresh copy of the "
     "template database per operation (SQLite: a file copy; PostgreSQL: CREATE DATABASE "
     "TEMPLATE), with a new engine whose connection is opened before timing",
-    "calendar": "states.recurrence.calendar_pass(uow, catalog, now); calendar_idle: a second "
-    "pass right after, which finds nothing due",
-    "sweeper": "the states/ functions of flows/sweeper.py's tasks: wake_due (+ review_view of "
+    "calendar": "states.calendar.recurrence.calendar_pass(uow, catalog, now); calendar_idle: a "
+    "second pass right after, which finds nothing due",
+    "sweeper": "the states/ functions of tasks/sweeping.py's tasks: wake_due (+ review_view of "
     "the woken; the rest wait in staging's queue), pull_queue, "
     "open_review_runs + runs_seen, plan_reminders(uow, now), "
     "list_reviews(uow, 'staging'); not timed: Prefect (resume, read_states, create runs), "
     "stage() of the reviews in staging (files), deliver_notices (channels)",
-    "board": "states.views.board(uow, now); board_render: deploy.render.board(columns) into "
+    "board": "states.read.views.board(uow, now); board_render: deploy.render.board(columns) into "
     "Rich's capture; cli_board: `xbr board` in a new process, output to a pipe (COLUMNS=160)",
     "statements": "SQL statements per leg, counted in a separate untimed run",
 }

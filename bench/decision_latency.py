@@ -304,7 +304,7 @@ def scrub_environment(home: Path, sweep_minutes: int) -> None:
 
 def start_stack(processes: Processes, home: Path) -> str:
     """`xbr init`, then `xbr up` in the background; returns the API URL once it answers."""
-    from deploy.stack import healthy
+    from bootstrap.prefect_env import healthy
 
     init = subprocess.run(
         [*xbr_command(), "init"], cwd=REPO, capture_output=True, text=True, check=False
@@ -344,7 +344,7 @@ def start_bare_runner(processes: Processes, api_url: str) -> None:
     """The bare flow's runner: same environment as the `xbr up` runner, same server."""
     from urllib.parse import urlparse
 
-    from deploy.stack import server_env
+    from bootstrap.prefect_env import server_env
     from states.settings import Settings
 
     port = urlparse(api_url).port
@@ -389,9 +389,9 @@ class XbrWalker(Walker):
         super().__init__(api, processes, timeout)
         from sqlalchemy import Engine
 
-        from states import db
         from states.settings import Settings
-        from states.templates import load_catalog
+        from states.store import db
+        from states.templates.catalog import load_catalog
 
         settings = Settings()
         self.engine: Engine = db.make_engine(settings.url)
@@ -405,7 +405,7 @@ class XbrWalker(Walker):
         self.reviews = 0
 
     def uow(self) -> Any:
-        from states.db import UnitOfWork
+        from states.store.db import UnitOfWork
 
         return UnitOfWork(self.engine)
 
@@ -422,13 +422,13 @@ class XbrWalker(Walker):
             self.clients.append(name)
 
     def view(self) -> dict[str, Any]:
-        from states import views
+        from states.read import views
 
         assert self.review_id is not None
         return views.review_view(self.uow(), self.review_id)
 
     def expected_prefix(self, view: dict[str, Any]) -> str:
-        from states.runs import gate_key
+        from states.lifecycle.run_records import gate_key
 
         gate = view["gate"]
         return gate_key(view["id"], gate["phase"], gate["round"], view["refusals"]) + "-x"
@@ -462,8 +462,8 @@ class XbrWalker(Walker):
 
     def close_phase_tasks(self) -> dict[str, Any]:
         """Close every open task of the current phase as its assignee would (not timed)."""
-        from flows.runs import resume_review_run
-        from states.decisions import complete_task
+        from states.lifecycle.decisions import complete_task
+        from tasks.flow_runs import resume_review_run
 
         while True:
             view = self.view()
@@ -482,9 +482,9 @@ class XbrWalker(Walker):
             _, _, self.key = self.api.wait_next_pause(self.run_id, self.key, False, self.timeout)
 
     def step(self) -> dict[str, Any]:
-        from flows.runs import resume_review_run
-        from states.decisions import DecisionKind, DecisionRequest, decide
-        from states.lifecycle import OPEN_PHASES
+        from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
+        from states.lifecycle.machine import OPEN_PHASES
+        from tasks.flow_runs import resume_review_run
 
         if self.review_id is None:
             self.start_review()
@@ -739,7 +739,7 @@ IMPORT_STEPS = {
         ("prefect.flow_engine", ["prefect.flow_engine"]),
         ("sqlalchemy.orm", ["sqlalchemy.orm"]),
         # the partial index's postgresql_where loads the PostgreSQL dialect even on SQLite
-        ("states.models", ["states.models"]),
+        ("states.store.models", ["states.store.models"]),
         ("flows.business_review (rest)", ["flows.business_review"]),
         # `xbr up` runs from the .venv/bin/xbr script: a spawned child re-runs it as __mp_main__
         ("deploy.cli (__mp_main__)", ["deploy.cli"]),
@@ -798,8 +798,9 @@ def review_view_costs(work: Path, repeats: int) -> dict[str, Any]:
     code = f"""
 import json, sys, time
 sys.path.insert(0, {str(REPO)!r})
-from tasks.store import uow
-from states import views
+from bootstrap import root
+uow = root().uow
+from states.read import views
 t = time.perf_counter()
 views.review_view(uow(), 1)
 first = time.perf_counter() - t
@@ -946,13 +947,13 @@ def uninterruptible() -> Iterator[None]:
 
 
 def measure(args: argparse.Namespace, home: Path, processes: Processes) -> dict[str, Any]:
-    from states.templates import load_catalog
+    from states.templates.catalog import load_catalog
 
     if args.template not in load_catalog():
         raise BenchError(f"unknown template {args.template!r}")
 
     api_url = start_stack(processes, home)
-    from deploy.stack import use_prefect
+    from bootstrap.prefect_env import use_prefect
     from states.settings import Settings
 
     use_prefect(Settings())  # what `xbr approve` does: PREFECT_API_URL from stack.json

@@ -90,7 +90,8 @@ class Installation:
 
     def start(self) -> str:
         """The server up, the environment of this process and its children set; the API URL."""
-        from deploy.stack import free_port, healthy, server_env
+        from bootstrap.prefect_env import healthy, server_env
+        from deploy.stack import free_port
         from states.settings import Settings
 
         settings = Settings(home=self.home, prefect_database_url=self.prefect_url)
@@ -127,9 +128,10 @@ class Installation:
 
     def deploy(self, clients: int, concurrency: int) -> None:
         """Schema, staff, clients, the deployments (schedules paused), the bare deployment."""
-        from states import db, directory
+        from states import directory
         from states.settings import Settings
-        from states.templates import load_catalog
+        from states.store import db
+        from states.templates.catalog import load_catalog
 
         self.xbr("init")
         engine = db.make_engine(Settings().url)
@@ -201,23 +203,23 @@ class Reviews:
     """Starting, deciding and waiting on reviews, as the command line does, in this process."""
 
     def __init__(self) -> None:
-        from states import db
         from states.settings import Settings
-        from states.templates import load_catalog
+        from states.store import db
+        from states.templates.catalog import load_catalog
 
         self.settings = Settings()
         self.engine = db.make_engine(self.settings.url)
         self.catalog = load_catalog()
 
     def uow(self) -> Any:
-        from states.db import UnitOfWork
+        from states.store.db import UnitOfWork
 
         return UnitOfWork(self.engine)
 
     def start(self, n: int) -> str:
         """`xbr review start`: the review, then its flow run (the idempotency key, attached)."""
-        from flows.runs import attach_new_run
-        from states.reviews import start_review
+        from states.calendar.opening import start_review
+        from tasks.flow_runs import attach_new_run
 
         review_id = start_review(self.uow(), f"Scale Client {n:05d}", self.catalog,
                                  meeting=MEETING)  # fmt: skip
@@ -225,9 +227,9 @@ class Reviews:
 
     def approve(self, review_id: int, api: Api, key: str) -> tuple[float, str]:
         """Close the gate's tasks (not timed), then `xbr approve`: seconds to the next gate."""
-        from deploy import actions
-        from states import views
-        from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
+        from flows.wake import follow_up
+        from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
+        from states.read import views
 
         view = views.review_view(self.uow(), review_id)
         for task in view["tasks"]:
@@ -246,7 +248,7 @@ class Reviews:
                 if "second person" in str(refused):
                     continue
                 raise
-            actions.follow_up(self.uow(), self.settings, review_id, result.round,
+            follow_up(self.uow(), self.settings, review_id, result.round,
                               {"decision": "approve", "approver_email": approver})  # fmt: skip
             break
         return _to_next_gate(api, view["flow_run_id"], key, started)
@@ -466,7 +468,7 @@ def measure(kind: str, args: argparse.Namespace, home: Path) -> dict[str, Any]:
 def reviews_of_runs(reviews: Reviews, run_ids: list[str]) -> dict[str, int]:
     from sqlalchemy import select
 
-    from states.models import Review
+    from states.store.models import Review
 
     with reviews.uow() as work:
         rows = work.session.execute(

@@ -314,7 +314,7 @@ def write_evidence(
 def database(postgres: str | None, home: Path) -> Iterator[str]:
     """A migrated, empty database: SQLite under `home`, or a fresh one in the PostgreSQL
     server of `postgres` (dropped afterwards); yields its URL."""
-    from states import db
+    from states.store import db
 
     copies = Copies(postgres, home)
     try:
@@ -330,8 +330,8 @@ def database(postgres: str | None, home: Path) -> Iterator[str]:
 def in_staging(uow: Callable[[], Any], client: str, now: datetime) -> int:
     """A new review of `client` started at `now` and walked to the staging phase; its meeting
     is six weeks from today (the scheduling gate refuses a meeting in the past)."""
-    from states.reviews import start_review
-    from states.templates import load_catalog
+    from states.calendar.opening import start_review
+    from states.templates.catalog import load_catalog
     from tests.team import walk
 
     meeting = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
@@ -341,7 +341,7 @@ def in_staging(uow: Callable[[], Any], client: str, now: datetime) -> int:
 
 
 def cancel(uow: Callable[[], Any], review_id: int, why: str) -> None:
-    from states.decisions import DecisionKind, DecisionRequest, decide
+    from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
 
     decide(uow(), DecisionRequest(review_id, DecisionKind.CANCEL, "olga@msp.example", why))
 
@@ -349,8 +349,8 @@ def cancel(uow: Callable[[], Any], review_id: int, why: str) -> None:
 def previous_review(uow: Callable[[], Any], client: str, evidence: Path, now: datetime) -> int:
     """The client's previous review: staged on last quarter's files, assessed, then cancelled
     (a client has one open review of a type), as the integration test does."""
-    from states.staging import assess
-    from tasks.intake import import_files
+    from states.staging.intake import import_files
+    from states.staging.record import assess
 
     review_id = in_staging(uow, client, now)
     import_files(uow(), review_id, sorted(evidence.iterdir()), ACTOR)
@@ -367,7 +367,8 @@ class Clients:
     """
 
     def __init__(self, url: str, home: Path, evidence: dict[str, Path]) -> None:
-        from states import db, directory
+        from states import directory
+        from states.store import db
         from tests.conftest import STAFF
 
         self.engine, self.home, self.evidence = db.make_engine(url), home, evidence
@@ -376,7 +377,7 @@ class Clients:
             directory.add_person(self.uow(), name, email, roles)
 
     def uow(self) -> Any:
-        from states.db import UnitOfWork
+        from states.store.db import UnitOfWork
 
         return UnitOfWork(self.engine)
 
@@ -385,8 +386,8 @@ class Clients:
         whose evidence folder holds this quarter's files."""
         from states.directory import add_client
         from states.settings import Settings
-        from states.templates import load_catalog
-        from tasks.intake import evidence_folder
+        from states.staging.intake import evidence_folder
+        from states.templates.catalog import load_catalog
 
         started = time.perf_counter()
         self.count += 1
@@ -448,12 +449,12 @@ def phase_steps() -> dict[str, Any]:
     the renderers of the agenda and the HTML report (None, with the reason, when they cannot
     be imported). tasks.staging is imported too, Prefect with it, as in the review's run."""
     import tasks.staging  # noqa: F401  (the flow's task module: its imports are in the RSS)
-    from states.scorecards import report_data
-    from tasks.intake import stage
+    from states.read.scorecards import report_data
+    from states.staging.intake import stage
 
     steps: dict[str, Any] = {"stage": stage, "report_data": report_data, "missing": None}
     try:
-        from tasks.outputs import agenda_markdown, report_html
+        from reports.documents import agenda_markdown, report_html
     except Exception as error:  # work in progress elsewhere: time the phase without them
         steps |= {
             "agenda": None,
@@ -517,8 +518,8 @@ def child(args: argparse.Namespace) -> int:
     import cProfile
     import tracemalloc
 
-    from states.db import UnitOfWork, make_engine
     from states.settings import Settings
+    from states.store.db import UnitOfWork, make_engine
 
     settings = Settings()  # XBR_HOME and XBR_DATABASE_URL from the parent
     engine = make_engine(settings.url)
@@ -655,7 +656,7 @@ def results(runs: list[dict[str, Any]], traced: list[dict[str, Any]]) -> dict[st
 
 
 def where(path: str) -> str:
-    """A profiled function's file, shortened: states/staging.py, pydantic/main.py ..."""
+    """A profiled function's file, shortened: states/staging/record.py, pydantic/main.py ..."""
     for root in (str(REPO) + "/", "site-packages/", "/lib/python3.11/"):
         if root in path:
             return path.split(root, 1)[1]

@@ -44,10 +44,10 @@ def measure(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     try:
         installation.start()
         installation.deploy(args.prefill + args.samples, 1)
-        from flows.runs import create_review_run
-        from states import views
-        from states.reviews import start_review
-        from states.runs import attach_run
+        from states.calendar.opening import start_review
+        from states.lifecycle.run_records import attach_run
+        from states.read import views
+        from tasks.flow_runs import create_review_run
 
         reviews = Reviews()
         started_s, _ = parallel(args.prefill, 1, reviews.start)

@@ -1,7 +1,7 @@
 """What an approval link lets its person do, checked and applied: the approval page without HTTP.
 
 Every check refuses with LinkRefused (one line: why; what to do). Changes go through
-states.decisions, the same validation as the CLI.
+states.lifecycle.decisions, the same validation as the CLI.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from deploy import actions
+from flows.wake import follow_up
 from notifications import links
 from notifications.links import LinkClaims, LinkRefused
 from notifications.messages import local_time, phase_label
-from states import views
-from states.db import UnitOfWork
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import AlreadyDecided
-from states.lifecycle import FORWARD, OPEN_PHASES, TRANSITIONS, Phase, Trigger
-from states.models import AuditEntry, LinkUse, Person, Review, utcnow
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.lifecycle.machine import FORWARD, OPEN_PHASES, TRANSITIONS, Phase, Trigger
+from states.read import views
 from states.settings import Settings
+from states.store.db import UnitOfWork
+from states.store.models import AuditEntry, LinkUse, Person, Review, utcnow
 
 LINK_REFUSED = "link-refused"
 CHOICES = {k.value: k for k in (DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.RESCHEDULE)}
@@ -172,7 +172,7 @@ def wake(uow: UnitOfWork, settings: Settings, claims: LinkClaims, choice: str, c
     if choice:
         run_input |= {"decision": choice, "comment": comment}
     try:
-        return actions.follow_up(uow, settings, claims.review_id, claims.round, run_input)
+        return follow_up(uow, settings, claims.review_id, claims.round, run_input)
     except Exception as exc:  # the change is committed: a Prefect hiccup must not hide that
         return f" (flow run not woken: {type(exc).__name__}; the sweeper catches it up)"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
-from states import db
 from states.errors import InvalidInput, XbrError
-from states.runs import check_every_run_again
+from states.lifecycle.run_records import check_every_run_again
+from states.store import db
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DUMP_MAGIC = b"PGDMP"

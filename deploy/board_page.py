@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse
 
 from deploy.approval import UowFactory
 from notifications import links
-from states import views
-from states.models import utcnow
+from states.read import views
 from states.settings import Settings
+from states.store.models import utcnow
 
 REFRESH_SECONDS = 60
 HEADING = "This board address cannot be used"

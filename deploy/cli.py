@@ -14,13 +14,25 @@ from rich.console import Console
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
-from deploy import actions, metrics_cli, render, stack, staging_cli
+import bootstrap
+from bootstrap import prefect_env
+from deploy import metrics_cli, render, stack, staging_cli
 from deploy.context import AsOpt, JsonOpt, catalog, engine, settings, uow
-from states import db, directory, templates, views
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
+from flows.wake import follow_up
+from states import directory
+from states.calendar.opening import start_review
 from states.errors import XbrError
-from states.models import utcnow
-from states.reviews import start_review
+from states.lifecycle.decisions import (
+    DecisionKind,
+    DecisionRequest,
+    complete_task,
+    decide,
+    skip_task,
+)
+from states.read import views
+from states.store import db
+from states.store.models import utcnow
+from states.templates.catalog import load_template_file, pick
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -122,7 +134,7 @@ def client_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a client; with a cadence, its first review opens at once."""
-    from states.recurrence import ensure_next_review
+    from states.calendar.recurrence import ensure_next_review
 
     client = directory.add_client(uow(), name, cadence, template, timezone, catalog())
     plan = ensure_next_review(uow(), catalog(), client.name) if first_review else None
@@ -199,14 +211,14 @@ def template_list(as_json: JsonOpt = False) -> None:
 @template_app.command("show")
 def template_show(name: str, as_json: JsonOpt = False) -> None:
     """Phases, RACI, limits and tasks of a template."""
-    template = templates.pick(catalog(), name)
+    template = pick(catalog(), name)
     render.out(as_json, template.model_dump(mode="json"), lambda: render.template(template))
 
 
 @template_app.command("validate")
 def template_validate(file: Path, as_json: JsonOpt = False) -> None:
     """Check a template file; errors name the file, the field and the reason."""
-    template = templates.load_template_file(file)
+    template = load_template_file(file)
     count = sum(1 for _ in template.tasks())
     render.out(
         as_json,
@@ -227,7 +239,7 @@ def review_start(
 ) -> None:
     """Start a review of a client from its template (or --type), with its flow run."""
     if not no_flow:
-        stack.use_prefect(settings())  # refuse before anything is written
+        prefect_env.use_prefect(settings())  # refuse before anything is written
     review_id = start_review(uow(), client, catalog(), review_type, meeting, actor="cli")
     run_url = None if no_flow else _attach_new_run(review_id)
     # without a run, nobody else sends the first notices now
@@ -247,8 +259,8 @@ def _attach_new_run(review_id: int) -> str | None:
     import httpx
     from prefect.exceptions import ObjectNotFound
 
-    from flows.artifacts import run_url
-    from flows.runs import attach_new_run
+    from reports.run_pages import run_url
+    from tasks.flow_runs import attach_new_run
 
     try:
         return run_url(attach_new_run(uow, review_id))
@@ -265,14 +277,14 @@ def _attach_new_run(review_id: int) -> str | None:
 def _attach_run_if_up(review_id: int) -> str | None:
     """The review's flow run now if xbr's Prefect answers; else the sweeper attaches one."""
     try:
-        stack.use_prefect(settings())
+        prefect_env.use_prefect(settings())
     except XbrError:
         return None
     return _attach_new_run(review_id)
 
 
 def _follow_up(review_id: int, round_before: int, run_input: dict[str, object]) -> str:
-    return actions.follow_up(uow(), settings(), review_id, round_before, run_input)
+    return follow_up(uow(), settings(), review_id, round_before, run_input)
 
 
 @review_app.command("list")
@@ -388,7 +400,7 @@ _decision_command(DecisionKind.REOPEN, "Reopen follow-up from QA review (reason 
 @calendar_app.command("run")
 def calendar_run(as_json: JsonOpt = False) -> None:
     """One pass of the account calendar: open every client's next review that is due."""
-    from states.recurrence import calendar_pass
+    from states.calendar.recurrence import calendar_pass
 
     plans = [p.__dict__ for p in calendar_pass(uow(), catalog())]
     opened = [p for p in plans if p["review_id"]]
@@ -422,7 +434,7 @@ def up_command(
     """Run xbr: a Prefect server under XBR_HOME (unless PREFECT_API_URL is set) and a runner
     serving the business-review and review-sweeper deployments. Ctrl-C stops it."""
     db.upgrade(engine())
-    stack.up(settings(), port)
+    stack.up(bootstrap.root(), port)
 
 
 @app.command("deploy")
@@ -449,7 +461,7 @@ def deploy_command(
     chosen = prefect_file.resolve() if prefect_file else workers.PREFECT_FILE
     workers.deployment_names(chosen)  # a bad file is refused before anything changes
     db.upgrade(engine())
-    stack.use_prefect(settings())
+    prefect_env.use_prefect(settings())
     deployed = workers.deploy(timedelta(seconds=crash_after), concurrency, chosen)
     render.out(
         as_json,
@@ -471,7 +483,7 @@ def worker_command(
     from deploy import workers
 
     db.require_current_schema(engine())
-    stack.use_prefect(settings())
+    prefect_env.use_prefect(settings())
     engine().dispose()
     workers.start_worker(settings(), pool, name)
 
@@ -511,7 +523,7 @@ def restore_command(file: Path, as_json: JsonOpt = False) -> None:
 @app.command("sweep")
 def sweep_command(as_json: JsonOpt = False) -> None:
     """Run the review sweeper now: wake reviews whose date came, re-attach lost runs."""
-    stack.use_prefect(settings())
+    prefect_env.use_prefect(settings())
     from prefect.deployments import run_deployment
 
     run = run_deployment("review-sweeper/review-sweeper", timeout=120, as_subflow=False)
@@ -575,15 +587,18 @@ def web_command(
 
     uow()  # refuse an unmigrated database before listening
     render.console.print(f"board at {board_page.board_url(settings(), port)}", soft_wrap=True)
-    stop = notifier.start_in_thread(settings())
+    stop = notifier.start_in_thread(settings(), bootstrap.root().uow)
     try:
-        web.serve(settings(), settings().web_host, port or settings().web_port)
+        web.serve(
+            settings(), bootstrap.root().uow, settings().web_host, port or settings().web_port
+        )
     finally:
         stop.set()
 
 
 def run(argv: list[str]) -> int:
     """Run one command line and return its exit code; user errors are one line on stderr."""
+    bootstrap.reset()  # each command line reads the environment afresh
     try:
         app(args=argv, prog_name="xbr")
     except SystemExit as exc:
@@ -597,11 +612,7 @@ def run(argv: list[str]) -> int:
             "check XBR_DATABASE_URL or run `xbr init`"
         )
     finally:
-        # each command line reads the environment afresh (tests run many in one process)
-        if engine.cache_info().currsize:
-            engine().dispose()
-        engine.cache_clear()
-        settings.cache_clear()
+        bootstrap.reset()  # and closes its database (tests run many in one process)
     return 2
 
 

@@ -29,13 +29,13 @@ from uuid import UUID
 
 from rich.table import Table
 
+import bootstrap
 from deploy.cli import run
 from deploy.mailbox import Mailbox
 from deploy.render import console
 from deploy.stack import free_port
-from states import directory, views
-from states.db import UnitOfWork, make_engine
-from states.settings import Settings
+from states import directory
+from states.read import views
 
 STAFF = [
     ("Olga Ops", "olga@msp.example", ["ops_manager", "team_lead", "exec_assistant"]),
@@ -65,12 +65,12 @@ def xbr(*argv: str) -> None:
 
 
 def review(review_id: int) -> dict[str, Any]:
-    return views.review_view(UnitOfWork(make_engine(Settings().url)), review_id)
+    return views.review_view(bootstrap.root().uow(), review_id)
 
 
 def wait_at_gate(review_id: int) -> None:
     """Until the review's run is suspended at the review's current gate (no process held)."""
-    from flows.runs import read_states
+    from tasks.flow_runs import read_states
 
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -142,7 +142,7 @@ def approve_from_email(mailbox: Mailbox, approver: str) -> None:
 
 def drop_exports(quarter: str) -> None:
     """What the MSP's tools leave in the client's evidence folder, dated as if taken today."""
-    folder = Settings().evidence_root / directory.client_slug(CLIENT)
+    folder = bootstrap.root().settings.evidence_root / directory.client_slug(CLIENT)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     shift = date.today() - EXPORTED_ON[quarter]
@@ -189,7 +189,7 @@ def next_review(review_id: int) -> int:
     done = review(review_id)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        rows = views.list_reviews(UnitOfWork(make_engine(Settings().url)), "needed")
+        rows = views.list_reviews(bootstrap.root().uow(), "needed")
         found = [
             r["id"] for r in rows if r["client"] == done["client"] and r["type"] == done["type"]
         ]
@@ -201,9 +201,9 @@ def next_review(review_id: int) -> int:
 
 def work_the_tickets() -> None:
     """The support team fixes what the follow-up tickets asked for, and closes them."""
-    from states.scorecards import client_tickets
+    from states.read.scorecards import client_tickets
 
-    for ticket in client_tickets(UnitOfWork(make_engine(Settings().url))):
+    for ticket in client_tickets(bootstrap.root().uow()):
         if ticket["status"] == "open":
             xbr("ticket", "close", str(ticket["id"]), "--as", "sam@msp.example")
 

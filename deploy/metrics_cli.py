@@ -10,10 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from deploy import render
-from deploy.context import JsonOpt, uow
+from deploy.context import JsonOpt, settings, uow
 from states.errors import InvalidInput
-from states.lifecycle import OPEN_PHASES
-from states.metrics import metrics, msp_zone
+from states.lifecycle.machine import OPEN_PHASES
+from states.read.metrics import metrics, msp_zone
 
 WEEKS_SHOWN = 4
 
@@ -34,9 +34,9 @@ def metrics_command(
 ) -> None:
     """Lean metrics: lead time, cycle time per phase, throughput per week against the goal,
     work in progress per day and hours against budget (days in XBR_TIMEZONE)."""
-    last = _day("--until", until) if until else datetime.now(msp_zone()).date()
+    last = _day("--until", until) if until else datetime.now(msp_zone(settings())).date()
     first = _day("--since", since) if since else default_since(last)
-    data = metrics(uow(), first, last, goal)
+    data = metrics(uow(), first, last, goal, msp_zone(settings()))
     if png is not None:
         try:
             write_flow_diagram(data, png)

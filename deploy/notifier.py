@@ -10,29 +10,30 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
-from states.db import UnitOfWork, make_engine
 from states.settings import Settings
+from states.store.db import UnitOfWork
 
 EVERY_SECONDS = 2.0
 log = logging.getLogger("xbr.notifier")
 
 
-def start_in_thread(settings: Settings, every: float = EVERY_SECONDS) -> threading.Event:
+def start_in_thread(
+    settings: Settings, uow: Callable[[], UnitOfWork], every: float = EVERY_SECONDS
+) -> threading.Event:
     """Start sending in a daemon thread; set the returned event to stop it."""
     from notifications.outbox import deliver_due
 
     stop = threading.Event()
-    engine = make_engine(settings.url)
 
     def loop() -> None:
         while not stop.is_set():
             try:
-                deliver_due(UnitOfWork(engine), settings)
+                deliver_due(uow(), settings)
             except Exception as exc:  # a bad config or a busy database: say so, try again
                 log.warning("notices not sent: %s", exc)
             stop.wait(every)
-        engine.dispose()
 
     threading.Thread(target=loop, name="xbr-notifier", daemon=True).start()
     return stop

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from states.templates import Template
+from states.templates.schema import Template
 
 console = Console()
 STATUS_STYLE = {"done": "green", "skipped": "dim", "open": "yellow"}

@@ -12,89 +12,18 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from bootstrap import Root
+from bootstrap.prefect_env import healthy, prefect_home, server_env, stack_file
 from deploy.notifier import start_in_thread as notifier_thread
 from states.errors import XbrError
 from states.settings import Settings
 
-SWEEP_EVERY = timedelta(minutes=int(os.environ.get("XBR_SWEEP_MINUTES", "5")))
 # the account calendar's daily pass, in the MSP's time zone; empty: no schedule (`xbr calendar run`)
-CALENDAR_CRON = os.environ.get("XBR_CALENDAR_CRON", "0 6 * * 1-5")
-CALENDAR_ZONE = os.environ.get("XBR_TIMEZONE", "UTC")
-
-
-def stack_file(settings: Settings) -> Path:
-    """Where `xbr up` writes the URLs of the stack it runs."""
-    return settings.home / "stack.json"
-
-
-def prefect_home(settings: Settings) -> Path:
-    return settings.home / "prefect"
-
-
-def server_env(settings: Settings, port: int) -> dict[str, str]:
-    """Settings of a private, offline Prefect server: on SQLite under XBR_HOME, or on the
-    database PREFECT_SERVER_DATABASE_CONNECTION_URL names."""
-    home = prefect_home(settings)
-    return {
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
-        "PREFECT_SERVER_API_HOST": "127.0.0.1",
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_url,
-        # bounded: runs that ended XBR_RUN_RETENTION_DAYS ago go, with their logs, artifacts
-        # and events. A review's run waits paused or scheduled and never ends while the review
-        # is open (one that crashed has a new run), so none of them is ever among those.
-        "PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED": "events,flow_runs",
-        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD": str(
-            settings.run_retention_days * 86400
-        ),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-        # the server copies its UI bundle on first start: keep it out of site-packages
-        "PREFECT_SERVER_UI_STATIC_DIRECTORY": str(home / "ui"),
-        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        "PREFECT_CLI_PROMPT": "false",
-        "DO_NOT_TRACK": "1",
-    }
-
-
-def use_prefect(settings: Settings) -> str:
-    """Point this process at the Prefect API (PREFECT_API_URL, else the running `xbr up`).
-
-    Must run before prefect is imported: prefect reads its settings at import time.
-    """
-    os.environ.setdefault("PREFECT_HOME", str(prefect_home(settings)))
-    if not os.environ.get("PREFECT_API_URL"):
-        path = stack_file(settings)
-        if not path.exists():
-            raise XbrError(
-                "no Prefect server: start `xbr up` in another terminal, set PREFECT_API_URL, "
-                "or add --no-flow"
-            )
-        stack = json.loads(path.read_text())
-        os.environ["PREFECT_API_URL"] = stack["api_url"]
-        os.environ.setdefault("PREFECT_UI_URL", stack["ui_url"])
-    url = os.environ["PREFECT_API_URL"]
-    if not healthy(url):
-        raise XbrError(f"the Prefect API at {url} does not answer; is `xbr up` running?")
-    return url
-
-
-def healthy(api_url: str) -> bool:
-    """Whether the Prefect API answers its health check."""
-    try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=3) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def free_port() -> int:
@@ -135,13 +64,13 @@ def prefect_server(settings: Settings, port: int) -> Iterator[dict[str, str]]:
         log.close()
 
 
-async def _serve(limit: int, ready: Callable[[], None]) -> None:
+async def _serve(settings: Settings, limit: int, ready: Callable[[], None]) -> None:
     from prefect.runner import Runner
     from prefect.schedules import Cron, Interval
 
+    from flows.account_calendar import account_calendar
     from flows.business_review import business_review
-    from flows.calendar import account_calendar
-    from flows.sweeper import review_sweeper
+    from flows.review_sweeper import review_sweeper
 
     runner = Runner(name="xbr", pause_on_shutdown=False, limit=limit)
     await runner.aadd_flow(business_review, name="business-review", tags=["xbr"])
@@ -151,15 +80,19 @@ async def _serve(limit: int, ready: Callable[[], None]) -> None:
         tags=["xbr"],
         # a fixed anchor keeps the grid when the runner restarts; the slug lets it re-register
         schedules=[
-            Interval(SWEEP_EVERY, anchor_date=datetime(2026, 1, 1, tzinfo=UTC), slug="sweep")
+            Interval(
+                timedelta(minutes=settings.sweep_minutes),
+                anchor_date=datetime(2026, 1, 1, tzinfo=UTC),
+                slug="sweep",
+            )
         ],
     )
     await runner.aadd_flow(
         account_calendar,
         name="account-calendar",
         tags=["xbr"],
-        schedules=[Cron(CALENDAR_CRON, timezone=CALENDAR_ZONE, slug="daily")]
-        if CALENDAR_CRON
+        schedules=[Cron(settings.calendar_cron, timezone=settings.timezone, slug="daily")]
+        if settings.calendar_cron
         else [],
     )
     await asyncio.to_thread(_recover)  # sync Prefect calls: off the event loop
@@ -174,8 +107,8 @@ async def _serve(limit: int, ready: Callable[[], None]) -> None:
 def _recover() -> None:
     """Runs interrupted by a stopped runner get new runs; reviews whose date came wake."""
     from deploy.render import console
-    from flows.runs import crash_orphaned_runs
-    from flows.sweeper import reattach_lost_runs, wake_due_reviews
+    from tasks.flow_runs import crash_orphaned_runs
+    from tasks.sweeping import reattach_lost_runs, wake_due_reviews
 
     try:
         crash_orphaned_runs()
@@ -242,8 +175,9 @@ def _stop_on_sigterm(cleanup: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def up(settings: Settings, port: int | None, limit: int = 8) -> None:
+def up(root: Root, port: int | None, limit: int = 8) -> None:
     """Run the stack in the foreground; Ctrl-C or SIGTERM stops all of it."""
+    settings = root.settings
     from deploy.render import console
 
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -269,10 +203,10 @@ def up(settings: Settings, port: int | None, limit: int = 8) -> None:
             )
             console.print(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
 
-        page = _start_page(settings)
-        notifier = notifier_thread(settings)
+        page = _start_page(root)
+        notifier = notifier_thread(settings, root.uow)
         try:
-            asyncio.run(_serve(limit, ready))
+            asyncio.run(_serve(settings, limit, ready))
         except KeyboardInterrupt:
             console.print("stopping xbr")
         finally:
@@ -284,18 +218,18 @@ def up(settings: Settings, port: int | None, limit: int = 8) -> None:
                 stack_file(settings).unlink()
 
 
-def _start_page(settings: Settings) -> tuple[Any, threading.Thread] | None:
+def _start_page(root: Root) -> tuple[Any, threading.Thread] | None:
     """The approval page beside the runner; reviews go on without it if its port is taken."""
     from deploy import board_page, web
     from deploy.render import console
 
     try:
-        page = web.start_in_thread(settings)
+        page = web.start_in_thread(root.settings, root.migrated_uow)
     except XbrError as exc:
         console.print(f"[yellow]approval page not started: {exc}[/yellow]")
         return None
-    console.print(f"approval page at {settings.page_url}")
-    console.print(f"board at {board_page.board_url(settings)}", soft_wrap=True)
+    console.print(f"approval page at {root.settings.page_url}")
+    console.print(f"board at {board_page.board_url(root.settings)}", soft_wrap=True)
     return page
 
 

@@ -11,12 +11,12 @@ from deploy import render
 from deploy.context import AsOpt, JsonOpt, catalog, settings, uow
 from states import directory
 from states.errors import InvalidInput
-from states.evidence import Source
-from states.feedback import Feedback, record_feedback
-from states.scorecards import client_tickets, evidence_of, report_data
-from states.staging import assess
-from states.tickets import close_ticket
-from tasks.intake import import_files
+from states.read.scorecards import client_tickets, evidence_of, report_data
+from states.staging.evidence import Source
+from states.staging.feedback import Feedback, record_feedback
+from states.staging.intake import import_files
+from states.staging.record import assess
+from states.staging.tickets import close_ticket
 
 evidence_app = typer.Typer(no_args_is_help=True, help="A review's evidence: the tools' exports.")
 ticket_app = typer.Typer(no_args_is_help=True, help="Follow-up tickets raised by staging.")
@@ -157,7 +157,7 @@ def report_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the review's self-contained HTML report (scorecard, findings, tickets, charts)."""
-    from tasks.outputs import report_html
+    from reports.documents import report_html
 
     data = report_data(uow(), review_id)
     path = out or settings().exports / "reports" / f"{data['review']['name']}.html"

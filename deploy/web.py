@@ -20,8 +20,8 @@ from deploy import approval, board_page
 from deploy.approval import Form, Sender, UowFactory, Visit
 from notifications import links
 from notifications.messages import template_environment
-from states import db, views
 from states.errors import XbrError
+from states.read import views
 from states.settings import Settings
 
 MAX_FORM_BYTES = 64 * 1024
@@ -156,16 +156,10 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
     return app
 
 
-def _database(settings: Settings) -> UowFactory:
-    engine = db.make_engine(settings.url)
-    db.require_current_schema(engine)
-    return lambda: db.UnitOfWork(engine)
-
-
 def _server(
-    settings: Settings, uow: UowFactory | None, host: str | None, port: int | None, log: str
+    settings: Settings, uow: UowFactory, host: str | None, port: int | None, log: str
 ) -> uvicorn.Server:
-    app = create_app(settings, uow or _database(settings))
+    app = create_app(settings, uow)
     config = uvicorn.Config(
         app,
         host=host or settings.web_host,
@@ -179,9 +173,11 @@ def _server(
     return uvicorn.Server(config)
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+def serve(
+    settings: Settings, uow: UowFactory, host: str | None = None, port: int | None = None
+) -> None:
     """Serve the approval page in the foreground until Ctrl-C (`xbr web`)."""
-    _server(settings, None, host, port, "info").run()
+    _server(settings, uow, host, port, "info").run()
 
 
 def _run(server: uvicorn.Server) -> None:
@@ -192,7 +188,7 @@ def _run(server: uvicorn.Server) -> None:
 
 def start_in_thread(
     settings: Settings,
-    uow: UowFactory | None = None,
+    uow: UowFactory,
     host: str | None = None,
     port: int | None = None,
 ) -> tuple[uvicorn.Server, threading.Thread]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from states.calendar import zone as time_zone
+from states.calendar.business_days import zone as time_zone
 
 PRODID = "-//xbr//business review//EN"
 

@@ -13,7 +13,7 @@ import markdown
 from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined, select_autoescape
 from markupsafe import Markup
 
-from states.calendar import zone as time_zone
+from states.calendar.business_days import zone as time_zone
 from states.errors import InvalidInput
 
 KINDS = (

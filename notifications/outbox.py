@@ -17,15 +17,15 @@ from sqlalchemy import or_, select, update
 from notifications import invites, links, psa
 from notifications.channels import Attachment, Channels, label, load_channels, redact, send
 from notifications.messages import Message, render, review_type_label
-from states.db import UnitOfWork
 from states.errors import NotFound, XbrError
-from states.models import OutboxMessage, Person, Review, utcnow
-from states.notices import NOTICE, due
-from states.runs import installation_id
-from states.scorecards import ticket_by_id
+from states.lifecycle.run_records import installation_id
+from states.notices.planning import NOTICE, due
+from states.read.scorecards import ticket_by_id
+from states.read.views import review_view
 from states.settings import Settings
-from states.tickets import TICKET
-from states.views import review_view
+from states.staging.tickets import TICKET
+from states.store.db import UnitOfWork
+from states.store.models import OutboxMessage, Person, Review, utcnow
 
 LEASE = timedelta(minutes=5)
 EXPORT_BATCH = 10  # ticket exports per pass: with the webhook's 10 s timeout, well within LEASE
@@ -140,12 +140,17 @@ def compose(
     message = render(payload["kind"], context)
     files = []
     if payload["kind"] == "invite":
-        files.append(_invitation(review, payload, inst, zone, message))
+        files.append(_invitation(review, payload, inst, zone, message, settings.organizer))
     return message, files
 
 
 def _invitation(
-    review: dict[str, Any], payload: dict[str, Any], inst: str, zone: str, message: Message
+    review: dict[str, Any],
+    payload: dict[str, Any],
+    inst: str,
+    zone: str,
+    message: Message,
+    organizer: str,
 ) -> Attachment:
     kind = review_type_label(review["type"])
     content = invites.invitation(
@@ -156,7 +161,7 @@ def _invitation(
         start=datetime.fromisoformat(payload["meeting_at"]),
         duration=timedelta(hours=1),
         zone=zone,
-        organizer=os.environ.get("XBR_ORGANIZER", "xbr@localhost"),
+        organizer=organizer,
         attendees=[(email, email) for email in payload.get("attendees", [])],
         url=None,
         cancelled=bool(payload.get("cancelled")),

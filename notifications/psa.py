@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from states.db import UnitOfWork
-from states.scorecards import client_tickets
+from states.read.scorecards import client_tickets
+from states.store.db import UnitOfWork
 
 COLUMNS = [
     "id", "client", "key", "title", "detail", "severity", "owner_role", "due", "status",

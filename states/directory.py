@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
-from states.calendar import zone
-from states.db import UnitOfWork, read_unread
+from states.calendar.business_days import zone
 from states.errors import InvalidInput, NotFound
-from states.models import TASK_IS_OPEN, Client, ClientRole, Person, PersonRole, ReviewTask
-from states.templates import Cadence, Role, Template, pick
+from states.store.db import UnitOfWork, read_unread
+from states.store.models import TASK_IS_OPEN, Client, ClientRole, Person, PersonRole, ReviewTask
+from states.templates.catalog import pick
+from states.templates.schema import Cadence, Role, Template
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

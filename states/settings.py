@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     # decision: for installations that open hundreds of reviews at once (the first gate's
     # Resume form and checklist appear once the run has run)
     start_suspended: bool = False
+    # the schedules `xbr up` serves: the sweeper every few minutes, the account calendar's
+    # daily pass (cron in the MSP's time zone; empty: only `xbr calendar run`)
+    sweep_minutes: int = Field(default=5, ge=1)
+    calendar_cron: str = "0 6 * * 1-5"
+    # the MSP's time zone: the calendar's schedule and the days of the lean metrics
+    timezone: str = "UTC"
+    # the organizer of the meeting invitations xbr sends
+    organizer: str = "xbr@localhost"
     prefect_database_url: str = Field(
         default="",
         validation_alias=AliasChoices(

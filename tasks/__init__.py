@@ -1,2 +1,3 @@
-"""Work the flows do: evidence intake, staging, outputs (agenda, summary, report), outbox
-delivery; plain functions, wrapped as Prefect tasks where a flow runs them."""
+"""Prefect tasks: the work the flows compose (gates, staging, the calendar, the sweeper, notices,
+artifacts), each a few lines around the domain's functions, and the Prefect API calls that
+create, resume and check review runs."""

@@ -6,12 +6,11 @@ from typing import Any
 
 from prefect import get_run_logger
 
+from bootstrap import root
 from states.errors import XbrError
-from states.models import utcnow
-from states.notices import plan_reminders
-from states.settings import Settings
+from states.notices.planning import plan_reminders
+from states.store.models import utcnow
 from tasks.runtime import xbr_task
-from tasks.store import uow
 
 
 @xbr_task(retries=3, retry_delay_seconds=[2, 10, 30])
@@ -22,7 +21,7 @@ def deliver_notices(review_id: int | None = None) -> dict[str, Any]:
     from notifications.outbox import deliver_due
 
     try:
-        deliveries = deliver_due(uow(), Settings(), review_id)
+        deliveries = deliver_due(root().uow(), root().settings, review_id)
     except XbrError as broken:  # e.g. a bad Apprise file: retrying cannot fix it, people can
         get_run_logger().error("notices not sent: %s", broken)
         return {"error": str(broken)}
@@ -36,4 +35,4 @@ def deliver_notices(review_id: int | None = None) -> dict[str, Any]:
 @xbr_task(retries=2, retry_delay_seconds=5)
 def plan_due_reminders() -> int:
     """Reminders for tasks due soon or overdue and escalations of phases that got old."""
-    return plan_reminders(uow(), utcnow())
+    return plan_reminders(root().uow(), utcnow())

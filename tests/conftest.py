@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from states import db, directory
+import bootstrap
+from states import directory
 from states.settings import normalize_url
-from states.templates import Template, load_catalog
+from states.store import db
+from states.templates.catalog import load_catalog
+from states.templates.schema import Template
 
 PG_URL = os.environ.get("XBR_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 # CI sets this so that a missing PostgreSQL fails the run instead of skipping its tests.
@@ -30,6 +33,14 @@ STAFF = [
     ("Tina Tech", "tina@msp.example", ["support_engineer", "intern"]),
     ("Carl Client", "carl@client.example", ["client_contact"]),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_root() -> Iterator[None]:
+    """Each test's code builds this process's root from the environment the test set."""
+    bootstrap.reset()
+    yield
+    bootstrap.reset()
 
 
 @pytest.fixture(scope="session")

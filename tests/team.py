@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from states.db import UnitOfWork
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.errors import Refused
-from states.views import review_view
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.read.views import review_view
+from states.store.db import UnitOfWork
 
 
 def walk(uow: Callable[[], UnitOfWork], review_id: int, until: str) -> None:

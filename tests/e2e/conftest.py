@@ -17,10 +17,13 @@ from typing import Any
 
 import pytest
 
-from deploy.stack import free_port, healthy, server_env
-from states import db, directory, views
+from bootstrap.prefect_env import healthy, server_env
+from deploy.stack import free_port
+from states import directory
+from states.read import views
 from states.settings import Settings
-from states.templates import load_catalog
+from states.store import db
+from states.templates.catalog import load_catalog
 from tests.conftest import STAFF
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
-from states.models import AuditEntry, Decision, OutboxMessage, ReviewTask
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.store.models import AuditEntry, Decision, OutboxMessage, ReviewTask
 from tests.e2e.conftest import ROOT, Stack, wait_for
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=8)).strftime("%Y-%m-%dT10:00")
@@ -209,8 +209,9 @@ def test_fifty_suspended_reviews_hold_no_process(stack: Stack) -> None:
     script = (
         "from deploy.cli import run\n"
         "from states import directory\n"
-        "from tasks.store import uow\n"
-        "from states.templates import load_catalog\n"
+        "from bootstrap import root\n"
+        "uow = root().uow\n"
+        "from states.templates.catalog import load_catalog\n"
         "catalog = load_catalog()\n"
         "for i in range(50):\n"
         "    name = f'Bulk {i}'\n"
@@ -250,9 +251,10 @@ def test_a_late_wake_up_leaves_a_run_that_caught_up_alone(stack: Stack) -> None:
     assert stack.review(review_id)["status"] == "scheduling"
     run_id = stack.review(review_id)["flow_run_id"]
     late = (
-        "from flows.runs import current_gate_key, resume_review_run\n"
-        "from states import views\n"
-        "from tasks.store import uow\n"
+        "from tasks.flow_runs import current_gate_key, resume_review_run\n"
+        "from states.read import views\n"
+        "from bootstrap import root\n"
+        "uow = root().uow\n"
         f"review = views.review_view(uow(), {review_id})\n"
         f"woken = resume_review_run({run_id!r}, {{'decision': 'approve', "
         "'approver_email': 'olga@msp.example'}, gate=current_gate_key(review))\n"

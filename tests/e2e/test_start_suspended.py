@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from states import directory
-from states.templates import load_catalog
+from states.templates.catalog import load_catalog
 from tests.e2e.conftest import ROOT, Server, Stack, make_stack, run_stack, wait_for
 from tests.e2e.test_review_flow import assert_no_duplicates, close_phase_tasks, start, walk_to
 
@@ -85,10 +85,11 @@ def test_a_lost_run_of_a_review_in_staging_is_replaced_by_one_that_runs(stack: S
 BURST = """
 import json
 from concurrent.futures import ThreadPoolExecutor
-from flows.runs import attach_new_run
-from states.reviews import start_review
-from states.templates import load_catalog
-from tasks.store import uow
+from tasks.flow_runs import attach_new_run
+from states.calendar.opening import start_review
+from states.templates.catalog import load_catalog
+from bootstrap import root
+uow = root().uow
 
 catalog = load_catalog()
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from deploy.cli import run
-from states.models import Base
 from states.settings import normalize_url
+from states.store.models import Base
 from tests.conftest import STAFF
 
 

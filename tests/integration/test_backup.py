@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, update
 
-from states.models import Review
 from states.settings import normalize_url
+from states.store.models import Review
 from tests.integration.conftest import Xbr, snapshot
 
 

@@ -21,13 +21,14 @@ from deploy.stack import free_port
 from deploy.web import start_in_thread
 from notifications import links
 from notifications.messages import local_time
-from states import directory, views
-from states.models import Review, utcnow
-from states.notices import set_age_warning
-from states.reviews import start_review
-from states.schedule import review_template
+from states import directory
+from states.calendar.opening import start_review
+from states.lifecycle.schedule import review_template
+from states.notices.planning import set_age_warning
+from states.read import views
 from states.settings import Settings
-from states.templates import Template
+from states.store.models import Review, utcnow
+from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.e2e.test_prefect_ui import ARTIFACTS, CHROMIUM_ARGS, chromium  # noqa: F401
 from tests.team import walk

@@ -209,7 +209,7 @@ def test_template_validate_names_file_field_and_reason(
 
 
 def test_template_validate_accepts_shipped_templates(xbr: Xbr) -> None:
-    from states.templates import shipped_template_files
+    from states.templates.catalog import shipped_template_files
 
     for path in shipped_template_files():
         assert xbr.json("template", "validate", str(path))["valid"] is True

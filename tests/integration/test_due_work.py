@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from states.decisions import DecisionKind, DecisionRequest, decide
-from states.models import Review, ReviewTask, utcnow
-from states.notices import plan_reminders
-from states.reviews import start_review
-from states.runs import RECHECK, open_review_runs, runs_seen
-from states.templates import Template
+from states.calendar.opening import start_review
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
+from states.lifecycle.run_records import RECHECK, open_review_runs, runs_seen
+from states.notices.planning import plan_reminders
+from states.store.models import Review, ReviewTask, utcnow
+from states.templates.schema import Template
 from tests.conftest import UowFactory
 
 OPS = "olga@msp.example"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from states import db
-from states.reviews import start_review
-from states.templates import load_catalog
+from states.calendar.opening import start_review
+from states.store import db
+from states.templates.catalog import load_catalog
 from tests.integration.conftest import Xbr
 from tests.integration.test_cli import MEETING
 from tests.team import walk

@@ -11,13 +11,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from states import db
-from states.db import head_revision
-from states.decisions import DecisionKind, DecisionRequest, decide
+from states.calendar.opening import start_review
 from states.errors import InvalidInput, XbrError
-from states.models import AuditEntry, Base, Review
-from states.reviews import start_review
-from states.templates import Template
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
+from states.store import db
+from states.store.db import head_revision
+from states.store.models import AuditEntry, Base, Review
+from states.templates.schema import Template
 from tests.conftest import UowFactory
 
 TABLES = {
@@ -225,8 +225,8 @@ def test_clients_added_before_slugs_were_kept_get_theirs(bare_engine: Engine) ->
     """0007 fills the new slug column from each existing client's name; a client whose name
     would share a slug with one of them is then refused through the index."""
     from states import directory
-    from states.models import Client
-    from states.templates import load_catalog
+    from states.store.models import Client
+    from states.templates.catalog import load_catalog
 
     db.upgrade(bare_engine, "0006")
     with bare_engine.begin() as conn:

@@ -16,16 +16,16 @@ from sqlalchemy import select
 from deploy.mailbox import Mailbox
 from deploy.stack import free_port
 from notifications.outbox import deliver_due, list_notices, retry, send_test
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.calendar.opening import start_review
 from states.directory import assign_role
 from states.errors import AlreadyDecided
-from states.models import AuditEntry, OutboxMessage, Review
-from states.notices import announce, plan_reminders
-from states.reviews import start_review
-from states.schedule import review_template
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.lifecycle.schedule import review_template
+from states.notices.planning import announce, plan_reminders
+from states.read.views import review_view
 from states.settings import Settings
-from states.templates import Template
-from states.views import review_view
+from states.store.models import AuditEntry, OutboxMessage, Review
+from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.integration.conftest import Xbr
 from tests.receivers import JsonReceiver

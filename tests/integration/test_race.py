@@ -19,11 +19,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import ColumnElement, Engine, func, select
 
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
+from states.calendar.opening import start_review
 from states.errors import AlreadyDecided, XbrError
-from states.models import AuditEntry, Decision, OutboxMessage, Review, ReviewTask
-from states.reviews import start_review
-from states.templates import Template
+from states.lifecycle.decisions import (
+    DecisionKind,
+    DecisionRequest,
+    complete_task,
+    decide,
+    skip_task,
+)
+from states.store.models import AuditEntry, Decision, OutboxMessage, Review, ReviewTask
+from states.templates.schema import Template
 from tests.conftest import UowFactory
 
 RACERS = 20

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from states.decisions import DecisionKind, DecisionRequest, decide
-from states.models import Review
-from states.recurrence import calendar_pass, ensure_next_review
-from states.templates import Template
+from states.calendar.recurrence import calendar_pass, ensure_next_review
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
+from states.store.models import Review
+from states.templates.schema import Template
 from tests.conftest import UowFactory, staffed
 from tests.team import walk
 
@@ -67,7 +67,7 @@ def test_follow_up_opens_the_next_review_and_the_calendar_waits_for_its_window(
     uow: UowFactory, catalog: dict[str, Template]
 ) -> None:
     meeting = (NOW + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
-    from states.reviews import start_review
+    from states.calendar.opening import start_review
 
     review_id = start_review(uow(), CLIENT, catalog, "qbr", meeting, now=NOW)
     assert ensure_next_review(uow(), catalog, CLIENT, NOW).reason.startswith("exists")
@@ -79,7 +79,7 @@ def test_follow_up_opens_the_next_review_and_the_calendar_waits_for_its_window(
     assert plan.meeting_due is not None
     early = ensure_next_review(uow(), catalog, CLIENT, NOW, early=True)  # follow-up's last step
     assert early.review_id is not None
-    from states.views import review_view
+    from states.read.views import review_view
 
     # named after the quarter its meeting is due in, not the day it was opened
     due_quarter = f"{plan.meeting_due.year}-q{(plan.meeting_due.month - 1) // 3 + 1}"
@@ -95,8 +95,8 @@ def test_follow_up_opens_the_next_review_and_the_calendar_waits_for_its_window(
 def test_the_calendar_looks_at_a_client_again_only_when_its_next_review_opens(
     sqlite_uow: UowFactory, catalog: dict[str, Template]
 ) -> None:
-    from states.recurrence import clients_without_next_review
-    from states.reviews import start_review
+    from states.calendar.opening import start_review
+    from states.calendar.recurrence import clients_without_next_review
 
     meeting = (NOW + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
     review_id = start_review(sqlite_uow(), CLIENT, catalog, "qbr", meeting, now=NOW)
@@ -117,7 +117,7 @@ def test_the_calendar_looks_at_a_client_again_only_when_its_next_review_opens(
 def test_a_calendar_pass_racing_follow_up_opens_one_next_review(
     uow: UowFactory, catalog: dict[str, Template]
 ) -> None:
-    from states.reviews import start_review
+    from states.calendar.opening import start_review
 
     meeting = (NOW + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
     review_id = start_review(uow(), CLIENT, catalog, "qbr", meeting, now=NOW)
@@ -157,8 +157,8 @@ def test_a_review_opened_while_a_batch_is_read_leaves_the_rest_of_the_batch_open
     client by client, and that client keeps the coordinator's review."""
     from sqlalchemy import event
 
-    from states import db
-    from states.reviews import start_review
+    from states.calendar.opening import start_review
+    from states.store import db
 
     engine = db.make_engine(postgres_url)
     db.upgrade(engine)

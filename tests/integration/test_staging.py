@@ -18,18 +18,18 @@ import pytest
 from sqlalchemy import func, select
 
 from notifications.outbox import deliver_due
-from states import db
-from states.decisions import DecisionKind, DecisionRequest, decide
+from states.calendar.opening import start_review
 from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, XbrError
-from states.feedback import Feedback, record_feedback
-from states.models import EvidenceSet, FollowUpTicket, OutboxMessage, ReviewFinding
-from states.reviews import start_review
-from states.scorecards import client_tickets, evidence_of, report_data
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
+from states.read.scorecards import client_tickets, evidence_of, report_data
+from states.read.views import review_view
 from states.settings import Settings
-from states.staging import assess
-from states.templates import Template
-from states.views import review_view
-from tasks.intake import import_files, stage
+from states.staging.feedback import Feedback, record_feedback
+from states.staging.intake import import_files, stage
+from states.staging.record import assess
+from states.store import db
+from states.store.models import EvidenceSet, FollowUpTicket, OutboxMessage, ReviewFinding
+from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.receivers import JsonReceiver
 from tests.team import walk
@@ -329,7 +329,7 @@ def test_feedback_is_taken_at_delivery_and_closes_the_questions_task(
 def test_a_closed_ticket_is_told_to_the_psa_and_a_recurrence_opens_a_new_one(
     sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
 ) -> None:
-    from states.tickets import close_ticket
+    from states.staging.tickets import close_ticket
 
     settings = Settings(home=tmp_path / "home")
     review_id = in_staging(sqlite_uow, catalog)
@@ -396,7 +396,7 @@ def test_a_persons_import_wins_over_an_older_file_in_the_folder(
 def test_assessing_again_never_raises_a_second_ticket_and_a_fixed_export_closes_it(
     sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
 ) -> None:
-    from states.tickets import close_ticket
+    from states.staging.tickets import close_ticket
 
     review_id = in_staging(sqlite_uow, catalog)
     import_files(sqlite_uow(), review_id, quarter(tmp_path / "a", 5, 1, ["alice"]), ACTOR)
@@ -417,7 +417,7 @@ def test_assessing_again_never_raises_a_second_ticket_and_a_fixed_export_closes_
 
 
 def test_thresholds_refuse_red_above_amber(catalog: dict[str, Template]) -> None:
-    from states.assessment import Thresholds
+    from states.staging.assessment import Thresholds
 
     with pytest.raises(InvalidInput, match=r"patch_red_below \(97\) must not be above"):
         Thresholds().merged({"patch_red_below": 97})

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from deploy import cli
-from states import db, directory
-from states.calendar import Anchor
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide, skip_task
+from states import directory
+from states.calendar.business_days import Anchor
+from states.calendar.opening import start_review
 from states.errors import (
     AlreadyDecided,
     IllegalTrigger,
@@ -23,9 +23,16 @@ from states.errors import (
     Refused,
     XbrError,
 )
-from states.models import Base, Person, Review, ReviewTask
-from states.reviews import start_review
-from states.templates import Template
+from states.lifecycle.decisions import (
+    DecisionKind,
+    DecisionRequest,
+    complete_task,
+    decide,
+    skip_task,
+)
+from states.store import db
+from states.store.models import Base, Person, Review, ReviewTask
+from states.templates.schema import Template
 from tests.conftest import STAFF, UowFactory
 
 ANDY = "andy@msp.example"  # account_manager

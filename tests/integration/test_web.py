@@ -31,12 +31,12 @@ from deploy.web import start_in_thread
 from notifications import links
 from notifications.links import LinkClaims
 from notifications.messages import local_time
-from states import views
+from states.calendar.opening import start_review
 from states.errors import XbrError
-from states.models import AuditEntry, Base, Decision, LinkUse, Review
-from states.reviews import start_review
+from states.read import views
 from states.settings import Settings
-from states.templates import Template
+from states.store.models import AuditEntry, Base, Decision, LinkUse, Review
+from states.templates.schema import Template
 from tests.conftest import UowFactory
 
 ANDY, OLGA, SAM = "andy@msp.example", "olga@msp.example", "sam@msp.example"

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from states import directory
-from states.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.calendar.opening import start_review
 from states.errors import AlreadyDecided
-from states.models import AuditEntry, OutboxMessage, Review, utcnow
-from states.reviews import start_review
-from states.runs import wake_due
-from states.templates import Template
-from states.views import board, review_view
-from states.wip import pull_queue, queue_of
+from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.lifecycle.run_records import wake_due
+from states.lifecycle.wip_queue import pull_queue, queue_of
+from states.read.views import board, review_view
+from states.store.models import AuditEntry, OutboxMessage, Review, utcnow
+from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.team import walk
 

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from states.cadence import HALF_PERIOD_DAYS, MONTHS, add_months, next_meeting, opens_on
-from states.calendar import local_date, zone
-from states.templates import Cadence
+from states.calendar.business_days import local_date, zone
+from states.calendar.cadence import HALF_PERIOD_DAYS, MONTHS, add_months, next_meeting, opens_on
+from states.templates.schema import Cadence
 
 D = date.fromisoformat
 

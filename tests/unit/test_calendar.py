@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from states.calendar import (
+from states.calendar.business_days import (
     Anchor,
     add_business_days,
     anchor_dates,

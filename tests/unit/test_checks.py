@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from states.assessment import Category, Disposition, Finding, Severity, Thresholds
-from states.checks import CHECKS, CheckInput, run_checks
-from states.evidence import (
+from states.staging.assessment import Category, Disposition, Finding, Severity, Thresholds
+from states.staging.checks.registry import CHECKS, CheckInput, run_checks
+from states.staging.evidence import (
     BackupJob,
     DarkWebBreach,
     EndpointProtection,

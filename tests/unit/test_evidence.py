@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from states.errors import InvalidInput
-from states.evidence import (
+from states.staging.evidence import (
     BackupJob,
     DarkWebBreach,
     EndpointProtection,
@@ -25,7 +25,7 @@ from states.evidence import (
     Ticket,
     WarrantyAsset,
 )
-from tasks.evidence import discover, read_evidence, source_of
+from states.staging.readers import discover, read_evidence, source_of
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo_evidence"
 D = date.fromisoformat

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows.runs import first_state
+from states.settings import Settings
+from tasks.flow_runs import first_state
 
 
 def review(status: str, round_: int = 0, refusals: int = 0) -> dict[str, object]:
@@ -17,7 +18,7 @@ def review(status: str, round_: int = 0, refusals: int = 0) -> dict[str, object]
                                     "follow_up"])  # fmt: skip
 def test_suspended_at_the_gate_when_asked(monkeypatch: pytest.MonkeyPatch, status: str) -> None:
     monkeypatch.setenv("XBR_START_SUSPENDED", "true")
-    state = first_state(review(status, round_=2, refusals=1))
+    state = first_state(review(status, round_=2, refusals=1), Settings())
     assert state.is_paused()
     assert state.name == "Suspended"
     assert state.state_details.pause_reschedule  # suspended: no process waits
@@ -31,9 +32,9 @@ def test_runs_at_once_where_the_flow_has_work_or_the_review_ended(
     monkeypatch: pytest.MonkeyPatch, status: str
 ) -> None:
     monkeypatch.setenv("XBR_START_SUSPENDED", "true")
-    assert first_state(review(status)).is_scheduled()
+    assert first_state(review(status), Settings()).is_scheduled()
 
 
 def test_runs_at_once_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XBR_START_SUSPENDED", raising=False)
-    assert first_state(review("needed")).is_scheduled()
+    assert first_state(review("needed"), Settings()).is_scheduled()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from states.errors import IllegalTrigger, Refused
-from states.lifecycle import MACHINE, Gate, Phase, Trigger, fire, triggers_from
+from states.lifecycle.machine import MACHINE, Gate, Phase, Trigger, fire, triggers_from
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 APPROVER = "olga"

@@ -99,7 +99,7 @@ TASKS = [
 
 
 def review_dict() -> dict[str, Any]:
-    """The shape of states.views.review_view for Acme Law's QBR, now in prep."""
+    """The shape of states.read.views.review_view for Acme Law's QBR, now in prep."""
     return {
         "id": 42,
         "name": "acme-law-qbr-2026-q4",

@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from reports.metrics_page import metrics_markdown
 from states.errors import InvalidInput
-from states.metrics import ReviewFacts, Step, Window, compute, percentile
-from tasks.metrics import is_monday, metrics_markdown
+from states.read.metrics import ReviewFacts, Step, Window, compute, percentile
+from states.settings import Settings
+from tasks.metrics import is_monday
 
 LIFECYCLE = ["needed", "scheduling", "scheduled", "staging", "prep", "delivery", "follow_up"]
 WINDOW = Window(date(2026, 11, 2), date(2026, 11, 22))
@@ -256,5 +258,5 @@ def test_the_week_comes_on_monday_in_the_msp_zone(monkeypatch: pytest.MonkeyPatc
     sunday_night_in_york = datetime(2026, 11, 16, 3, 0, tzinfo=UTC)  # Monday in UTC
     assert is_monday(sunday_night_in_york)
     monkeypatch.setenv("XBR_TIMEZONE", "America/New_York")
-    assert not is_monday(sunday_night_in_york)
-    assert is_monday(sunday_night_in_york + timedelta(hours=5))
+    assert not is_monday(sunday_night_in_york, Settings())
+    assert is_monday(sunday_night_in_york + timedelta(hours=5), Settings())

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tasks.outputs import (
+from reports.documents import (
     FOLLOW_UP_QUESTIONS,
     ROADMAP_QUESTIONS,
     agenda_markdown,

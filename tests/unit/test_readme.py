@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from states.diagram import current_block, mermaid, readme_block
+from states.lifecycle.diagram import current_block, mermaid, readme_block
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -30,7 +30,7 @@ def test_quick_start_shows_the_two_commands_first() -> None:
 
 
 def test_readme_lists_every_evidence_source_with_its_columns() -> None:
-    from states.evidence import ROW_MODELS
+    from states.staging.evidence import ROW_MODELS
 
     text = README.read_text(encoding="utf-8")
     for source, model in ROW_MODELS.items():

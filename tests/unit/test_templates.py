@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 
 from states.errors import InvalidInput, NotFound
-from states.lifecycle import Phase
-from states.templates import (
-    Role,
-    TaskKind,
-    TaskSpec,
-    Template,
+from states.lifecycle.machine import Phase
+from states.templates.catalog import (
     load_catalog,
     load_template_file,
     parse_template,
     pick,
     shipped_template_files,
 )
+from states.templates.schema import Role, TaskKind, TaskSpec, Template
 
 SHIPPED = ["ad-hoc", "bsrr", "btr", "monthly-checkin", "qbr", "trs", "xbr-sop"]
 

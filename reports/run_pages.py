@@ -1,0 +1,51 @@
+"""What a review shows on its flow run, as Markdown: the checklist, the Resume form's
+description and the run's progress."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def run_url(flow_run_id: str | None) -> str | None:
+    """The Prefect UI page of a flow run."""
+    ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
+    return f"{ui}/runs/flow-run/{flow_run_id}" if ui and flow_run_id else None
+
+
+def checklist_markdown(review: dict[str, Any]) -> str:
+    """The current phase's tasks as a Markdown list, with who and when."""
+    rows = [t for t in review["tasks"] if t["phase"] == review["status"]]
+    if not rows:
+        return "_No tasks in this phase._"
+    marks = {"done": "x", "skipped": "-", "open": " "}
+    return "\n".join(
+        f"- [{marks[t['status']]}] `{t['key']}` {t['title']} — {t['assignee'] or t['role']}, "
+        f"due {(t['due'] or '-')[:10]}{'' if t['required'] else ' (optional)'}"
+        for t in rows
+    )
+
+
+def gate_description(review: dict[str, Any]) -> str:
+    """The Resume form's description: any refusal first, then what the gate needs."""
+    gate = review["gate"]
+    lines = []
+    if review["last_refusal"]:
+        lines += [f"> **Refused:** {review['last_refusal']}", ""]
+    lines += [
+        f"### {review['name']}: {gate['phase']} gate (round {gate['round']})",
+        f"Approver: **{gate['accountable_role']}** "
+        f"({', '.join(gate['eligible_approvers']) or 'nobody holds the role yet'}).",
+        f"Meeting: {review['meeting_at'] or 'not set'}.",
+        "",
+        checklist_markdown(review),
+    ]
+    if gate["open_required_tasks"]:
+        lines += ["", f"Still open: {', '.join(gate['open_required_tasks'])}."]
+    return "\n".join(lines)
+
+
+def progress(review: dict[str, Any]) -> float:
+    required = [t for t in review["tasks"] if t["required"]]
+    closed = [t for t in required if t["status"] != "open"]
+    return round(100 * len(closed) / len(required), 1) if required else 100.0

@@ -1,0 +1,173 @@
+"""Moving a review: the facts of a gate, recording a step, passing through empty phases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from states.directory import people_for
+from states.errors import Refused
+from states.lifecycle.machine import FORWARD, OPEN_PHASES, SLOT_PHASES, Gate, Phase, fire
+from states.lifecycle.places import enqueue, lock_places, waits_for_place
+from states.lifecycle.schedule import set_wake
+from states.notices.planning import announce, inform, set_age_warning
+from states.store.models import AD_HOC, AuditEntry, OutboxMessage, Review
+from states.templates.schema import Template
+
+SYSTEM_ACTOR = "xbr"
+
+
+def eligible_approvers(session: Session, review: Review, template: Template) -> list[str]:
+    """Emails of the people who hold the accountable role of the review's current phase."""
+    if review.status not in OPEN_PHASES:
+        return []
+    role = template.phase(review.status).raci.accountable
+    return [p.email for p in people_for(session, review.client_id, role)]
+
+
+def open_required_tasks(review: Review) -> list[str]:
+    """Keys of the current phase's required tasks that are neither done nor skipped."""
+    return [
+        t.key
+        for t in review.tasks
+        if t.phase == review.status and t.required and t.status == "open"
+    ]
+
+
+def wip_counts(
+    session: Session, template: Template, exclude: int
+) -> dict[str, tuple[int, int | None]]:
+    """Reviews in each phase with a WIP limit (all clients) against the template's limit;
+    phases without one are not counted (needed and scheduled hold most open reviews)."""
+    limits = {p.value: template.phase(p).wip_limit for p in OPEN_PHASES}
+    limited = [phase for phase, limit in limits.items() if limit is not None]
+    # Without flushing first: whoever moves a review in the same transaction flushes the move
+    # itself (the gate's own review is excluded), and a batch of wakes is not flushed per gate.
+    with session.no_autoflush:
+        rows = session.execute(
+            select(Review.status, func.count())
+            .where(Review.status.in_(limited), Review.id != exclude)
+            .group_by(Review.status)
+        )
+        counts = {status: count for status, count in rows}
+    return {phase: (counts.get(phase, 0), limit) for phase, limit in limits.items()}
+
+
+def build_gate(
+    session: Session,
+    review: Review,
+    template: Template,
+    actor: str,
+    now: datetime,
+    comment: str = "",
+    proposed_meeting_at: datetime | None = None,
+) -> Gate:
+    """Everything the guards judge a decision on, read from the database once."""
+    verifies = template.phase(review.status).verifies if review.status in OPEN_PHASES else []
+    return Gate(
+        state=review.status,
+        now=now,
+        actor=actor,
+        system=actor == SYSTEM_ACTOR,
+        eligible_approvers=frozenset(eligible_approvers(session, review, template)),
+        open_required_tasks=tuple(open_required_tasks(review)),
+        verified_by={
+            t.key: t.completed_by.email
+            for t in review.tasks
+            if t.key in verifies and t.status == "done" and t.completed_by is not None
+        },
+        wip=wip_counts(session, template, exclude=review.id),
+        meeting_at=review.meeting_at,
+        proposed_meeting_at=proposed_meeting_at,
+        comment=comment,
+    )
+
+
+_SLOT = {p.value for p in SLOT_PHASES}
+
+
+def _holds_slot(status: str | None) -> bool:
+    return status in _SLOT
+
+
+def record_step(
+    session: Session,
+    review: Review,
+    template: Template,
+    trigger: str,
+    source: str | None,
+    dest: str,
+    actor: str,
+    comment: str,
+    now: datetime | None = None,
+) -> None:
+    """Write one step: the new phase, the audit row and the outbox event, in the caller's
+    transaction. A new phase starts a new round, so each gate is decided once."""
+    if source is not None:
+        review.round += 1
+    if dest != source:
+        review.status = Phase(dest).value
+        if now is not None:
+            review.phase_entered_at = now
+            if dest in (Phase.CLOSED, Phase.CANCELLED):
+                review.closed_at = now
+        if dest in (Phase.CLOSED, Phase.CANCELLED):
+            for task in review.tasks:  # an ended review's open tasks are reminded of no more
+                if task.status == "open":
+                    task.reminded_for = task.due_at
+        set_age_warning(review, template)
+        if _holds_slot(source) and not _holds_slot(dest) and review.type != AD_HOC:
+            review.client.next_review_on = None  # the calendar looks at the client again
+    # any step settles what waited on the gate: the queue, and the run at the gate's old key
+    review.queued_for = review.queued_at = review.queued_by = None
+    review.run_seen_at = None
+    set_wake(review, template)
+    session.add(
+        AuditEntry(
+            review_id=review.id,
+            at=now or review.phase_entered_at,
+            from_state=source,
+            to_state=dest,
+            trigger=trigger,
+            actor=actor,
+            comment=comment,
+        )
+    )
+    step = {"trigger": trigger, "from": source, "to": dest, "actor": actor, "comment": comment}
+    session.add(
+        OutboxMessage(
+            dedupe_key=f"review:{review.id}:round:{review.round}:{trigger}",
+            kind="review.step",
+            review_id=review.id,
+            payload={"review_id": review.id, "round": review.round, **step},
+        )
+    )
+    inform(session, review, template, step)
+
+
+def settle(session: Session, review: Review, template: Template, now: datetime) -> None:
+    """Carry the review through phases that need no approval, as far as their guards allow,
+    then tell the people of the phase it stops in what it needs from them."""
+    while review.status in OPEN_PHASES:
+        spec = template.phase(review.status)
+        if spec.approval:
+            break
+        trigger, _ = FORWARD[Phase(review.status)]
+        lock_places(session, trigger, review.status)
+        gate = build_gate(session, review, template, SYSTEM_ACTOR, now)
+        try:
+            dest = fire(gate, trigger)
+        except Refused:
+            place = waits_for_place(gate, trigger)
+            if place is not None and review.queued_for is None:
+                enqueue(session, review, place, SYSTEM_ACTOR, "its required tasks are done", now)
+            break
+        why = (
+            f"passed through: template {template.name} has no tasks or approval for {review.status}"
+            if spec.passes_through
+            else f"required tasks of {review.status} closed; the phase needs no approval"
+        )
+        record_step(session, review, template, trigger, review.status, dest, SYSTEM_ACTOR, why, now)
+    announce(session, review, template)

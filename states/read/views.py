@@ -1,0 +1,229 @@
+"""Read models for people and scripts: one review in full, review lists and the board."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from states.directory import client_slug
+from states.lifecycle.decisions import load_review
+from states.lifecycle.machine import FORWARD, OPEN_PHASES, Phase
+from states.lifecycle.run_records import REFUSED
+from states.lifecycle.schedule import review_template
+from states.lifecycle.steps import eligible_approvers, open_required_tasks
+from states.store.db import UnitOfWork
+from states.store.models import AuditEntry, Installation, Review, ReviewTask
+from states.templates.schema import BOARD_DEFAULTS, Template
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def review_name(review: Review) -> str:
+    """<client>-<type>-<period>, e.g. acme-law-qbr-2026-q4."""
+    return f"{client_slug(review.client.name)}-{review.type}-{review.period}"
+
+
+def _gate(session: Any, review: Review, template: Template) -> dict[str, Any] | None:
+    if review.status not in OPEN_PHASES:
+        return None
+    spec = template.phase(review.status)
+    return {
+        "phase": review.status,
+        "round": review.round,
+        "trigger": FORWARD[Phase(review.status)][0].value,
+        "approval": spec.approval,
+        "accountable_role": spec.raci.accountable.value,
+        "eligible_approvers": eligible_approvers(session, review, template),
+        "open_required_tasks": open_required_tasks(review),
+    }
+
+
+def review_view(uow: UnitOfWork, review_id: int) -> dict[str, Any]:
+    """Everything about one review: gate, tasks and audit trail (the `--json` contract)."""
+    with uow:
+        review = load_review(uow.session, review_id)
+        template = review_template(review)
+        return {
+            **review_summary(review),
+            "template": review.template,
+            "round": review.round,
+            "budget_hours": review.budget_hours,
+            "actual_hours": review.actual_hours,
+            "created_at": _iso(review.created_at),
+            "phase_entered_at": _iso(review.phase_entered_at),
+            "gate": _gate(uow.session, review, template),
+            "wake_at": _iso(review.wake_at),
+            "flow_run_id": review.flow_run_id,
+            "run_generation": review.run_generation,
+            "progress_artifact_id": review.progress_artifact_id,
+            "refusals": sum(a.trigger == REFUSED for a in review.audit),
+            "last_refusal": _last_refusal(review),
+            "tasks": [
+                {
+                    "key": t.key,
+                    "phase": t.phase,
+                    "title": t.title,
+                    "role": t.role,
+                    "kind": t.kind,
+                    "assignee": t.assignee.email if t.assignee else None,
+                    "due": _iso(t.due_at),
+                    "required": t.required,
+                    "status": t.status,
+                    "completed_by": t.completed_by.email if t.completed_by else None,
+                    "note": t.note or t.skip_reason,
+                }
+                for t in review.tasks
+            ],
+            "audit": [
+                {
+                    "at": _iso(a.at),
+                    "from": a.from_state,
+                    "to": a.to_state,
+                    "trigger": a.trigger,
+                    "actor": a.actor,
+                    "comment": a.comment,
+                }
+                for a in review.audit
+            ],
+        }
+
+
+def _last_refusal(review: Review) -> str | None:
+    """The reason a decision on the current gate was refused, if the last word was a refusal."""
+    for entry in reversed(review.audit):
+        if entry.trigger == REFUSED:
+            return f"{entry.actor}: {entry.comment}"
+        if entry.from_state != entry.to_state or entry.trigger in _STEPS_WITHOUT_MOVE:
+            return None
+    return None
+
+
+_STEPS_WITHOUT_MOVE = {"reject", "start"}
+
+
+def review_summary(review: Review) -> dict[str, Any]:
+    """The short form of a review, as in lists."""
+    return {
+        "id": review.id,
+        "name": review_name(review),
+        "client": review.client.name,
+        "client_slug": client_slug(review.client.name),
+        "type": review.type,
+        "period": review.period,
+        "status": review.status,
+        "meeting_at": _iso(review.meeting_at),
+        "version": review.version,
+    }
+
+
+def run_facts(uow: UnitOfWork, review_id: int) -> dict[str, Any]:
+    """What a review's flow run is made from: its short form, its gate (phase and round), its
+    refusals and the installation's id; read without the template, tasks or audit trail."""
+    with uow:
+        review = load_review(uow.session, review_id)
+        refused = (AuditEntry.review_id == review_id) & (AuditEntry.trigger == REFUSED)
+        opened = review.status in OPEN_PHASES
+        return {
+            **review_summary(review),
+            "gate": {"phase": review.status, "round": review.round} if opened else None,
+            "refusals": uow.session.scalar(select(func.count()).where(refused)),
+            "installation": str(uow.session.scalar(select(Installation.id))),
+        }
+
+
+def list_reviews(
+    uow: UnitOfWork, status: str | None = None, client_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Reviews, newest first, optionally of one status or one client."""
+    with uow:
+        query = select(Review).order_by(Review.id.desc())
+        if status:
+            query = query.where(Review.status == status)
+        if client_id is not None:
+            query = query.where(Review.client_id == client_id)
+        return [review_summary(r) for r in uow.session.scalars(query)]
+
+
+# Cards per column on the board: the earliest meetings; the column's count covers the rest.
+CARDS = 25
+
+
+def board(uow: UnitOfWork, now: datetime, cards: int | None = CARDS) -> list[dict[str, Any]]:
+    """One column per open phase: its count against the WIP limit, how many are stale or wait
+    in its queue, and its first `cards` cards by meeting date (all with None). Counted in SQL,
+    so the board costs the same with ten open reviews or twenty thousand."""
+    open_phases = [p.value for p in OPEN_PHASES]
+    with uow:
+        session = uow.session
+        counts = _count_by(session, Review.status, Review.status.in_(open_phases))
+        stale = _count_by(
+            session, Review.status, Review.status.in_(open_phases), Review.age_warning_at <= now
+        )
+        queued = _count_by(session, Review.queued_for, Review.queued_for.is_not(None))
+        columns = []
+        for phase in OPEN_PHASES:
+            reviews = _first_cards(session, phase.value, cards)
+            overdue = _overdue_tasks(session, [r.id for r in reviews], now)
+            defaults = BOARD_DEFAULTS[phase]
+            count = counts.get(phase.value, 0)
+            columns.append(
+                {
+                    "phase": phase.value,
+                    "count": count,
+                    "wip_limit": defaults.get("wip_limit"),
+                    "wip_minimum": defaults.get("wip_minimum"),
+                    "age_warnings": stale.get(phase.value, 0),
+                    "queued": queued.get(phase.value, 0),
+                    "more": count - len(reviews),
+                    "cards": [_card(r, now, overdue.get(r.id, [])) for r in reviews],
+                }
+            )
+        return columns
+
+
+def _first_cards(session: Any, status: str, cards: int | None) -> list[Review]:
+    """The column's first cards: meetings soonest first, then those without a date. Two
+    queries, each read in the order of an index, so a column of 10,000 is not sorted whole."""
+    in_column = select(Review).where(Review.status == status)
+    dated = in_column.where(Review.meeting_at.is_not(None)).order_by(Review.meeting_at)
+    found = list(session.scalars(dated.limit(cards)))
+    if cards is None or len(found) < cards:
+        undated = in_column.where(Review.meeting_at.is_(None)).order_by(Review.id)
+        rest = None if cards is None else cards - len(found)
+        found += session.scalars(undated.limit(rest))
+    return found
+
+
+def _count_by(session: Any, column: Any, *where: Any) -> dict[str, int]:
+    rows = session.execute(select(column, func.count()).where(*where).group_by(column))
+    return {key: count for key, count in rows}
+
+
+def _overdue_tasks(session: Any, review_ids: list[int], now: datetime) -> dict[int, list[str]]:
+    """review id -> keys of its open tasks past their due date."""
+    rows = session.execute(
+        select(ReviewTask.review_id, ReviewTask.key)
+        .where(ReviewTask.review_id.in_(review_ids))
+        .where(ReviewTask.status == "open", ReviewTask.due_at < now)
+        .order_by(ReviewTask.review_id, ReviewTask.position)
+    )
+    found: dict[int, list[str]] = {}
+    for review_id, key in rows:
+        found.setdefault(review_id, []).append(key)
+    return found
+
+
+def _card(review: Review, now: datetime, overdue: list[str]) -> dict[str, Any]:
+    age_days = (now - review.phase_entered_at).total_seconds() / 86400
+    return {
+        **review_summary(review),
+        "zone": review.client.timezone,
+        "age_days": round(age_days, 1),
+        "age_warning": review.age_warning_at is not None and review.age_warning_at <= now,
+        "queued_for": review.queued_for,
+        "overdue_tasks": overdue,
+    }

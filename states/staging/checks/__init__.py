@@ -1,0 +1,1 @@
+"""The automatic checks: each reads evidence and rates one category of the scorecard."""

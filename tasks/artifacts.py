@@ -1,0 +1,93 @@
+"""What a review shows on its flow run: the checklist, its progress and a summary with links,
+and once assessed its findings, scorecard, agenda and client summary draft, as artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+
+from reports.documents import agenda_markdown, summary_markdown
+from reports.run_pages import gate_description, progress, run_url
+from states.lifecycle.run_records import remember_progress_artifact
+from states.store.db import UnitOfWork
+
+
+def publish(uow: UnitOfWork, review: dict[str, Any]) -> None:
+    """Checklist table, progress and summary on the run, keyed by the review: replays overwrite."""
+    key = f"review-{review['id']}"
+    create_table_artifact(
+        key=f"{key}-checklist",
+        table=[
+            {
+                "phase": t["phase"],
+                "task": t["key"],
+                "title": t["title"],
+                "assignee": t["assignee"] or t["role"],
+                "due": (t["due"] or "")[:10],
+                "status": t["status"],
+            }
+            for t in review["tasks"]
+        ],
+        description=f"Checklist of {review['name']}",
+    )
+    done, note = progress(review), f"{review['name']}: {review['status']}"
+    if review["progress_artifact_id"]:
+        update_progress_artifact(review["progress_artifact_id"], done, description=note)
+    else:
+        artifact_id = create_progress_artifact(done, key=f"{key}-progress", description=note)
+        remember_progress_artifact(uow, review["id"], str(artifact_id))
+    links = [f"- Flow run: {run_url(review['flow_run_id'])}"] if review["flow_run_id"] else []
+    summary = [f"## {review['name']}", f"Status: **{review['status']}**", *links]
+    if review["gate"]:
+        summary += ["", gate_description(review)]
+    create_markdown_artifact(
+        key=f"{key}-summary", markdown="\n".join(summary), description="Review summary"
+    )
+
+
+AGENDA_FROM = ("prep", "delivery", "follow_up", "qa_review", "closed")
+SUMMARY_FROM = ("follow_up", "qa_review", "closed")
+
+
+def publish_assessment(data: dict[str, Any]) -> None:
+    """Findings, scorecard, and from prep the agenda, from follow-up the client summary draft."""
+    key, status = f"review-{data['review']['id']}", data["review"]["status"]
+    create_table_artifact(
+        key=f"{key}-scorecard",
+        table=[
+            {k: row[k] for k in ("label", "score", "color", "baseline", "change")}
+            for row in data["scorecard"]
+        ],
+        description=f"Scorecard of {data['review']['name']} against the baseline",
+    )
+    create_table_artifact(
+        key=f"{key}-findings",
+        table=[
+            {
+                "severity": f["severity"],
+                "category": f["category_label"],
+                "finding": f["title"],
+                "new": "recurring" if f["recurring"] else "new",
+                "disposition": f["disposition"],
+                "ticket": f["ticket"]["title"] if f["ticket"] else "",
+            }
+            for f in data["findings"]
+        ],
+        description=f"Findings of {data['review']['name']}",
+    )
+    if status in AGENDA_FROM:
+        create_markdown_artifact(
+            key=f"{key}-agenda", markdown=agenda_markdown(data), description="Agenda"
+        )
+    if status in SUMMARY_FROM:
+        create_markdown_artifact(
+            key=f"{key}-client-summary",
+            markdown=summary_markdown(data),
+            description="Client summary email (draft)",
+        )
