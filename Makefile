@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install diagram clean
+.PHONY: demo test lint install diagram migration clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "xbr needs Python 3.11"'
@@ -33,6 +33,19 @@ test: lint
 
 diagram: install
 	$(BIN)/python -m states.lifecycle.diagram README.md
+
+# A new migration from the models' changes: `make migration MESSAGE="what it changes"`.
+# Alembic compares the models with a scratch database brought to the newest schema.
+SCRATCH := $(VENV)/migration.db
+NEXT_REVISION = $(shell printf '%04d' $$(( $$(ls states/store/migrations/versions | grep -c '^[0-9]') + 1 )))
+migration: install
+	@test -n "$(MESSAGE)" || { echo 'give MESSAGE="what it changes"' >&2; exit 2; }
+	rm -f $(SCRATCH)
+	XBR_DATABASE_URL=sqlite:///$(CURDIR)/$(SCRATCH) $(BIN)/xbr init --json > /dev/null
+	XBR_DATABASE_URL=sqlite:///$(CURDIR)/$(SCRATCH) $(BIN)/alembic revision --autogenerate \
+		--rev-id $(NEXT_REVISION) -m "$(MESSAGE)"
+	rm -f $(SCRATCH)
+	$(BIN)/ruff format states/store/migrations/versions
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

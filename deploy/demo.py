@@ -245,8 +245,10 @@ def start_stack(home: Path) -> subprocess.Popen[bytes]:
 
 def main(argv: list[str]) -> int:
     keep = "--keep" in argv
-    home = Path(os.environ.get("XBR_HOME") or tempfile.mkdtemp(prefix="xbr-demo-"))
-    os.environ["XBR_HOME"] = str(home)
+    if "home" not in bootstrap.root().settings.model_fields_set:  # a throw-away XBR_HOME,
+        os.environ["XBR_HOME"] = tempfile.mkdtemp(prefix="xbr-demo-")  # unless you name one
+        bootstrap.reset()
+    home = bootstrap.root().settings.home
     os.environ.pop("XBR_DATABASE_URL", None)
     os.environ.pop("PREFECT_API_URL", None)
     began = time.monotonic()
