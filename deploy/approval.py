@@ -8,27 +8,23 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from flows.wake import follow_up
 from notifications import links
 from notifications.links import LinkClaims, LinkRefused
 from notifications.messages import local_time, phase_label
 from states.errors import AlreadyDecided
+from states.lifecycle import link_uses
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, TRANSITIONS, Phase, Trigger
 from states.read import views
 from states.settings import Settings
 from states.store.db import UnitOfWork
-from states.store.models import AuditEntry, LinkUse, Person, Review, utcnow
+from states.store.models import utcnow
 
-LINK_REFUSED = "link-refused"
 CHOICES = {k.value: k for k in (DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.RESCHEDULE)}
 DONE = {"approve": "approved", "reject": "sent back for rework", "reschedule": "rescheduled"}
 RESCHEDULE_FROM = {
@@ -81,27 +77,21 @@ def field_value(form: Form, name: str) -> str:
 def check_link(uow: UnitOfWork, key: bytes, visit: Visit) -> LinkClaims:
     """The link's claims if it is intact, due, for a known person and the review's round."""
     visit.claims = claims = links.verify(key, visit.token, utcnow())
-    with uow:
-        review = uow.session.get(Review, claims.review_id)
-        if review is None:
-            raise LinkRefused(f"review {claims.review_id} no longer exists; {links.NEW_LINK}")
-        visit.status, visit.zone = review.status, review.client.timezone
-        person = uow.session.scalar(select(Person).where(Person.email == claims.email))
-        if person is None:
-            raise LinkRefused(
-                f"this link is for {claims.email}, who is not in xbr; {links.NEW_LINK}"
-            )
-        visit.person = person.name
-        use = uow.session.get(LinkUse, links.digest(visit.token))
-        visit.used_at = use.used_at if use else None
-        if review.round == claims.round:
-            return claims
-        if visit.used_at:
-            raise LinkRefused(f"{_used(visit)}; the review is now {where(review.status)}")
-        raise LinkRefused(
-            f"this link is for an earlier step: the review is now {where(review.status)}; "
-            "use the newest link sent to you for it"
-        )
+    found = link_uses.visited(uow, claims.review_id, claims.email, links.digest(visit.token))
+    if found is None:
+        raise LinkRefused(f"review {claims.review_id} no longer exists; {links.NEW_LINK}")
+    visit.status, visit.zone = found.status, found.zone
+    if found.person is None:
+        raise LinkRefused(f"this link is for {claims.email}, who is not in xbr; {links.NEW_LINK}")
+    visit.person, visit.used_at = found.person, found.used_at
+    if found.round == claims.round:
+        return claims
+    if visit.used_at:
+        raise LinkRefused(f"{_used(visit)}; the review is now {where(found.status)}")
+    raise LinkRefused(
+        f"this link is for an earlier step: the review is now {where(found.status)}; "
+        "use the newest link sent to you for it"
+    )
 
 
 def _used(visit: Visit) -> str:
@@ -153,10 +143,7 @@ def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
         claims.review_id, kind, claims.email, comment, meeting or None, visit.status, claims.round
     )
     result = decide(uow(), request)
-    with uow() as work, suppress(IntegrityError):  # a second use of the link lost the race
-        digest = links.digest(visit.token)
-        work.session.add(LinkUse(digest=digest, review_id=claims.review_id, email=claims.email))
-        work.commit()
+    link_uses.record_use(uow(), links.digest(visit.token), claims.review_id, claims.email)
     waits = (
         f"; {phase_label(result.queued_for)} is full, so it waits in its queue and moves "
         "when a place frees"
@@ -180,19 +167,9 @@ def wake(uow: UnitOfWork, settings: Settings, claims: LinkClaims, choice: str, c
 def record_refusal(uow: UnitOfWork, visit: Visit, reason: str) -> None:
     """The one row a refused request leaves: who the link claimed to be, and why."""
     claims = visit.claims
-    with uow:
-        uow.session.add(
-            AuditEntry(
-                review_id=claims.review_id if claims and visit.status else None,
-                at=utcnow(),
-                from_state=visit.status,
-                to_state=visit.status,
-                trigger=LINK_REFUSED,
-                actor=claims.email if claims else "unknown",
-                comment=reason,
-            )
-        )
-        uow.commit()
+    review_id = claims.review_id if claims and visit.status else None
+    actor = claims.email if claims else "unknown"
+    link_uses.record_refusal(uow, review_id, visit.status, actor, reason)
 
 
 def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:

@@ -20,13 +20,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from states.calendar.business_days import parse_moment, zone
 from states.directory import people_for, person_by_email
 from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, NotFound, Refused
+from states.lifecycle import audit
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, Phase, Trigger, fire
 from states.lifecycle.places import enqueue, lock_places, waits_for_place
 from states.lifecycle.schedule import review_template, set_due_dates
 from states.lifecycle.steps import build_gate, record_step, settle
 from states.notices.planning import invite
 from states.store.db import UnitOfWork
-from states.store.models import AuditEntry, Decision, Person, Review, ReviewTask, utcnow
+from states.store.models import Decision, Person, Review, ReviewTask, utcnow
 
 
 class DecisionKind(StrEnum):
@@ -305,16 +306,6 @@ def _close_task_step(
     text: str | None,
     now: datetime,
 ) -> None:
-    session.add(
-        AuditEntry(
-            review_id=review.id,
-            at=now,
-            from_state=review.status,
-            to_state=review.status,
-            trigger=what,
-            actor=actor,
-            comment=f"{key}: {text}" if text else key,
-        )
-    )
+    audit.note(session, review, what, actor, f"{key}: {text}" if text else key, now)
     session.flush()
     settle(session, review, review_template(review), now)

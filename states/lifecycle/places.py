@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from states.errors import Refused
+from states.lifecycle import audit
 from states.lifecycle.machine import FORWARD, Gate, Phase, Trigger, fire
-from states.store.models import AuditEntry, Installation, Review
+from states.store.models import Installation, Review
 
 # The phases a review is pulled into: their limits keep the team's hands free.
 PULLED = (Phase.STAGING, Phase.PREP, Phase.DELIVERY)
@@ -58,9 +59,4 @@ def dequeue(session: Session, review: Review, actor: str, why: str, now: datetim
 
 
 def _note(session: Session, review: Review, actor: str, now: datetime, comment: str) -> None:
-    session.add(
-        AuditEntry(
-            review_id=review.id, at=now, from_state=review.status, to_state=review.status,
-            trigger=QUEUED, actor=actor, comment=comment,
-        )
-    )  # fmt: skip
+    audit.note(session, review, QUEUED, actor, comment, now)

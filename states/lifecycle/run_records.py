@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from states.directory import read_client_roles
 from states.errors import Refused
+from states.lifecycle import audit
 from states.lifecycle.decisions import load_review
 from states.lifecycle.machine import FORWARD, Phase, Trigger, fire
 from states.lifecycle.places import enqueue, lock_places, waits_for_place
@@ -36,16 +37,7 @@ def record_refusal(uow: UnitOfWork, review_id: int, decision: str, actor: str, r
     """Keep a refused decision in the audit log; the review itself does not change."""
     with uow:
         review = load_review(uow.session, review_id)
-        uow.session.add(
-            AuditEntry(
-                review_id=review.id,
-                from_state=review.status,
-                to_state=review.status,
-                trigger=REFUSED,
-                actor=actor or "unknown",
-                comment=f"{decision}: {reason}",
-            )
-        )
+        audit.note(uow.session, review, REFUSED, actor or "unknown", f"{decision}: {reason}")
         uow.commit()
 
 

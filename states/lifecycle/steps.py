@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from states.directory import people_for
 from states.errors import Refused
+from states.lifecycle import audit
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, SLOT_PHASES, Gate, Phase, fire
 from states.lifecycle.places import enqueue, lock_places, waits_for_place
 from states.lifecycle.schedule import set_wake
 from states.notices.planning import announce, inform, set_age_warning
-from states.store.models import AD_HOC, AuditEntry, OutboxMessage, Review
+from states.store.models import AD_HOC, OutboxMessage, Review
 from states.templates.schema import Template
 
 SYSTEM_ACTOR = "xbr"
@@ -124,16 +125,8 @@ def record_step(
     review.queued_for = review.queued_at = review.queued_by = None
     review.run_seen_at = None
     set_wake(review, template)
-    session.add(
-        AuditEntry(
-            review_id=review.id,
-            at=now or review.phase_entered_at,
-            from_state=source,
-            to_state=dest,
-            trigger=trigger,
-            actor=actor,
-            comment=comment,
-        )
+    audit.record(
+        session, review.id, source, dest, trigger, actor, comment, now or review.phase_entered_at
     )
     step = {"trigger": trigger, "from": source, "to": dest, "actor": actor, "comment": comment}
     session.add(

@@ -8,10 +8,11 @@ from datetime import datetime
 
 from states.directory import person_by_email
 from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, Refused
+from states.lifecycle import audit
 from states.lifecycle.decisions import complete_task, load_review
 from states.lifecycle.machine import Phase
 from states.store.db import UnitOfWork
-from states.store.models import AuditEntry, utcnow
+from states.store.models import utcnow
 
 FEEDBACK_PHASES = (Phase.DELIVERY, Phase.FOLLOW_UP)
 REVIEW_REQUEST = ("yes", "no", "later")
@@ -50,17 +51,8 @@ def record_feedback(
         person = person_by_email(uow.session, actor)
         stored = {**asdict(answers), "by": person.email, "at": now.isoformat()}
         review.feedback = stored
-        uow.session.add(
-            AuditEntry(
-                review_id=review.id,
-                at=now,
-                from_state=review.status,
-                to_state=review.status,
-                trigger="feedback",
-                actor=person.email,
-                comment="; ".join(f"{k}: {v}" for k, v in asdict(answers).items() if v),
-            )
-        )
+        said = "; ".join(f"{k}: {v}" for k, v in asdict(answers).items() if v)
+        audit.note(uow.session, review, "feedback", person.email, said, now)
         task = next((t for t in review.tasks if t.key == QUESTIONS_TASK), None)
         uow.commit()
     if task is not None and task.status == "open" and task.phase == review.status:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from states.calendar.business_days import local_date, zone
 from states.errors import IllegalTrigger
+from states.lifecycle import audit
 from states.lifecycle.decisions import load_review
 from states.lifecycle.machine import OPEN_PHASES
 from states.lifecycle.schedule import review_template
@@ -31,7 +32,6 @@ from states.staging.tickets import close_dropped, ticket_for
 from states.store.db import UnitOfWork
 from states.store.models import (
     Assessment,
-    AuditEntry,
     Client,
     EvidenceSet,
     Review,
@@ -96,7 +96,7 @@ def store_evidence(
                 {"source": file.source.value, "file": file.file_name, "rows": len(file.rows)}
             )
         names = ", ".join(f"{s['file']} ({s['rows']} rows)" for s in stored)
-        _audit(uow.session, review, "evidence_imported", actor, names, now)
+        audit.note(uow.session, review, "evidence_imported", actor, names, now)
         uow.commit()
         return stored
 
@@ -176,7 +176,7 @@ def assess(uow: UnitOfWork, review_id: int, now: datetime | None = None) -> Stag
         _save_assessment(session, review, scores, digest, now)
         closed = _close_check_tasks(session, review, set(digests), len(findings), now)
         summary = f"{len(findings)} findings ({new} new), {opened} tickets opened"
-        _audit(session, review, "assessed", SYSTEM_ACTOR, summary, now)
+        audit.note(session, review, "assessed", SYSTEM_ACTOR, summary, now)
         session.flush()
         settle(session, review, template, now)
         uow.commit()
@@ -253,25 +253,9 @@ def _close_check_tasks(
             continue
         task.status, task.completed_at = "done", now
         task.note = f"checked automatically: {', '.join(spec.evidence)} ({findings} findings)"
-        _audit(session, review, "task_done", SYSTEM_ACTOR, f"{task.key}: {task.note}", now)
+        audit.note(session, review, "task_done", SYSTEM_ACTOR, f"{task.key}: {task.note}", now)
         closed.append(task.key)
     return closed
-
-
-def _audit(
-    session: Session, review: Review, trigger: str, actor: str, comment: str, now: datetime
-) -> None:
-    session.add(
-        AuditEntry(
-            review_id=review.id,
-            at=now,
-            from_state=review.status,
-            to_state=review.status,
-            trigger=trigger,
-            actor=actor,
-            comment=comment,
-        )
-    )
 
 
 @dataclass(frozen=True)

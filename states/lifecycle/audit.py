@@ -1,0 +1,46 @@
+"""The audit trail: every row of it is written here, inside the transaction of the change it
+records. The database refuses to update or delete one (see the first migration)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from states.store.models import AuditEntry, Review, utcnow
+
+
+def record(
+    session: Session,
+    review_id: int | None,
+    source: str | None,
+    dest: str | None,
+    trigger: str,
+    actor: str,
+    comment: str = "",
+    now: datetime | None = None,
+) -> None:
+    """One audit row: who did what (`trigger`), moving the review from `source` to `dest`."""
+    session.add(
+        AuditEntry(
+            review_id=review_id,
+            at=now or utcnow(),
+            from_state=source,
+            to_state=dest,
+            trigger=trigger,
+            actor=actor,
+            comment=comment,
+        )
+    )
+
+
+def note(
+    session: Session,
+    review: Review,
+    trigger: str,
+    actor: str,
+    comment: str = "",
+    now: datetime | None = None,
+) -> None:
+    """One audit row about the review that leaves it where it is (a task done, a refusal)."""
+    record(session, review.id, review.status, review.status, trigger, actor, comment, now)
