@@ -31,7 +31,7 @@ from states.lifecycle.decisions import (
 )
 from states.read import views
 from states.store import db
-from states.store.models import utcnow
+from states.store.models import Client, utcnow
 from states.templates.catalog import load_template_file, pick
 
 app = typer.Typer(
@@ -106,7 +106,7 @@ def person_list(as_json: JsonOpt = False) -> None:
     )
 
 
-def _client_data(client: directory.Client) -> dict[str, object]:
+def _client_data(client: Client) -> dict[str, object]:
     return {
         "id": client.id,
         "name": client.name,

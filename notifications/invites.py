@@ -55,7 +55,7 @@ def invitation(
     # it, and a few lines instead of every DST change from 1970 to 2038.
     day = local_start.date()
     cal.add_missing_timezones(first_date=day - _YEAR, last_date=day + _YEAR)
-    return cal.to_ical()
+    return bytes(cal.to_ical())
 
 
 _YEAR = timedelta(days=366)

@@ -211,7 +211,7 @@ def triggers_from(state: str) -> list[str]:
     return [t for t in Trigger if any(tr.source == state for tr in _transitions_of(t))]
 
 
-def _transitions_of(trigger: Trigger) -> list:
+def _transitions_of(trigger: Trigger) -> list[Any]:
     event = MACHINE.events[trigger]
     return [tr for trs in event.transitions.values() for tr in trs]
 

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +35,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 60}, json_deserializer=orjson.loads)
 
     @event.listens_for(engine, "connect")
-    def _sqlite_setup(dbapi_connection, _record):
+    def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy own BEGIN, so that every transaction can take the write lock up front.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -45,7 +45,7 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(conn):
+    def _begin_immediate(conn: Connection) -> None:
         # A deferred transaction that reads and then writes fails at once when another writer
         # got in between; IMMEDIATE queues writers behind the busy timeout instead.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
