@@ -28,8 +28,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# two workers: the unit and integration tests spread over both, the end-to-end tests in two
+# groups, each on one worker (tests/e2e/conftest.py)
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 diagram: install
 	$(BIN)/python -m states.lifecycle.diagram README.md

@@ -229,6 +229,26 @@ class Stack:
         )
 
 
+# `make test` runs two pytest-xdist workers. The end-to-end tests run one at a time in two groups
+# of about equal length (seven minutes each on two cores), each group on one worker with its own
+# Prefect server; the unit and integration tests fill the workers' other time.
+FIRST_GROUP = ("test_postgres_workers.py", "test_review_flow.py")
+SECOND_GROUP_TESTS = ("test_runner_killed_at_each_phase",)
+
+
+def e2e_group(item: pytest.Item) -> str:
+    """The xdist group an end-to-end test runs in."""
+    first = item.path.name in FIRST_GROUP and not item.name.startswith(SECOND_GROUP_TESTS)
+    return "e2e-1" if first else "e2e-2"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.parent == here:
+            item.add_marker(pytest.mark.xdist_group(e2e_group(item)))
+
+
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = Server(tmp_path_factory.mktemp("prefect-server"), free_port())
