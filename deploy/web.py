@@ -20,7 +20,7 @@ from deploy import approval, board_page
 from deploy.approval import Form, Sender, UowFactory, Visit
 from notifications import links
 from notifications.messages import template_environment
-from states.errors import XbrError
+from states.errors import WEB_PAGE, XbrError
 from states.read import views
 from states.settings import Settings
 
@@ -88,7 +88,7 @@ class _Handlers:
         try:
             approval.check_link(self.uow(), self.key, visit)
         except XbrError as exc:
-            return self.refuse(visit, str(exc))
+            return self.refuse(visit, exc.worded(WEB_PAGE))
         context = approval.page_context(self.uow(), self.key, visit)
         return self.page("review.html.j2", 200, **context)
 
@@ -109,12 +109,12 @@ class _Handlers:
             claims = approval.check_link(self.uow(), self.key, visit)
             choice = approval.check_post(self.key, visit, sender)
         except XbrError as exc:
-            return self.refuse(visit, str(exc))
+            return self.refuse(visit, exc.worded(WEB_PAGE))
         form = sender.form or {}
         try:
             decided = approval.apply(self.uow, visit, form, choice)
         except XbrError as exc:
-            return self.refuse(visit, str(exc), heading="Not saved")
+            return self.refuse(visit, exc.worded(WEB_PAGE), heading="Not saved")
         comment = approval.field_value(form, "comment")
         changed = bool(visit.saved or decided)
         note = approval.wake(self.uow(), self.settings, claims, choice, comment) if changed else ""

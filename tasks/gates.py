@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 
 from bootstrap import root
 from states.calendar.opening import start_review
-from states.errors import AlreadyDecided, XbrError
+from states.errors import RESUME_FORM, AlreadyDecided, XbrError
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.lifecycle.run_records import attach_run, record_refusal, review_of_run
 from states.read import views
@@ -47,10 +47,9 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
             ),
         )  # fmt: skip
     except XbrError as refusal:
-        record_refusal(
-            root().uow(), review_id, decision.decision, decision.approver_email, str(refusal)
-        )
-        return f"refused: {refusal}"
+        reason = refusal.worded(RESUME_FORM)  # shown at the top of the form it was sent from
+        record_refusal(root().uow(), review_id, decision.decision, decision.approver_email, reason)
+        return f"refused: {reason}"
     return result.describe()
 
 

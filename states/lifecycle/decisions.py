@@ -288,7 +288,7 @@ def skip_task(
     """Skip a task that this review does not need; a reason is required."""
     now = now or utcnow()
     if not reason.strip():
-        raise InvalidInput(f"skipping task {key} needs a reason; give one with --reason")
+        raise InvalidInput(f"skipping task {key} needs a reason; give one with {{reason}}")
     with uow, _first_writer_wins(review_id):
         review, task, person = _open_task(uow.session, review_id, key, actor)
         task.status, task.completed_by_id, task.completed_at = "skipped", person.id, now

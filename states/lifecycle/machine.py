@@ -166,10 +166,10 @@ class Gate:
     def meeting_in_future(self, event: EventData) -> bool:
         meeting = self.proposed_meeting_at or self.meeting_at
         if meeting is None:
-            return self._refuse("no meeting date is set; give one with --meeting")
+            return self._refuse("no meeting date is set; give one with {meeting}")
         if meeting <= self.now:
             return self._refuse(
-                f"the meeting date {meeting.isoformat()} is in the past; give a future --meeting"
+                f"the meeting date {meeting.isoformat()} is in the past; give a future {{meeting}}"
             )
         return True
 
@@ -178,13 +178,13 @@ class Gate:
             return True
         return self._refuse(
             f"the new meeting date {self.proposed_meeting_at.isoformat()} is in the past; "
-            "give a future --meeting"
+            "give a future {meeting}"
         )
 
     def reason_given(self, event: EventData) -> bool:
         if self.comment.strip():
             return True
-        return self._refuse(f"{event.event.name} needs a reason; give one with --comment")
+        return self._refuse(f"{event.event.name} needs a reason; give one with {{comment}}")
 
 
 def _plain(value: object) -> object:
