@@ -1,6 +1,6 @@
 """The composition root: the settings, the application database and the templates, built once
 per process from the environment and handed to every entry point (the command line, the web
-app, the notifier, the flows' tasks, the demo and the benchmarks).
+app, the notifier, the flows' tasks and the demo).
 
 The Prefect environment lives beside it in `bootstrap.prefect_env`; notification channels are
 read from the settings by `notifications.channels.load_channels` each time notices go out, so

@@ -224,7 +224,8 @@ def _start_page(root: Root) -> tuple[Any, threading.Thread] | None:
     from deploy.render import console
 
     try:
-        page = web.start_in_thread(root.settings, root.migrated_uow)
+        root.migrated_uow()  # refuse an unmigrated database once, before listening
+        page = web.start_in_thread(root.settings, root.uow)
     except XbrError as exc:
         console.print(f"[yellow]approval page not started: {exc}[/yellow]")
         return None
