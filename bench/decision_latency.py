@@ -425,7 +425,7 @@ class XbrWalker(Walker):
         from states.read import views
 
         assert self.review_id is not None
-        return views.review_view(self.uow(), self.review_id)
+        return views.review_view(self.uow(), self.review_id).to_json()
 
     def expected_prefix(self, view: dict[str, Any]) -> str:
         from states.lifecycle.run_records import gate_key

@@ -231,11 +231,11 @@ class Reviews:
         from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
         from states.read import views
 
-        view = views.review_view(self.uow(), review_id)
+        view = views.review_view(self.uow(), review_id).to_json()
         for task in view["tasks"]:
             if task["phase"] == view["status"] and task["status"] == "open":
                 complete_task(self.uow(), review_id, task["key"], task["assignee"], hours=0.1)
-        gate = views.review_view(self.uow(), review_id)["gate"]
+        gate = views.review_view(self.uow(), review_id).to_json()["gate"]
         meeting = MEETING if gate["phase"] == "scheduling" else None
         started = time.time()
         for approver in gate["eligible_approvers"]:

@@ -176,12 +176,11 @@ def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:
     """What the review page shows this link's person, and which boxes they may tick."""
     assert visit.claims is not None
     claims, review = visit.claims, views.review_view(uow, visit.claims.review_id)
-    gate, status = review["gate"], review["status"]
-    can_decide = (
-        claims.action == "decide" and bool(gate) and claims.email in gate["eligible_approvers"]
-    )
-    checklist = [t for t in review["tasks"] if t["phase"] == status]
-    mine = [t for t in review["tasks"] if t["assignee"] == claims.email and t["status"] == "open"]
+    gate, status = review.gate, review.status
+    deciders = gate.eligible_approvers if gate else ()
+    can_decide = claims.action == "decide" and claims.email in deciders
+    checklist = [t for t in review.tasks if t.phase == status]
+    mine = [t for t in review.tasks if t.assignee == claims.email and t.status == "open"]
     return {
         "review": review,
         "gate": gate,
@@ -191,11 +190,11 @@ def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:
         "expires": iso(claims.expires_at),
         "csrf": links.csrf_token(key, visit.token),
         "checklist": checklist,
-        "later": [t for t in mine if t["phase"] != status],
+        "later": [t for t in mine if t.phase != status],
         "tickable": {
-            t["key"]
+            t.key
             for t in checklist
-            if t["status"] == "open" and (t["assignee"] == claims.email or can_decide)
+            if t.status == "open" and (t.assignee == claims.email or can_decide)
         },
         "can_decide": can_decide,
         "next_phase": FORWARD[Phase(status)][1] if status in OPEN_PHASES else status,

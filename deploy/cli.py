@@ -143,7 +143,7 @@ def client_add(
     data = {**_client_data(client), "first_review": review_id, "run_url": run_url}
     text = f"client {client.name} added ({cadence}, {template}, {timezone})"
     if review_id:
-        name = views.review_view(uow(), review_id)["name"]
+        name = views.review_view(uow(), review_id).name
         text += f"\nfirst review {review_id} opened: {name}; " + (
             f"flow run: {run_url}" if run_url else "its flow run starts with the next sweep"
         )
@@ -167,7 +167,7 @@ def client_show(name: str, as_json: JsonOpt = False) -> None:
     with uow() as work:
         client = directory.client_by_name(work.session, name)
         roles = [{"role": a.role, "person": a.person.email} for a in client.assignments]
-    reviews = views.list_reviews(uow(), client_id=client.id)
+    reviews = [r.to_json() for r in views.list_reviews(uow(), client_id=client.id)]
     if as_json:
         render.emit_json({**_client_data(client), "roles": roles, "reviews": reviews})
         return
@@ -247,9 +247,9 @@ def review_start(
     data = views.review_view(uow(), review_id)
     render.out(
         as_json,
-        {"id": review_id, "name": data["name"], "status": data["status"], "run_url": run_url},
-        f"review {review_id} started: {data['name']} ({len(data['tasks'])} tasks), "
-        f"now in {data['status']}{note}" + (f"\nflow run: {run_url}" if run_url else ""),
+        {"id": review_id, "name": data.name, "status": data.status, "run_url": run_url},
+        f"review {review_id} started: {data.name} ({len(data.tasks)} tasks), "
+        f"now in {data.status}{note}" + (f"\nflow run: {run_url}" if run_url else ""),
     )
 
 
@@ -298,7 +298,9 @@ def review_list(
         as_json,
         rows,
         lambda: render.rows(
-            "Reviews", ["id", "name", "client", "type", "status", "meeting_at"], rows
+            "Reviews",
+            ["id", "name", "client", "type", "status", "meeting_at"],
+            [r.to_json() for r in rows],
         ),
     )
 
@@ -319,7 +321,7 @@ def task_done(
     hours: Annotated[float | None, typer.Option(help="Hours worked on it.")] = None,
 ) -> None:
     """Mark a task done."""
-    before = views.review_view(uow(), review_id)["round"]
+    before = views.review_view(uow(), review_id).round
     complete_task(uow(), review_id, task_key, actor, note, hours)
     _after(review_id, f"task {task_key} done", before, actor)
 
@@ -332,7 +334,7 @@ def task_skip(
     reason: Annotated[str, typer.Option(help="Why this review does not need it.")] = "",
 ) -> None:
     """Skip a task this review does not need."""
-    before = views.review_view(uow(), review_id)["round"]
+    before = views.review_view(uow(), review_id).round
     skip_task(uow(), review_id, task_key, actor, reason)
     _after(review_id, f"task {task_key} skipped", before, actor)
 
@@ -340,10 +342,9 @@ def task_skip(
 def _after(review_id: int, what: str, round_before: int, actor: str) -> None:
     note = _follow_up(review_id, round_before, {"approver_email": actor})
     data = views.review_view(uow(), review_id)
-    gate = data["gate"]
-    waiting = ", ".join(gate["open_required_tasks"]) if gate else ""
-    tail = f"; still open in {data['status']}: {waiting}" if waiting else ""
-    render.console.print(f"{what}; review {review_id} is in {data['status']}{tail}{note}")
+    waiting = ", ".join(data.gate.open_required_tasks) if data.gate else ""
+    tail = f"; still open in {data.status}: {waiting}" if waiting else ""
+    render.console.print(f"{what}; review {review_id} is in {data.status}{tail}{note}")
 
 
 def _decide(

@@ -64,8 +64,15 @@ def xbr(*argv: str) -> None:
         raise SystemExit(f"demo stopped: `xbr {' '.join(argv)}` exited with {code}")
 
 
-def review(review_id: int) -> dict[str, Any]:
+def review(review_id: int) -> views.ReviewView:
     return views.review_view(bootstrap.root().uow(), review_id)
+
+
+def _approver(review_id: int) -> str:
+    gate = review(review_id).gate
+    if gate is None or not gate.eligible_approvers:
+        raise SystemExit(f"demo stopped: nobody may decide review {review_id}'s gate")
+    return gate.eligible_approvers[0]
 
 
 def wait_at_gate(review_id: int) -> None:
@@ -75,10 +82,10 @@ def wait_at_gate(review_id: int) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         data = review(review_id)
-        expected = f"review-{review_id}-{data['status'].replace('_', '-')}-r{data['round']}-"
-        state = read_states([data["flow_run_id"]]).get(data["flow_run_id"])
+        expected = f"review-{review_id}-{data.status.replace('_', '-')}-r{data.round}-"
+        state = read_states([data.flow_run_id]).get(data.flow_run_id) if data.flow_run_id else None
         key = state.state_details.pause_key if state and state.is_paused() else None
-        if key and key.startswith(expected + f"a{data['refusals']}-"):
+        if key and key.startswith(expected + f"a{data.refusals}-"):
             return
         time.sleep(0.3)
     raise SystemExit(f"demo stopped: review {review_id} did not reach its gate in 90 s")
@@ -87,9 +94,9 @@ def wait_at_gate(review_id: int) -> None:
 def do_phase_work(review_id: int) -> None:
     """The simulated team: each assignee closes their open tasks of the current phase."""
     data = review(review_id)
-    for task in data["tasks"]:
-        if task["phase"] == data["status"] and task["status"] == "open":
-            xbr("task", "done", str(review_id), task["key"], "--as", task["assignee"],
+    for task in data.tasks:
+        if task.phase == data.status and task.status == "open" and task.assignee:
+            xbr("task", "done", str(review_id), task.key, "--as", task.assignee,
                 "--hours", "0.25")  # fmt: skip
 
 
@@ -97,7 +104,7 @@ def refused_form_decision(review_id: int) -> None:
     """What the Prefect UI's Resume form sends when the wrong person decides."""
     from prefect.flow_runs import resume_flow_run
 
-    run_id = review(review_id)["flow_run_id"]
+    run_id = review(review_id).flow_run_id
     console.print("[dim]Resume form in the Prefect UI: approve, as sam@msp.example[/]")
     form = {"decision": "approve", "approver_email": "sam@msp.example"}
     for _ in range(60):
@@ -109,9 +116,9 @@ def refused_form_decision(review_id: int) -> None:
                 raise
             time.sleep(0.5)
     deadline = time.monotonic() + 90
-    while review(review_id)["refusals"] == 0 and time.monotonic() < deadline:
+    while review(review_id).refusals == 0 and time.monotonic() < deadline:
         time.sleep(0.3)
-    console.print(f"refused and suspended again: {review(review_id)['last_refusal']}")
+    console.print(f"refused and suspended again: {review(review_id).last_refusal}")
 
 
 def page_links(message: Any) -> list[str]:
@@ -156,13 +163,13 @@ def drop_exports(quarter: str) -> None:
 
 def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
     """Walk a review to closed, with the client's feedback at delivery, then its report."""
-    while (data := review(review_id))["status"] != "closed":
+    while (data := review(review_id)).gate is not None:
         wait_at_gate(review_id)
-        gate = data["gate"]
-        step(f"{gate['phase']}: the team closes its tasks, {gate['accountable_role']} decides")
-        if gate["phase"] == "staging":
+        gate = data.gate
+        step(f"{gate.phase}: the team closes its tasks, {gate.accountable_role} decides")
+        if gate.phase == "staging":
             xbr("findings", str(review_id))
-        if gate["phase"] == "delivery":
+        if gate.phase == "delivery":
             xbr("feedback", str(review_id), "--as", "vera@msp.example", "--better",
                 "send the agenda a week ahead", "--next-meeting", "in three months",
                 "--referrals", "Bright Smiles Orthodontics", "--review-request", "yes")  # fmt: skip
@@ -170,16 +177,18 @@ def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
             refused_form_decision(review_id)
             wait_at_gate(review_id)
         do_phase_work(review_id)
-        approver = review(review_id)["gate"]["eligible_approvers"][0]
+        approver = _approver(review_id)
         if first:
             approve_from_email(mailbox, approver)
             first = False
-        elif gate["phase"] == "scheduling" and not data["meeting_at"]:
+        elif gate.phase == "scheduling" and not data.meeting_at:
             meeting = (datetime.now(UTC) + timedelta(weeks=19)).strftime("%Y-%m-%dT10:00")
             xbr("approve", str(review_id), "--as", approver, "--phase", "scheduling",
                 "--meeting", meeting)  # fmt: skip
         else:
-            xbr("approve", str(review_id), "--as", approver, "--phase", gate["phase"])
+            xbr("approve", str(review_id), "--as", approver, "--phase", gate.phase)
+    if data.status != "closed":
+        raise SystemExit(f"demo stopped: review {review_id} ended {data.status}, not closed")
     xbr("scorecard", str(review_id))
     xbr("report", str(review_id))
 
@@ -190,11 +199,9 @@ def next_review(review_id: int) -> int:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         rows = views.list_reviews(bootstrap.root().uow(), "needed")
-        found = [
-            r["id"] for r in rows if r["client"] == done["client"] and r["type"] == done["type"]
-        ]
-        if found and review(found[0])["flow_run_id"]:
-            return int(found[0])
+        found = [r.id for r in rows if (r.client, r.type) == (done.client, done.type)]
+        if found and review(found[0]).flow_run_id:
+            return found[0]
         time.sleep(0.5)
     raise SystemExit(f"demo stopped: review {review_id} did not open the next one in 90 s")
 
@@ -290,7 +297,7 @@ def main(argv: list[str]) -> int:
         console.print(f"follow-up's last step opened review {following}, with its own flow run")
         run_review(following, mailbox, first=False)
         console.print(f"flow run: {os.environ['PREFECT_UI_URL']}/runs/flow-run/"
-                      f"{review(following)['flow_run_id']}")  # fmt: skip
+                      f"{review(following).flow_run_id}")  # fmt: skip
         console.print(f"demo finished in {time.monotonic() - began:.0f} s")
         if keep:
             console.print(f"--keep: xbr stays up at {os.environ['PREFECT_UI_URL']}; Ctrl-C stops")

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from states.read.views import ReviewView
 from states.templates.schema import Template
 
 console = Console()
@@ -18,8 +19,13 @@ STATUS_STYLE = {"done": "green", "skipped": "dim", "open": "yellow"}
 
 
 def emit_json(data: Any) -> None:
-    """Machine-readable output on stdout, nothing else."""
-    print(json.dumps(data, indent=2, default=str))
+    """Machine-readable output on stdout, nothing else; read models write their `to_json()`."""
+    print(json.dumps(data, indent=2, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    to_json = getattr(value, "to_json", None)
+    return to_json() if callable(to_json) else str(value)
 
 
 def out(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
@@ -32,29 +38,26 @@ def out(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
         console.print(human)
 
 
-def _when(iso: str | None) -> str:
-    if not iso:
-        return "-"
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
-def review(data: dict[str, Any]) -> None:
+def review(data: ReviewView) -> None:
     """One review: header, gate, checklist, audit trail."""
-    gate = data["gate"]
+    gate = data.gate
     lines = [
-        f"[bold]{data['name']}[/]  (review {data['id']}, template {data['template']})",
-        f"status [bold]{data['status']}[/]  round {data['round']}  "
-        f"meeting {_when(data['meeting_at'])}",
-        f"hours {data['actual_hours']:g} of {data['budget_hours']:g} budgeted",
+        f"[bold]{data.name}[/]  (review {data.id}, template {data.template})",
+        f"status [bold]{data.status}[/]  round {data.round}  meeting {_when(data.meeting_at)}",
+        f"hours {data.actual_hours:g} of {data.budget_hours:g} budgeted",
     ]
     if gate:
-        who = ", ".join(gate["eligible_approvers"]) or "nobody holds the role yet"
-        waiting = ", ".join(gate["open_required_tasks"]) or "nothing: ready to approve"
+        who = ", ".join(gate.eligible_approvers) or "nobody holds the role yet"
+        waiting = ", ".join(gate.open_required_tasks) or "nothing: ready to approve"
         lines.append(
-            f"gate [bold]{gate['trigger']}[/] by {gate['accountable_role']} ({who}); "
+            f"gate [bold]{gate.trigger}[/] by {gate.accountable_role} ({who}); "
             f"waiting for: {waiting}"
         )
-    console.print(Panel("\n".join(lines), title=data["client"], expand=False))
+    console.print(Panel("\n".join(lines), title=data.client, expand=False))
     tasks = Table(title="Tasks")
     tasks.add_column("key", no_wrap=True)  # keys and emails are typed back into commands
     tasks.add_column("title", overflow="fold", min_width=16)
@@ -62,17 +65,17 @@ def review(data: dict[str, Any]) -> None:
     tasks.add_column("due", no_wrap=True)
     tasks.add_column("status", no_wrap=True)
     phase = None
-    for t in data["tasks"]:
-        if t["phase"] != phase:
-            phase = t["phase"]
+    for t in data.tasks:
+        if t.phase != phase:
+            phase = t.phase
             tasks.add_row(f"[bold]{phase}[/]", end_section=False)
-        style = STATUS_STYLE.get(t["status"], "")
-        status = t["status"] + ("" if t["required"] else "?")
+        style = STATUS_STYLE.get(t.status, "")
+        status = t.status + ("" if t.required else "?")
         tasks.add_row(
-            f"  {t['key']}",
-            t["title"],
-            t["assignee"] or f"[red]{t['role']}?[/]",
-            (t["due"] or "-")[:10],
+            f"  {t.key}",
+            t.title,
+            t.assignee or f"[red]{t.role}?[/]",
+            t.due.date().isoformat() if t.due else "-",
             f"[{style}]{status}[/]",
         )
     console.print(tasks)
@@ -80,9 +83,9 @@ def review(data: dict[str, Any]) -> None:
     audit.add_column("at", no_wrap=True)
     for column in ("step", "trigger", "actor", "comment"):
         audit.add_column(column, overflow="fold")
-    for a in data["audit"]:
-        step = f"{a['from'] or ''} -> {a['to']}" if a["from"] != a["to"] else a["to"]
-        audit.add_row(_when(a["at"])[5:16], step, a["trigger"], a["actor"], a["comment"])
+    for a in data.audit:
+        step = f"{a.from_state or ''} -> {a.to_state}" if a.from_state != a.to_state else a.to_state
+        audit.add_row(_when(a.at)[5:16], step, a.trigger, a.actor, a.comment)
     console.print(audit)
 
 

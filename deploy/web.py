@@ -119,10 +119,10 @@ class _Handlers:
         changed = bool(visit.saved or decided)
         note = approval.wake(self.uow(), self.settings, claims, choice, comment) if changed else ""
         review = views.review_view(self.uow(), claims.review_id)
-        titles = {t["key"]: t["title"] for t in review["tasks"]}
+        titles = {t.key: t.title for t in review.tasks}
         done = [f"Done: {titles.get(k, k)}" for k in visit.saved] + ([decided] if decided else [])
-        where = approval.where(review["status"])
-        back = review["round"] == claims.round  # the link still works: offer the way back
+        where = approval.where(review.status)
+        back = review.round == claims.round  # the link still works: offer the way back
         return self.page(
             "done.html.j2", 200, review=review, done=done, note=note, where=where, back=back
         )

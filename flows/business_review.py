@@ -8,7 +8,6 @@ from prefect.runtime import flow_run
 
 from bootstrap import root
 from reports.run_pages import gate_description
-from states.lifecycle.machine import OPEN_PHASES
 from states.read import views
 from tasks.decision_form import PhaseDecision
 from tasks.flow_runs import current_gate_key
@@ -37,7 +36,7 @@ def business_review(
     logger = get_run_logger()
     rid = review_for_this_run(review_id, client, review_type, meeting_date)
     while True:
-        status = views.review_view(root().uow(), rid)["status"]
+        status = views.review_view(root().uow(), rid).status
         if status == "staging":
             stage_review(rid)  # the client's exports in; findings, tickets and scores out
         elif status in ("qa_review", "closed"):
@@ -46,9 +45,9 @@ def business_review(
                 start_run(opened["review_id"])
         review = views.review_view(root().uow(), rid)
         publish_gate(rid)
-        if review["status"] not in OPEN_PHASES:
-            return str(review["status"])
-        gate = review["gate"]
+        gate = review.gate
+        if gate is None:  # closed or cancelled
+            return review.status
         key = current_gate_key(review)
         decision = suspend_flow_run(
             wait_for_input=PhaseDecision.with_initial_data(description=gate_description(review)),
@@ -57,6 +56,6 @@ def business_review(
             timeout=None,
         )
         after = views.review_view(root().uow(), rid)
-        if (after["status"], after["round"]) != (gate["phase"], gate["round"]):
+        if (after.status, after.round) != (gate.phase, gate.round):
             continue  # decided elsewhere (command line, approval page, sweeper): it is applied
-        logger.info(apply_decision(rid, gate["phase"], gate["round"], decision))
+        logger.info(apply_decision(rid, gate.phase, gate.round, decision))

@@ -32,7 +32,7 @@ def _wake_run(
     run_input: dict[str, object],
 ) -> tuple[bool, str]:
     data = views.review_view(uow, review_id)
-    if not data["flow_run_id"] or data["round"] == round_before:
+    if not data.flow_run_id or data.round == round_before:
         return False, ""
     try:
         prefect_env.use_prefect(settings)
@@ -40,7 +40,7 @@ def _wake_run(
         return False, f" (flow run not woken: {exc}; the sweeper catches it up)"
     from tasks.flow_runs import current_gate_key, resume_review_run
 
-    if resume_review_run(data["flow_run_id"], run_input, gate=current_gate_key(data)):
+    if resume_review_run(data.flow_run_id, run_input, gate=current_gate_key(data)):
         return True, ""
     return False, " (its flow run was not waiting; the sweeper catches it up)"
 

@@ -56,13 +56,14 @@ def render(kind: str, context: dict[str, Any]) -> Message:
     return Message(title=title, markdown=_BLANK_LINES.sub("\n\n", body).strip() + "\n", html=html)
 
 
-def local_time(iso: str | None, zone: str) -> str:
-    """An ISO moment as the client's staff read it in `zone`: Tue 24 Nov 2026, 17:00 EST."""
-    _require(iso, zone)
-    if not iso:
+def local_time(when: datetime | str | None, zone: str) -> str:
+    """A moment (or its ISO form) as the client's staff read it in `zone`:
+    Tue 24 Nov 2026, 17:00 EST."""
+    _require(when, zone)
+    if not when:
         return "no date set"
-    moment = datetime.fromisoformat(iso)
-    if moment.tzinfo is None:  # review_view writes aware UTC; a naive value can only be UTC too
+    moment = datetime.fromisoformat(when) if isinstance(when, str) else when
+    if moment.tzinfo is None:  # the store keeps aware UTC; a naive value can only be UTC too
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(time_zone(zone))
     day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"

@@ -8,7 +8,7 @@ channels that had not confirmed it. Failures back off and never touch the review
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from states.errors import NotFound, XbrError
 from states.lifecycle.run_records import installation_id
 from states.notices.planning import NOTICE, due
 from states.read.scorecards import ticket_by_id
-from states.read.views import review_view
+from states.read.views import ReviewView, review_view
 from states.settings import Settings
 from states.staging.tickets import TICKET
 from states.store.db import UnitOfWork
@@ -91,15 +91,15 @@ def _person_name(uow: UnitOfWork, email: str) -> str:
 
 
 def _links(
-    settings: Settings, key: bytes, review: dict[str, Any], payload: dict[str, Any], to: str
+    settings: Settings, key: bytes, review: ReviewView, payload: dict[str, Any], to: str
 ) -> dict[str, Any]:
     ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
-    run = f"{ui}/runs/flow-run/{review['flow_run_id']}" if ui and review["flow_run_id"] else None
+    run = f"{ui}/runs/flow-run/{review.flow_run_id}" if ui and review.flow_run_id else None
     action = None
-    if not to.startswith("role:") and review["gate"] and payload.get("phase") == review["status"]:
+    if not to.startswith("role:") and review.gate and payload.get("phase") == review.status:
         claims = links.LinkClaims(
-            review_id=review["id"],
-            round=review["round"],
+            review_id=review.id,
+            round=review.round,
             email=to,
             action="decide" if payload["kind"] in _DECIDING else "tasks",
             expires_at=int((utcnow() + timedelta(days=LINK_DAYS)).timestamp()),
@@ -123,7 +123,8 @@ def compose(
     inst = installation_id(uow)
     review = review_view(uow, payload["review_id"])
     if payload["kind"] == "invite":  # the meeting as it was when this invitation was made
-        review["meeting_at"] = payload["meeting_at"]
+        meeting = payload["meeting_at"]
+        review = replace(review, meeting_at=datetime.fromisoformat(meeting) if meeting else None)
     urls = _links(settings, key, review, payload, to)
     if payload.get("role") == "client_contact":
         urls["run"] = None  # the Prefect UI is the MSP's own
@@ -132,8 +133,8 @@ def compose(
         **payload,
         "recipient": {"name": name, "email": to},
         "review": review,
-        "tasks": [t for t in review["tasks"] if t["key"] in mine],
-        "phase": payload.get("phase") or review["status"],
+        "tasks": [t for t in review.tasks if t.key in mine],
+        "phase": payload.get("phase") or review.status,
         "links": urls,
         "zone": zone,
     }
@@ -145,19 +146,19 @@ def compose(
 
 
 def _invitation(
-    review: dict[str, Any],
+    review: ReviewView,
     payload: dict[str, Any],
     inst: str,
     zone: str,
     message: Message,
     organizer: str,
 ) -> Attachment:
-    kind = review_type_label(review["type"])
+    kind = review_type_label(review.type)
     content = invites.invitation(
-        uid=f"review-{review['id']}@{inst}",
+        uid=f"review-{review.id}@{inst}",
         sequence=payload["sequence"],
-        summary=f"{review['client']} · {kind} {review['period'].upper()}",
-        description=f"{message.title}\n\nThe review of {review['client']} with your MSP.",
+        summary=f"{review.client} · {kind} {review.period.upper()}",
+        description=f"{message.title}\n\nThe review of {review.client} with your MSP.",
         start=datetime.fromisoformat(payload["meeting_at"]),
         duration=timedelta(hours=1),
         zone=zone,

@@ -4,7 +4,9 @@ description and the run's progress."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from datetime import datetime
+
+from states.read.views import ReviewView
 
 
 def run_url(flow_run_id: str | None) -> str | None:
@@ -13,39 +15,48 @@ def run_url(flow_run_id: str | None) -> str | None:
     return f"{ui}/runs/flow-run/{flow_run_id}" if ui and flow_run_id else None
 
 
-def checklist_markdown(review: dict[str, Any]) -> str:
+def day(moment: datetime | None, missing: str = "-") -> str:
+    """A moment's date as YYYY-MM-DD, or `missing`."""
+    return moment.date().isoformat() if moment else missing
+
+
+def checklist_markdown(review: ReviewView) -> str:
     """The current phase's tasks as a Markdown list, with who and when."""
-    rows = [t for t in review["tasks"] if t["phase"] == review["status"]]
+    rows = [t for t in review.tasks if t.phase == review.status]
     if not rows:
         return "_No tasks in this phase._"
     marks = {"done": "x", "skipped": "-", "open": " "}
     return "\n".join(
-        f"- [{marks[t['status']]}] `{t['key']}` {t['title']} — {t['assignee'] or t['role']}, "
-        f"due {(t['due'] or '-')[:10]}{'' if t['required'] else ' (optional)'}"
+        f"- [{marks[t.status]}] `{t.key}` {t.title} — {t.assignee or t.role}, "
+        f"due {day(t.due)}{'' if t.required else ' (optional)'}"
         for t in rows
     )
 
 
-def gate_description(review: dict[str, Any]) -> str:
+def gate_description(review: ReviewView) -> str:
     """The Resume form's description: any refusal first, then what the gate needs."""
-    gate = review["gate"]
+    gate = review.gate
+    if gate is None:
+        return f"### {review.name}: {review.status}"
     lines = []
-    if review["last_refusal"]:
-        lines += [f"> **Refused:** {review['last_refusal']}", ""]
+    if review.last_refusal:
+        lines += [f"> **Refused:** {review.last_refusal}", ""]
+    meeting = review.meeting_at.isoformat() if review.meeting_at else "not set"
     lines += [
-        f"### {review['name']}: {gate['phase']} gate (round {gate['round']})",
-        f"Approver: **{gate['accountable_role']}** "
-        f"({', '.join(gate['eligible_approvers']) or 'nobody holds the role yet'}).",
-        f"Meeting: {review['meeting_at'] or 'not set'}.",
+        f"### {review.name}: {gate.phase} gate (round {gate.round})",
+        f"Approver: **{gate.accountable_role}** "
+        f"({', '.join(gate.eligible_approvers) or 'nobody holds the role yet'}).",
+        f"Meeting: {meeting}.",
         "",
         checklist_markdown(review),
     ]
-    if gate["open_required_tasks"]:
-        lines += ["", f"Still open: {', '.join(gate['open_required_tasks'])}."]
+    if gate.open_required_tasks:
+        lines += ["", f"Still open: {', '.join(gate.open_required_tasks)}."]
     return "\n".join(lines)
 
 
-def progress(review: dict[str, Any]) -> float:
-    required = [t for t in review["tasks"] if t["required"]]
-    closed = [t for t in required if t["status"] != "open"]
+def progress(review: ReviewView) -> float:
+    """Per cent of the review's required tasks done or skipped."""
+    required = [t for t in review.tasks if t.required]
+    closed = [t for t in required if t.status != "open"]
     return round(100 * len(closed) / len(required), 1) if required else 100.0

@@ -4,6 +4,7 @@ and once assessed its findings, scorecard, agenda and client summary draft, as a
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -13,38 +14,39 @@ from prefect.artifacts import (
 )
 
 from reports.documents import agenda_markdown, summary_markdown
-from reports.run_pages import gate_description, progress, run_url
+from reports.run_pages import day, gate_description, progress, run_url
 from states.lifecycle.run_records import remember_progress_artifact
+from states.read.views import ReviewView
 from states.store.db import UnitOfWork
 
 
-def publish(uow: UnitOfWork, review: dict[str, Any]) -> None:
+def publish(uow: UnitOfWork, review: ReviewView) -> None:
     """Checklist table, progress and summary on the run, keyed by the review: replays overwrite."""
-    key = f"review-{review['id']}"
+    key = f"review-{review.id}"
     create_table_artifact(
         key=f"{key}-checklist",
         table=[
             {
-                "phase": t["phase"],
-                "task": t["key"],
-                "title": t["title"],
-                "assignee": t["assignee"] or t["role"],
-                "due": (t["due"] or "")[:10],
-                "status": t["status"],
+                "phase": t.phase,
+                "task": t.key,
+                "title": t.title,
+                "assignee": t.assignee or t.role,
+                "due": day(t.due, missing=""),
+                "status": t.status,
             }
-            for t in review["tasks"]
+            for t in review.tasks
         ],
-        description=f"Checklist of {review['name']}",
+        description=f"Checklist of {review.name}",
     )
-    done, note = progress(review), f"{review['name']}: {review['status']}"
-    if review["progress_artifact_id"]:
-        update_progress_artifact(review["progress_artifact_id"], done, description=note)
+    done, note = progress(review), f"{review.name}: {review.status}"
+    if review.progress_artifact_id:
+        update_progress_artifact(UUID(review.progress_artifact_id), done, description=note)
     else:
         artifact_id = create_progress_artifact(done, key=f"{key}-progress", description=note)
-        remember_progress_artifact(uow, review["id"], str(artifact_id))
-    links = [f"- Flow run: {run_url(review['flow_run_id'])}"] if review["flow_run_id"] else []
-    summary = [f"## {review['name']}", f"Status: **{review['status']}**", *links]
-    if review["gate"]:
+        remember_progress_artifact(uow, review.id, str(artifact_id))
+    links = [f"- Flow run: {run_url(review.flow_run_id)}"] if review.flow_run_id else []
+    summary = [f"## {review.name}", f"Status: **{review.status}**", *links]
+    if review.gate:
         summary += ["", gate_description(review)]
     create_markdown_artifact(
         key=f"{key}-summary", markdown="\n".join(summary), description="Review summary"

@@ -28,6 +28,7 @@ from bootstrap import root
 from states.lifecycle.machine import OPEN_PHASES
 from states.lifecycle.run_records import attach_run, gate_key
 from states.read import views
+from states.read.views import ReviewSummary, ReviewView, RunFacts
 from states.settings import Settings
 from states.store.db import UnitOfWork
 
@@ -40,17 +41,17 @@ LIVE = {StateType.PAUSED, StateType.SCHEDULED, StateType.PENDING, StateType.RUNN
 _BUSY = {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING}
 
 
-def run_name(review: dict[str, Any]) -> str:
+def run_name(review: ReviewSummary) -> str:
     """<client>-<type>-<period>, the review's own name."""
-    return str(review["name"])
+    return review.name
 
 
-def run_tags(review: dict[str, Any]) -> list[str]:
+def run_tags(review: ReviewSummary) -> list[str]:
     """Tags to find a client's reviews and a type's reviews in the Prefect UI."""
-    return [f"client:{review['client_slug']}", f"type:{review['type']}", "xbr"]
+    return [f"client:{review.client_slug}", f"type:{review.type}", "xbr"]
 
 
-def create_review_run(review: dict[str, Any], generation: int) -> str:
+def create_review_run(review: RunFacts, generation: int) -> str:
     """The flow run of a review (`views.run_facts`); the idempotency key makes a retried call
     return the same run.
 
@@ -59,10 +60,10 @@ def create_review_run(review: dict[str, Any], generation: int) -> str:
     """
     client = prefect_client()
     arguments: dict[str, Any] = {
-        "parameters": {"review_id": review["id"]},
+        "parameters": {"review_id": review.id},
         "name": run_name(review),
         "tags": run_tags(review),
-        "idempotency_key": f"xbr-{review['installation']}-review-{review['id']}-g{generation}",
+        "idempotency_key": f"xbr-{review.installation}-review-{review.id}-g{generation}",
         "state": first_state(review, root().settings),
     }
     try:
@@ -115,10 +116,10 @@ def _deployment_id(client: Any) -> UUID:
     return _DEPLOYMENT_IDS[api]
 
 
-def first_state(review: dict[str, Any], settings: Settings) -> State:
+def first_state(review: RunFacts, settings: Settings) -> State:
     """Scheduled, to run now; or, with XBR_START_SUSPENDED, suspended at the review's gate
     with a key of its own (the flow's own pause at that gate, with its form, comes after)."""
-    key, status = current_gate_key(review), str(review["status"])
+    key, status = current_gate_key(review), review.status
     waits = key is not None and status in OPEN_PHASES and status not in ARRIVAL_WORK
     if key is None or not (waits and settings.start_suspended):
         return Scheduled()
@@ -130,13 +131,12 @@ def first_state(review: dict[str, Any], settings: Settings) -> State:
     )
 
 
-def current_gate_key(review: dict[str, Any]) -> str | None:
+def current_gate_key(review: ReviewView | RunFacts) -> str | None:
     """The pause key of the review's current gate, without the run-count suffix; None when
     the review has no gate (it ended)."""
-    gate = review.get("gate")
-    if gate is None:
+    if review.gate is None:
         return None
-    return gate_key(review["id"], gate["phase"], gate["round"], review["refusals"])
+    return gate_key(review.id, review.gate.phase, review.gate.round, review.refusals)
 
 
 def resume_review_run(

@@ -14,7 +14,7 @@ from tasks.runtime import xbr_task
 @xbr_task(retries=2, retry_delay_seconds=5)
 def open_next_review(review_id: int) -> dict[str, Any]:
     """Follow-up's last step: the client's next review of this kind, if it does not exist."""
-    client = views.review_view(root().uow(), review_id)["client"]
+    client = views.review_view(root().uow(), review_id).client
     catalog = root().catalog()
     return asdict(ensure_next_review(root().uow(), catalog, client, early=True))
 

@@ -33,8 +33,8 @@ def stage_new_exports() -> list[int]:
     assessed = []
     for review in list_reviews(root().uow(), "staging"):
         try:
-            if stage(root().uow(), root().settings, review["id"]).changed:
-                assessed.append(review["id"])
+            if stage(root().uow(), root().settings, review.id).changed:
+                assessed.append(review.id)
         except Exception as refused:  # one client's bad folder never stops the others
-            get_run_logger().error("review %s: evidence not staged: %s", review["id"], refused)
+            get_run_logger().error("review %s: evidence not staged: %s", review.id, refused)
     return assessed

@@ -34,9 +34,9 @@ def _wake_runs(review_ids: list[int], why: str) -> None:
     """Resume the runs of reviews the sweeper moved: each re-reads its review's new gate."""
     for rid in review_ids:
         review = views.review_view(root().uow(), rid)
-        if review["flow_run_id"]:
+        if review.flow_run_id:
             wake = {"approver_email": "xbr", "comment": why}
-            resume_review_run(review["flow_run_id"], wake, 5, current_gate_key(review))
+            resume_review_run(review.flow_run_id, wake, 5, current_gate_key(review))
 
 
 @xbr_task()

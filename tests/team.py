@@ -13,19 +13,19 @@ from states.store.db import UnitOfWork
 def walk(uow: Callable[[], UnitOfWork], review_id: int, until: str) -> None:
     """Each assignee closes the phase's open tasks and an eligible person approves the gate,
     phase after phase, until the review is in `until`; a gate nobody can pass is an error."""
-    while (review := review_view(uow(), review_id))["status"] != until:
-        for task in review["tasks"]:
-            if task["phase"] == review["status"] and task["status"] == "open":
-                complete_task(uow(), review_id, task["key"], task["assignee"])
+    while (review := review_view(uow(), review_id)).status != until:
+        for task in review.tasks:
+            if task.phase == review.status and task.status == "open":
+                complete_task(uow(), review_id, task.key, task.assignee)
         review = review_view(uow(), review_id)
-        if review["status"] == until or not review["gate"]["approval"]:
+        if review.status == until or review.gate is None or not review.gate.approval:
             continue
         refusals = []
-        for approver in review["gate"]["eligible_approvers"]:
+        for approver in review.gate.eligible_approvers:
             try:
                 decide(uow(), DecisionRequest(review_id, DecisionKind.APPROVE, approver))
                 break
             except Refused as refused:
                 refusals.append(str(refused))  # four-eyes: someone else must approve
         else:
-            raise RuntimeError(f"review {review_id} is stuck at {review['status']}: {refusals}")
+            raise RuntimeError(f"review {review_id} is stuck at {review.status}: {refusals}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from states.directory import client_slug
 from states.lifecycle.decisions import load_review
@@ -27,69 +29,268 @@ def review_name(review: Review) -> str:
     return f"{client_slug(review.client.name)}-{review.type}-{review.period}"
 
 
-def _gate(session: Any, review: Review, template: Template) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class GatePosition:
+    """Where an open review waits: its phase and the round of decisions on it."""
+
+    phase: str
+    round: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"phase": self.phase, "round": self.round}
+
+
+@dataclass(frozen=True, slots=True)
+class GateView(GatePosition):
+    """The decision an open review waits for, who may take it and what still blocks it."""
+
+    trigger: str
+    approval: bool
+    accountable_role: str
+    eligible_approvers: tuple[str, ...]
+    open_required_tasks: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **GatePosition.to_json(self),
+            "trigger": self.trigger,
+            "approval": self.approval,
+            "accountable_role": self.accountable_role,
+            "eligible_approvers": list(self.eligible_approvers),
+            "open_required_tasks": list(self.open_required_tasks),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """One checklist task of a review, with who holds it and who closed it."""
+
+    key: str
+    phase: str
+    title: str
+    role: str
+    kind: str
+    assignee: str | None
+    due: datetime | None
+    required: bool
+    status: str
+    completed_by: str | None
+    note: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "phase": self.phase,
+            "title": self.title,
+            "role": self.role,
+            "kind": self.kind,
+            "assignee": self.assignee,
+            "due": _iso(self.due),
+            "required": self.required,
+            "status": self.status,
+            "completed_by": self.completed_by,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditView:
+    """One line of a review's audit trail: a move, a step or a refusal, and who made it."""
+
+    at: datetime
+    from_state: str | None
+    to_state: str | None
+    trigger: str
+    actor: str
+    comment: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": _iso(self.at),
+            "from": self.from_state,
+            "to": self.to_state,
+            "trigger": self.trigger,
+            "actor": self.actor,
+            "comment": self.comment,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSummary:
+    """The short form of a review, as in lists."""
+
+    id: int
+    name: str
+    client: str
+    client_slug: str
+    type: str
+    period: str
+    status: str
+    meeting_at: datetime | None
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "client": self.client,
+            "client_slug": self.client_slug,
+            "type": self.type,
+            "period": self.period,
+            "status": self.status,
+            "meeting_at": _iso(self.meeting_at),
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewView(ReviewSummary):
+    """Everything about one review: gate, tasks and audit trail (`xbr review show`)."""
+
+    template: str
+    round: int
+    budget_hours: float
+    actual_hours: float
+    created_at: datetime
+    phase_entered_at: datetime
+    gate: GateView | None
+    wake_at: datetime | None
+    flow_run_id: str | None
+    run_generation: int
+    progress_artifact_id: str | None
+    refusals: int
+    last_refusal: str | None
+    tasks: tuple[TaskView, ...]
+    audit: tuple[AuditView, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` contract: keys in this order, moments as ISO 8601 strings."""
+        return {
+            **ReviewSummary.to_json(self),
+            "template": self.template,
+            "round": self.round,
+            "budget_hours": self.budget_hours,
+            "actual_hours": self.actual_hours,
+            "created_at": _iso(self.created_at),
+            "phase_entered_at": _iso(self.phase_entered_at),
+            "gate": self.gate.to_json() if self.gate else None,
+            "wake_at": _iso(self.wake_at),
+            "flow_run_id": self.flow_run_id,
+            "run_generation": self.run_generation,
+            "progress_artifact_id": self.progress_artifact_id,
+            "refusals": self.refusals,
+            "last_refusal": self.last_refusal,
+            "tasks": [t.to_json() for t in self.tasks],
+            "audit": [a.to_json() for a in self.audit],
+        }
+
+    def task(self, key: str) -> TaskView | None:
+        """The task of this key, if the review has one."""
+        return next((t for t in self.tasks if t.key == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts(ReviewSummary):
+    """What a review's flow run is made from: its short form, where it waits, its refusals and
+    the installation's id."""
+
+    gate: GatePosition | None
+    refusals: int
+    installation: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **ReviewSummary.to_json(self),
+            "gate": self.gate.to_json() if self.gate else None,
+            "refusals": self.refusals,
+            "installation": self.installation,
+        }
+
+
+def _gate(session: Session, review: Review, template: Template) -> GateView | None:
     if review.status not in OPEN_PHASES:
         return None
     spec = template.phase(review.status)
+    return GateView(
+        phase=review.status,
+        round=review.round,
+        trigger=FORWARD[Phase(review.status)][0].value,
+        approval=spec.approval,
+        accountable_role=spec.raci.accountable.value,
+        eligible_approvers=tuple(eligible_approvers(session, review, template)),
+        open_required_tasks=tuple(open_required_tasks(review)),
+    )
+
+
+def _summary_fields(review: Review) -> dict[str, Any]:
     return {
-        "phase": review.status,
-        "round": review.round,
-        "trigger": FORWARD[Phase(review.status)][0].value,
-        "approval": spec.approval,
-        "accountable_role": spec.raci.accountable.value,
-        "eligible_approvers": eligible_approvers(session, review, template),
-        "open_required_tasks": open_required_tasks(review),
+        "id": review.id,
+        "name": review_name(review),
+        "client": review.client.name,
+        "client_slug": client_slug(review.client.name),
+        "type": review.type,
+        "period": review.period,
+        "status": review.status,
+        "meeting_at": review.meeting_at,
+        "version": review.version,
     }
 
 
-def review_view(uow: UnitOfWork, review_id: int) -> dict[str, Any]:
-    """Everything about one review: gate, tasks and audit trail (the `--json` contract)."""
+def review_summary(review: Review) -> ReviewSummary:
+    """The short form of a review, as in lists."""
+    return ReviewSummary(**_summary_fields(review))
+
+
+def review_view(uow: UnitOfWork, review_id: int) -> ReviewView:
+    """Everything about one review: gate, tasks and audit trail."""
     with uow:
         review = load_review(uow.session, review_id)
         template = review_template(review)
-        return {
-            **review_summary(review),
-            "template": review.template,
-            "round": review.round,
-            "budget_hours": review.budget_hours,
-            "actual_hours": review.actual_hours,
-            "created_at": _iso(review.created_at),
-            "phase_entered_at": _iso(review.phase_entered_at),
-            "gate": _gate(uow.session, review, template),
-            "wake_at": _iso(review.wake_at),
-            "flow_run_id": review.flow_run_id,
-            "run_generation": review.run_generation,
-            "progress_artifact_id": review.progress_artifact_id,
-            "refusals": sum(a.trigger == REFUSED for a in review.audit),
-            "last_refusal": _last_refusal(review),
-            "tasks": [
-                {
-                    "key": t.key,
-                    "phase": t.phase,
-                    "title": t.title,
-                    "role": t.role,
-                    "kind": t.kind,
-                    "assignee": t.assignee.email if t.assignee else None,
-                    "due": _iso(t.due_at),
-                    "required": t.required,
-                    "status": t.status,
-                    "completed_by": t.completed_by.email if t.completed_by else None,
-                    "note": t.note or t.skip_reason,
-                }
-                for t in review.tasks
-            ],
-            "audit": [
-                {
-                    "at": _iso(a.at),
-                    "from": a.from_state,
-                    "to": a.to_state,
-                    "trigger": a.trigger,
-                    "actor": a.actor,
-                    "comment": a.comment,
-                }
-                for a in review.audit
-            ],
-        }
+        return ReviewView(
+            **_summary_fields(review),
+            template=review.template,
+            round=review.round,
+            budget_hours=review.budget_hours,
+            actual_hours=review.actual_hours,
+            created_at=review.created_at,
+            phase_entered_at=review.phase_entered_at,
+            gate=_gate(uow.session, review, template),
+            wake_at=review.wake_at,
+            flow_run_id=review.flow_run_id,
+            run_generation=review.run_generation,
+            progress_artifact_id=review.progress_artifact_id,
+            refusals=sum(a.trigger == REFUSED for a in review.audit),
+            last_refusal=_last_refusal(review),
+            tasks=tuple(_task(t) for t in review.tasks),
+            audit=tuple(_audit(a) for a in review.audit),
+        )
+
+
+def _task(task: ReviewTask) -> TaskView:
+    return TaskView(
+        key=task.key,
+        phase=task.phase,
+        title=task.title,
+        role=task.role,
+        kind=task.kind,
+        assignee=task.assignee.email if task.assignee else None,
+        due=task.due_at,
+        required=task.required,
+        status=task.status,
+        completed_by=task.completed_by.email if task.completed_by else None,
+        note=task.note or task.skip_reason,
+    )
+
+
+def _audit(entry: AuditEntry) -> AuditView:
+    return AuditView(
+        at=entry.at,
+        from_state=entry.from_state,
+        to_state=entry.to_state,
+        trigger=entry.trigger,
+        actor=entry.actor,
+        comment=entry.comment,
+    )
 
 
 def _last_refusal(review: Review) -> str | None:
@@ -105,39 +306,23 @@ def _last_refusal(review: Review) -> str | None:
 _STEPS_WITHOUT_MOVE = {"reject", "start"}
 
 
-def review_summary(review: Review) -> dict[str, Any]:
-    """The short form of a review, as in lists."""
-    return {
-        "id": review.id,
-        "name": review_name(review),
-        "client": review.client.name,
-        "client_slug": client_slug(review.client.name),
-        "type": review.type,
-        "period": review.period,
-        "status": review.status,
-        "meeting_at": _iso(review.meeting_at),
-        "version": review.version,
-    }
-
-
-def run_facts(uow: UnitOfWork, review_id: int) -> dict[str, Any]:
-    """What a review's flow run is made from: its short form, its gate (phase and round), its
-    refusals and the installation's id; read without the template, tasks or audit trail."""
+def run_facts(uow: UnitOfWork, review_id: int) -> RunFacts:
+    """What a review's flow run is made from, read without the template, tasks or audit trail."""
     with uow:
         review = load_review(uow.session, review_id)
         refused = (AuditEntry.review_id == review_id) & (AuditEntry.trigger == REFUSED)
         opened = review.status in OPEN_PHASES
-        return {
-            **review_summary(review),
-            "gate": {"phase": review.status, "round": review.round} if opened else None,
-            "refusals": uow.session.scalar(select(func.count()).where(refused)),
-            "installation": str(uow.session.scalar(select(Installation.id))),
-        }
+        return RunFacts(
+            **_summary_fields(review),
+            gate=GatePosition(review.status, review.round) if opened else None,
+            refusals=uow.session.scalar(select(func.count()).where(refused)) or 0,
+            installation=str(uow.session.scalar(select(Installation.id))),
+        )
 
 
 def list_reviews(
     uow: UnitOfWork, status: str | None = None, client_id: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[ReviewSummary]:
     """Reviews, newest first, optionally of one status or one client."""
     with uow:
         query = select(Review).order_by(Review.id.desc())
@@ -220,7 +405,7 @@ def _overdue_tasks(session: Any, review_ids: list[int], now: datetime) -> dict[i
 def _card(review: Review, now: datetime, overdue: list[str]) -> dict[str, Any]:
     age_days = (now - review.phase_entered_at).total_seconds() / 86400
     return {
-        **review_summary(review),
+        **review_summary(review).to_json(),
         "zone": review.client.timezone,
         "age_days": round(age_days, 1),
         "age_warning": review.age_warning_at is not None and review.age_warning_at <= now,

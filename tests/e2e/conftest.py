@@ -161,7 +161,7 @@ class Stack:
 
     def review(self, review_id: int) -> dict[str, Any]:
         """The review as `xbr review show --json` prints it, read in this process."""
-        return views.review_view(self.uow(), review_id)
+        return views.review_view(self.uow(), review_id).to_json()
 
     def api(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the Prefect REST API (GET, or POST with a JSON body)."""

@@ -195,7 +195,7 @@ def test_a_rescheduled_meeting_updates_the_same_invitation(
         decide(sqlite_uow(), DecisionRequest(rid, DecisionKind.APPROVE, EMAILS["ops_manager"]))
         for key in ("schedule-qbr", "ask-client-for-topics"):
             complete_task(sqlite_uow(), rid, key, EMAILS["exec_assistant"])
-        approver = review_view(sqlite_uow(), rid)["gate"]["eligible_approvers"][0]
+        approver = review_view(sqlite_uow(), rid).to_json()["gate"]["eligible_approvers"][0]
         decide(sqlite_uow(), DecisionRequest(rid, DecisionKind.APPROVE, approver, "", later))
         deliver_due(sqlite_uow(), settings, rid)
         invites = [

@@ -83,7 +83,7 @@ def test_follow_up_opens_the_next_review_and_the_calendar_waits_for_its_window(
 
     # named after the quarter its meeting is due in, not the day it was opened
     due_quarter = f"{plan.meeting_due.year}-q{(plan.meeting_due.month - 1) // 3 + 1}"
-    assert review_view(uow(), early.review_id)["period"] == due_quarter
+    assert review_view(uow(), early.review_id).to_json()["period"] == due_quarter
     assert ensure_next_review(uow(), catalog, CLIENT, NOW, early=True).review_id is None
     decide(uow(), DecisionRequest(early.review_id, DecisionKind.CANCEL, "olga@msp.example", "x"))
 

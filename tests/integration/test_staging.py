@@ -105,7 +105,7 @@ def test_import_assess_records_findings_tickets_and_closes_check_tasks(
         kinds = sorted(work.session.scalars(select(OutboxMessage.kind).where(
             OutboxMessage.kind.startswith("ticket."))))  # fmt: skip
     assert kinds == ["ticket.csv", "ticket.csv", "ticket.webhook", "ticket.webhook"]
-    review = review_view(uow(), review_id)
+    review = review_view(uow(), review_id).to_json()
     closed = {
         t["key"] for t in review["tasks"] if t["status"] == "done" and t["phase"] == "staging"
     }
@@ -320,7 +320,7 @@ def test_feedback_is_taken_at_delivery_and_closes_the_questions_task(
     stored = record_feedback(sqlite_uow(), review_id, answers, "vera@msp.example")
     assert stored["referrals"] == "Dr. Smith"
     assert stored["by"] == "vera@msp.example"
-    review = review_view(sqlite_uow(), review_id)
+    review = review_view(sqlite_uow(), review_id).to_json()
     task = next(t for t in review["tasks"] if t["key"] == "ask-follow-up-questions")
     assert task["status"] == "done"
     assert report_data(sqlite_uow(), review_id)["feedback"]["better"] == "faster onboarding"
@@ -370,7 +370,7 @@ def test_last_quarters_files_left_in_the_folder_are_not_this_quarters(
     second = in_staging(sqlite_uow, catalog, later)
     assert not stage(sqlite_uow(), settings, second).changed  # nobody dropped new exports
     assert findings(sqlite_uow, second) == {}
-    review = review_view(sqlite_uow(), second)
+    review = review_view(sqlite_uow(), second).to_json()
     assert {t["status"] for t in review["tasks"] if t["key"] == "check-patch-status"} == {"open"}
 
     fresh = ["job0,SRV01,2027-02-14,success"]

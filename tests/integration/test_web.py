@@ -75,7 +75,7 @@ class Site:
             return review.round
 
     def review(self) -> dict[str, Any]:
-        return views.review_view(self.uow(), self.review_id)
+        return views.review_view(self.uow(), self.review_id).to_json()
 
     def get(self, token: str) -> httpx.Response:
         return self.http.get(f"/r/{quote(token, safe='')}")

@@ -37,7 +37,7 @@ def qbr(uow: UowFactory, catalog: dict[str, Template], name: str, meeting_in_day
 
 def close_tasks(uow: UowFactory, review_id: int) -> None:
     """Each assignee closes the open tasks of the review's phase."""
-    review = review_view(uow(), review_id)
+    review = review_view(uow(), review_id).to_json()
     for task in review["tasks"]:
         if task["phase"] == review["status"] and task["status"] == "open":
             complete_task(uow(), review_id, task["key"], task["assignee"])
@@ -45,7 +45,7 @@ def close_tasks(uow: UowFactory, review_id: int) -> None:
 
 def approver_of(uow: UowFactory, review_id: int) -> str:
     """An accountable person who did none of the tasks the gate verifies (four eyes)."""
-    review = review_view(uow(), review_id)
+    review = review_view(uow(), review_id).to_json()
     done_by = {t["completed_by"] for t in review["tasks"] if t["phase"] == review["status"]}
     eligible = review["gate"]["eligible_approvers"]
     return next((a for a in eligible if a not in done_by), eligible[0])
@@ -91,7 +91,7 @@ def test_approved_into_a_full_phase_waits_and_is_pulled_by_meeting_date(
     assert (late.to_phase, late.queued_for) == ("staging", "prep")
     assert (soon.to_phase, soon.queued_for) == ("staging", "prep")
     assert queue_of(uow())["prep"] == [ids["soon"], ids["late"]]
-    waiting = review_view(uow(), ids["late"])
+    waiting = review_view(uow(), ids["late"]).to_json()
     assert waiting["status"] == "staging"
     assert waiting["round"] == late.round + 1  # the approval is used: its gate is decided
     assert waiting["audit"][-1]["trigger"] == "queued"
@@ -101,7 +101,7 @@ def test_approved_into_a_full_phase_waits_and_is_pulled_by_meeting_date(
     assert pull_queue(uow(), utcnow()) == []  # prep is still full
     walk(uow, ids["a"], "delivery")  # a place in prep frees
     assert pull_queue(uow(), utcnow()) == [ids["soon"]]
-    moved = review_view(uow(), ids["soon"])
+    moved = review_view(uow(), ids["soon"]).to_json()
     assert moved["status"] == "prep"
     assert moved["audit"][-1]["actor"] == "xbr"
     assert "pulled from the queue" in moved["audit"][-1]["comment"]
@@ -137,7 +137,7 @@ def test_a_scheduled_review_whose_date_came_waits_for_a_place_in_staging(
     meeting = (utcnow() + timedelta(days=12)).strftime("%Y-%m-%dT10:00")
     waiting = start_review(uow(), "Fir Dental", catalog, "qbr", meeting)
     walk(uow, waiting, "scheduled")
-    wake_at = review_view(uow(), waiting)["wake_at"]
+    wake_at = review_view(uow(), waiting).to_json()["wake_at"]
     assert wake_at is not None
     later = utcnow() + timedelta(days=30)  # its staging date has come
     assert wake_due(uow(), later) == []
@@ -145,7 +145,7 @@ def test_a_scheduled_review_whose_date_came_waits_for_a_place_in_staging(
     assert wake_due(uow(), later) == []  # the queue has it now
     walk(uow, ids[0], "prep")
     assert pull_queue(uow(), later) == [waiting]
-    assert review_view(uow(), waiting)["status"] == "staging"
+    assert review_view(uow(), waiting).to_json()["status"] == "staging"
 
 
 @pytest.mark.parametrize("racers", [2, 3])  # staging holds 4

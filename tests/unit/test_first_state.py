@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import pytest
 
+from states.read.views import GatePosition, RunFacts
 from states.settings import Settings
 from tasks.flow_runs import first_state
 
 
-def review(status: str, round_: int = 0, refusals: int = 0) -> dict[str, object]:
-    gate = None if status in ("closed", "cancelled") else {"phase": status, "round": round_}
-    return {"id": 7, "status": status, "gate": gate, "refusals": refusals}
+def review(status: str, round_: int = 0, refusals: int = 0) -> RunFacts:
+    gate = None if status in ("closed", "cancelled") else GatePosition(status, round_)
+    return RunFacts(
+        id=7, name="acme-law-qbr-2026-q4", client="Acme Law", client_slug="acme-law",
+        type="qbr", period="2026-q4", status=status, meeting_at=None, version=1,
+        gate=gate, refusals=refusals, installation="inst",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("status", ["needed", "scheduling", "scheduled", "prep", "delivery",
