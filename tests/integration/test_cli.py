@@ -113,6 +113,43 @@ def test_review_show_json_contract(xbr: Xbr) -> None:
     assert set(review["audit"][0]) == {"at", "from", "to", "trigger", "actor", "comment"}
 
 
+REVIEW_KEYS = [
+    "id", "name", "client", "client_slug", "type", "period", "status", "meeting_at", "version",
+    "template", "round", "budget_hours", "actual_hours", "created_at", "phase_entered_at", "gate",
+    "wake_at", "flow_run_id", "run_generation", "progress_artifact_id", "refusals",
+    "last_refusal", "tasks", "audit",
+]  # fmt: skip
+GATE_KEYS = [
+    "phase", "round", "trigger", "approval", "accountable_role", "eligible_approvers",
+    "open_required_tasks",
+]  # fmt: skip
+TASK_KEYS = [
+    "key", "phase", "title", "role", "kind", "assignee", "due", "required", "status",
+    "completed_by", "note",
+]  # fmt: skip
+
+
+def test_review_show_json_keeps_its_keys_in_order_and_every_field_of_the_read_model(
+    xbr: Xbr,
+) -> None:
+    """Scripts read `review show --json` by key; a field added to the read model shows up
+    there, after the keys scripts already know."""
+    from dataclasses import fields
+
+    from states.read.views import AuditView, GateView, ReviewView, TaskView
+
+    review_id = xbr.json("review", "start", "Client btr", "--meeting", MEETING, "--no-flow")["id"]
+    review = xbr.json("review", "show", str(review_id))
+    assert list(review) == REVIEW_KEYS
+    assert list(review["gate"]) == GATE_KEYS
+    assert list(review["tasks"][0]) == TASK_KEYS
+    assert list(review["audit"][0]) == ["at", "from", "to", "trigger", "actor", "comment"]
+    renamed = {"from_state": "from", "to_state": "to"}
+    for model, keys in [(ReviewView, REVIEW_KEYS), (GateView, GATE_KEYS), (TaskView, TASK_KEYS),
+                        (AuditView, list(review["audit"][0]))]:  # fmt: skip
+        assert sorted(renamed.get(f.name, f.name) for f in fields(model)) == sorted(keys)
+
+
 BAD_INPUT = [
     (["review", "start", "Nobody Inc", "--no-flow"], "unknown client 'Nobody Inc'"),
     (["review", "start", "Client qbr", "--type", "nope", "--no-flow"], "unknown template 'nope'"),
