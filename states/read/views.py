@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,14 +30,34 @@ def review_name(review: Review) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class GatePosition:
+class ReadModel:
+    """A typed read model; `to_json()` is its JSON form for scripts (`--json`) and templates:
+    its fields in the order declared (a subclass's after its base's), moments as ISO 8601."""
+
+    JSON_NAMES: ClassVar[dict[str, str]] = {}  # field -> its key, where the two differ
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            self.JSON_NAMES.get(f.name, f.name): _plain(getattr(self, f.name)) for f in fields(self)
+        }
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, ReadModel):
+        return value.to_json()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class GatePosition(ReadModel):
     """Where an open review waits: its phase and the round of decisions on it."""
 
     phase: str
     round: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"phase": self.phase, "round": self.round}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,19 +70,9 @@ class GateView(GatePosition):
     eligible_approvers: tuple[str, ...]
     open_required_tasks: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **GatePosition.to_json(self),
-            "trigger": self.trigger,
-            "approval": self.approval,
-            "accountable_role": self.accountable_role,
-            "eligible_approvers": list(self.eligible_approvers),
-            "open_required_tasks": list(self.open_required_tasks),
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class TaskView:
+class TaskView(ReadModel):
     """One checklist task of a review, with who holds it and who closed it."""
 
     key: str
@@ -77,25 +87,12 @@ class TaskView:
     completed_by: str | None
     note: str | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "phase": self.phase,
-            "title": self.title,
-            "role": self.role,
-            "kind": self.kind,
-            "assignee": self.assignee,
-            "due": _iso(self.due),
-            "required": self.required,
-            "status": self.status,
-            "completed_by": self.completed_by,
-            "note": self.note,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class AuditView:
+class AuditView(ReadModel):
     """One line of a review's audit trail: a move, a step or a refusal, and who made it."""
+
+    JSON_NAMES: ClassVar[dict[str, str]] = {"from_state": "from", "to_state": "to"}
 
     at: datetime
     from_state: str | None
@@ -104,19 +101,9 @@ class AuditView:
     actor: str
     comment: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "at": _iso(self.at),
-            "from": self.from_state,
-            "to": self.to_state,
-            "trigger": self.trigger,
-            "actor": self.actor,
-            "comment": self.comment,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class ReviewSummary:
+class ReviewSummary(ReadModel):
     """The short form of a review, as in lists."""
 
     id: int
@@ -128,19 +115,6 @@ class ReviewSummary:
     status: str
     meeting_at: datetime | None
     version: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "client": self.client,
-            "client_slug": self.client_slug,
-            "type": self.type,
-            "period": self.period,
-            "status": self.status,
-            "meeting_at": _iso(self.meeting_at),
-            "version": self.version,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,27 +137,6 @@ class ReviewView(ReviewSummary):
     tasks: tuple[TaskView, ...]
     audit: tuple[AuditView, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        """The `--json` contract: keys in this order, moments as ISO 8601 strings."""
-        return {
-            **ReviewSummary.to_json(self),
-            "template": self.template,
-            "round": self.round,
-            "budget_hours": self.budget_hours,
-            "actual_hours": self.actual_hours,
-            "created_at": _iso(self.created_at),
-            "phase_entered_at": _iso(self.phase_entered_at),
-            "gate": self.gate.to_json() if self.gate else None,
-            "wake_at": _iso(self.wake_at),
-            "flow_run_id": self.flow_run_id,
-            "run_generation": self.run_generation,
-            "progress_artifact_id": self.progress_artifact_id,
-            "refusals": self.refusals,
-            "last_refusal": self.last_refusal,
-            "tasks": [t.to_json() for t in self.tasks],
-            "audit": [a.to_json() for a in self.audit],
-        }
-
     def task(self, key: str) -> TaskView | None:
         """The task of this key, if the review has one."""
         return next((t for t in self.tasks if t.key == key), None)
@@ -197,14 +150,6 @@ class RunFacts(ReviewSummary):
     gate: GatePosition | None
     refusals: int
     installation: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **ReviewSummary.to_json(self),
-            "gate": self.gate.to_json() if self.gate else None,
-            "refusals": self.refusals,
-            "installation": self.installation,
-        }
 
 
 def _gate(session: Session, review: Review, template: Template) -> GateView | None:
@@ -248,17 +193,8 @@ def review_view(uow: UnitOfWork, review_id: int) -> ReviewView:
         template = review_template(review)
         return ReviewView(
             **_summary_fields(review),
-            template=review.template,
-            round=review.round,
-            budget_hours=review.budget_hours,
-            actual_hours=review.actual_hours,
-            created_at=review.created_at,
-            phase_entered_at=review.phase_entered_at,
+            **_columns(review, *_REVIEW_COLUMNS),
             gate=_gate(uow.session, review, template),
-            wake_at=review.wake_at,
-            flow_run_id=review.flow_run_id,
-            run_generation=review.run_generation,
-            progress_artifact_id=review.progress_artifact_id,
             refusals=sum(a.trigger == REFUSED for a in review.audit),
             last_refusal=_last_refusal(review),
             tasks=tuple(_task(t) for t in review.tasks),
@@ -283,14 +219,19 @@ def _task(task: ReviewTask) -> TaskView:
 
 
 def _audit(entry: AuditEntry) -> AuditView:
-    return AuditView(
-        at=entry.at,
-        from_state=entry.from_state,
-        to_state=entry.to_state,
-        trigger=entry.trigger,
-        actor=entry.actor,
-        comment=entry.comment,
-    )
+    return AuditView(**_columns(entry, *(f.name for f in fields(AuditView))))
+
+
+def _columns(row: object, *names: str) -> dict[str, Any]:
+    """The row's attributes of these names, for a read model's fields of the same names."""
+    return {name: getattr(row, name) for name in names}
+
+
+# ReviewView's fields read straight from the review's columns
+_REVIEW_COLUMNS = (
+    "template", "round", "budget_hours", "actual_hours", "created_at", "phase_entered_at",
+    "wake_at", "flow_run_id", "run_generation", "progress_artifact_id",
+)  # fmt: skip
 
 
 def _last_refusal(review: Review) -> str | None:
