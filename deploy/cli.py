@@ -10,14 +10,23 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 import bootstrap
 from bootstrap import prefect_env
-from deploy import metrics_cli, render, stack, staging_cli
-from deploy.context import AsOpt, JsonOpt, catalog, engine, settings, uow
+from deploy import faults, metrics_cli, render, stack, staging_cli
+from deploy.context import (
+    AsOpt,
+    JsonOpt,
+    MessageId,
+    ReviewId,
+    catalog,
+    engine,
+    settings,
+    uow,
+)
 from flows.wake import follow_up
 from states import directory
 from states.calendar.opening import start_review
@@ -68,8 +77,6 @@ app.command("feedback")(staging_cli.feedback_command)
 app.command("report")(staging_cli.report_command)
 client_app.command("thresholds")(staging_cli.thresholds_command)
 app.command("metrics")(metrics_cli.metrics_command)
-
-errors = Console(stderr=True)
 
 
 @app.command()
@@ -184,7 +191,7 @@ def client_assign(
 ) -> None:
     """Make a person cover a role for this client (its vCIO, account manager, contact...)."""
     directory.assign_role(uow(), name, role, email)
-    render.console.print(f"{email} covers {role} for {name}")
+    render.say(f"{email} covers {role} for {name}")
 
 
 @template_app.command("list")
@@ -266,11 +273,10 @@ def _attach_new_run(review_id: int) -> str | None:
         return run_url(attach_new_run(uow, review_id))
     except (httpx.HTTPError, ObjectNotFound) as refused:
         reason = str(refused).splitlines()[0] if str(refused) else type(refused).__name__
-        errors.print(
+        render.warn(
             f"review {review_id} is kept, but Prefect did not make its flow run now ({reason});"
-            " the next sweep makes it (or run `xbr sweep`)",
-            markup=False, highlight=False, soft_wrap=True,
-        )  # fmt: skip
+            " the next sweep makes it (or run `xbr sweep`)"
+        )
         return None
 
 
@@ -306,7 +312,7 @@ def review_list(
 
 
 @review_app.command("show")
-def review_show(review_id: int, as_json: JsonOpt = False) -> None:
+def review_show(review_id: ReviewId, as_json: JsonOpt = False) -> None:
     """A review with its gate, tasks and audit trail."""
     data = views.review_view(uow(), review_id)
     render.out(as_json, data, lambda: render.review(data))
@@ -314,7 +320,7 @@ def review_show(review_id: int, as_json: JsonOpt = False) -> None:
 
 @task_app.command("done")
 def task_done(
-    review_id: int,
+    review_id: ReviewId,
     task_key: str,
     actor: AsOpt,
     note: Annotated[str | None, typer.Option()] = None,
@@ -328,7 +334,7 @@ def task_done(
 
 @task_app.command("skip")
 def task_skip(
-    review_id: int,
+    review_id: ReviewId,
     task_key: str,
     actor: AsOpt,
     reason: Annotated[str, typer.Option(help="Why this review does not need it.")] = "",
@@ -344,12 +350,12 @@ def _after(review_id: int, what: str, round_before: int, actor: str) -> None:
     data = views.review_view(uow(), review_id)
     waiting = ", ".join(data.gate.open_required_tasks) if data.gate else ""
     tail = f"; still open in {data.status}: {waiting}" if waiting else ""
-    render.console.print(f"{what}; review {review_id} is in {data.status}{tail}{note}")
+    render.say(f"{what}; review {review_id} is in {data.status}{tail}{note}")
 
 
 def _decide(
     kind: DecisionKind,
-    review_id: int,
+    review_id: ReviewId,
     actor: str,
     phase: str | None,
     comment: str,
@@ -378,7 +384,7 @@ MeetingOpt = Annotated[str | None, typer.Option(help="Meeting date, ISO, client'
 
 def _decision_command(kind: DecisionKind, help_text: str) -> None:
     def command(
-        review_id: int,
+        review_id: ReviewId,
         actor: AsOpt,
         phase: PhaseOpt = None,
         comment: CommentOpt = "",
@@ -563,7 +569,7 @@ def outbox_list(
 
 
 @outbox_app.command("retry")
-def outbox_retry(message_id: int, as_json: JsonOpt = False) -> None:
+def outbox_retry(message_id: MessageId, as_json: JsonOpt = False) -> None:
     """Send one notice again now, on the channels that have not had it."""
     from notifications.outbox import deliver_due, retry
 
@@ -587,7 +593,7 @@ def web_command(
     from deploy import board_page, notifier, web
 
     uow()  # refuse an unmigrated database before listening
-    render.console.print(f"board at {board_page.board_url(settings(), port)}", soft_wrap=True)
+    render.say(f"board at {board_page.board_url(settings(), port)}", soft_wrap=True)
     stop = notifier.start_in_thread(settings(), bootstrap.root().uow)
     try:
         web.serve(
@@ -598,27 +604,64 @@ def web_command(
 
 
 def run(argv: list[str]) -> int:
-    """Run one command line and return its exit code; user errors are one line on stderr."""
+    """Run one command line and return its exit code: 0 done, 2 refused (bad input, one line
+    on stderr naming the thing and the fix), 1 a fault in xbr (one line with the path of a log
+    holding the traceback)."""
     bootstrap.reset()  # each command line reads the environment afresh
     try:
-        app(args=argv, prog_name="xbr")
+        code = app(args=argv, prog_name="xbr", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except typer.Abort:
+        render.warn("aborted")
+        return 130
+    except typer.TyperException as exc:  # Click's usage errors: a missing or malformed argument
+        return _usage_error(exc)
     except XbrError as exc:
         _fail(str(exc))
+    except ValidationError as exc:  # the environment's settings
+        _fail(_settings_error(exc))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         _fail(
             f"cannot use the database {make_url(settings().url)!r}: {reason}; "
             "check XBR_DATABASE_URL or run `xbr init`"
         )
+    except Exception:  # a fault in xbr: one line here, the whole story in a log
+        render.warn(f"error: {faults.record(argv, _home())}")
+        return 1
     finally:
         bootstrap.reset()  # and closes its database (tests run many in one process)
     return 2
 
 
+def _usage_error(exc: typer.TyperException) -> int:
+    context = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+        render.say(context.get_help())  # `xbr review` alone: what it can do
+        return 2
+    command = " ".join(["xbr", *context.command_path.split()[1:]]) if context else "xbr"
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    _fail(f"{message.rstrip('.')}; see `{command} --help`")
+    return int(getattr(exc, "exit_code", 2))
+
+
+def _home() -> Path | None:
+    try:
+        return settings().home
+    except Exception:  # the settings themselves may be what failed
+        return None
+
+
 def _fail(message: str) -> None:
-    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    render.warn(f"error: {message}")
+
+
+def _settings_error(exc: ValidationError) -> str:
+    problem = exc.errors(include_url=False)[0]
+    field = "_".join(str(part) for part in problem["loc"]).upper()
+    return f"XBR_{field}: {problem['msg'].lower()}; set it to a valid value or unset it"
 
 
 def main() -> None:

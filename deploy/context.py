@@ -15,6 +15,11 @@ from states.templates.schema import Template
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOpt = Annotated[str, typer.Option("--as", help="Email of the person acting.")]
+# ids are the database's integers: a larger number names nothing and is refused as input
+MAX_ID = 2**31 - 1
+ReviewId = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The review's number.")]
+MessageId = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The outbox message's id.")]
+TicketId = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The ticket's id.")]
 
 
 def settings() -> Settings:

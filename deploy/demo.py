@@ -32,7 +32,7 @@ from rich.table import Table
 import bootstrap
 from deploy.cli import run
 from deploy.mailbox import Mailbox
-from deploy.render import console
+from deploy.render import console, say
 from deploy.stack import free_port
 from states import directory
 from states.read import views
@@ -118,7 +118,7 @@ def refused_form_decision(review_id: int) -> None:
     deadline = time.monotonic() + 90
     while review(review_id).refusals == 0 and time.monotonic() < deadline:
         time.sleep(0.3)
-    console.print(f"refused and suspended again: {review(review_id).last_refusal}")
+    say(f"refused and suspended again: {review(review_id).last_refusal}")
 
 
 def page_links(message: Any) -> list[str]:

@@ -63,7 +63,8 @@ def show(data: dict[str, Any], png: Path | None) -> None:
     """The metrics for people: the headline numbers, then a table per metric."""
     lead, flow, hours = data["lead_time"], data["throughput"], data["hours"]
     lines = [
-        f"[bold]Lean metrics[/] {data['since']} to {data['until']} ({data['timezone']})",
+        f"[bold]Lean metrics[/] {data['since']} to {data['until']} "
+        f"({render.safe(data['timezone'])})",
         f"lead time, needed to closed: median {_d(lead['median_days'])}, "
         f"85% within {_d(lead['p85_days'])}",
         f"throughput: {flow['closed']} closed, {flow['per_week']:g} a week (goal "

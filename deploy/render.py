@@ -1,20 +1,51 @@
-"""Rich renderings of reviews, lists, templates and the board for people at a terminal."""
+"""Rich renderings of reviews, lists, templates and the board for people at a terminal.
+
+Every value from a person, a file or the network is data here: control characters (escape
+sequences, carriage returns, bidirectional overrides) never reach the terminal, and a value is
+never read as Rich markup (`safe` in markup we write, plain `Text` in table cells, `say` for
+a line of text).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from states.read.views import ReviewView
 from states.templates.schema import Template
 
-console = Console()
+# C0 and C1 controls but newline and tab, and the bidirectional overrides that reorder text
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(value: object) -> str:
+    """A value as a terminal may show it: without control characters (newlines kept)."""
+    return _CONTROLS.sub("", str(value))
+
+
+def safe(value: object) -> str:
+    """A value to put into Rich markup we write: shown as it is, never read as markup."""
+    return escape(clean(value))
+
+
+class _Terminal(Console):
+    """A console that drops control characters from every string it renders, ours or data."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(clean(text), **options)
+
+
+console = _Terminal()
+errors = _Terminal(stderr=True)
 STATUS_STYLE = {"done": "green", "skipped": "dim", "open": "yellow"}
 
 
@@ -29,13 +60,24 @@ def _plain(value: Any) -> Any:
 
 
 def out(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
-    """JSON for scripts, or the human form: a line of text or a rendering function."""
+    """JSON for scripts, or the human form: a line of text (shown as it is) or a rendering
+    function."""
     if as_json:
         emit_json(data)
     elif callable(human):
         human()
     else:
-        console.print(human)
+        say(human)
+
+
+def say(text: str, **options: Any) -> None:
+    """A line of text with values in it, shown as it is: no markup, no control characters."""
+    console.print(clean(text), markup=False, highlight=False, **options)
+
+
+def warn(text: str) -> None:
+    """A line on standard error, shown as it is."""
+    errors.print(clean(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def _when(moment: datetime | None) -> str:
@@ -46,18 +88,18 @@ def review(data: ReviewView) -> None:
     """One review: header, gate, checklist, audit trail."""
     gate = data.gate
     lines = [
-        f"[bold]{data.name}[/]  (review {data.id}, template {data.template})",
+        f"[bold]{safe(data.name)}[/]  (review {data.id}, template {safe(data.template)})",
         f"status [bold]{data.status}[/]  round {data.round}  meeting {_when(data.meeting_at)}",
         f"hours {data.actual_hours:g} of {data.budget_hours:g} budgeted",
     ]
     if gate:
-        who = ", ".join(gate.eligible_approvers) or "nobody holds the role yet"
-        waiting = ", ".join(gate.open_required_tasks) or "nothing: ready to approve"
+        who = safe(", ".join(gate.eligible_approvers) or "nobody holds the role yet")
+        waiting = safe(", ".join(gate.open_required_tasks) or "nothing: ready to approve")
         lines.append(
             f"gate [bold]{gate.trigger}[/] by {gate.accountable_role} ({who}); "
             f"waiting for: {waiting}"
         )
-    console.print(Panel("\n".join(lines), title=data.client, expand=False))
+    console.print(Panel("\n".join(lines), title=_text(data.client), expand=False))
     tasks = Table(title="Tasks")
     tasks.add_column("key", no_wrap=True)  # keys and emails are typed back into commands
     tasks.add_column("title", overflow="fold", min_width=16)
@@ -68,15 +110,15 @@ def review(data: ReviewView) -> None:
     for t in data.tasks:
         if t.phase != phase:
             phase = t.phase
-            tasks.add_row(f"[bold]{phase}[/]", end_section=False)
+            tasks.add_row(f"[bold]{safe(phase)}[/]", end_section=False)
         style = STATUS_STYLE.get(t.status, "")
         status = t.status + ("" if t.required else "?")
         tasks.add_row(
-            f"  {t.key}",
-            t.title,
-            t.assignee or f"[red]{t.role}?[/]",
+            _text(f"  {t.key}"),
+            _text(t.title),
+            _text(t.assignee) if t.assignee else f"[red]{safe(t.role)}?[/]",
             t.due.date().isoformat() if t.due else "-",
-            f"[{style}]{status}[/]",
+            f"[{style}]{safe(status)}[/]",
         )
     console.print(tasks)
     audit = Table(title="Audit trail")
@@ -85,13 +127,13 @@ def review(data: ReviewView) -> None:
         audit.add_column(column, overflow="fold")
     for a in data.audit:
         step = f"{a.from_state or ''} -> {a.to_state}" if a.from_state != a.to_state else a.to_state
-        audit.add_row(_when(a.at)[5:16], step, a.trigger, a.actor, a.comment)
+        audit.add_row(_when(a.at)[5:16], *map(_text, (step, a.trigger, a.actor, a.comment)))
     console.print(audit)
 
 
 def rows(title: str, columns: list[str], items: list[dict[str, Any]]) -> None:
     """A plain table of dicts."""
-    table = Table(title=title)
+    table = Table(title=_text(title))
     for column in columns:
         table.add_column(column, overflow="fold")
     for item in items:
@@ -99,20 +141,25 @@ def rows(title: str, columns: list[str], items: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def _cell(value: Any) -> str:
+def _text(value: object) -> Text:
+    """A table cell that shows the value as it is (None as nothing)."""
+    return Text("" if value is None else clean(value))
+
+
+def _cell(value: Any) -> Text:
     if value is None:
-        return "-"
+        return Text("-")
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+        return Text(clean(", ".join(str(v) for v in value)))
+    return Text(clean(value))
 
 
 def template(t: Template) -> None:
     """A template: per phase its RACI, limits and tasks."""
     console.print(
         Panel(
-            f"[bold]{t.title}[/] ({t.name}, type {t.review_type}, {t.cadence}, "
-            f"{t.budget_hours:g} h)\n{t.description.strip()}",
+            f"[bold]{safe(t.title)}[/] ({safe(t.name)}, type {safe(t.review_type)}, "
+            f"{t.cadence}, {t.budget_hours:g} h)\n{safe(t.description.strip())}",
             expand=False,
         )
     )
@@ -127,7 +174,7 @@ def template(t: Template) -> None:
         for task in spec.tasks:
             due = f"{task.due.anchor}{task.due.business_days:+d}bd" if task.due else "-"
             optional = "" if task.required else " (optional)"
-            console.print(f"   {task.key:<36} {task.role:<18} {due:<18} {task.title}{optional}")
+            say(f"   {task.key:<36} {task.role:<18} {due:<18} {task.title}{optional}")
 
 
 def board(columns: list[dict[str, Any]]) -> None:
@@ -155,10 +202,10 @@ def _board_card(card: dict[str, Any]) -> str:
     if card["overdue_tasks"]:
         flags.append(f"[red]{len(card['overdue_tasks'])} overdue[/]")
     if card["queued_for"]:
-        flags.append(f"[yellow]waits for {card['queued_for']}[/]")
+        flags.append(f"[yellow]waits for {safe(card['queued_for'])}[/]")
     meeting = card["meeting_at"][:10] if card["meeting_at"] else "no date"
     return (
-        f"#{card['id']} {card['client']}\n{card['type']} {meeting}\n"
+        f"#{card['id']} {safe(card['client'])}\n{safe(card['type'])} {meeting}\n"
         f"{card['age_days']:g} d {' '.join(flags)}"
     )
 
@@ -170,7 +217,7 @@ def channel_results(title: str, results: dict[str, str], status: str = "no chann
     table.add_column("result", overflow="fold")
     for channel, result in results.items():
         style = "green" if result == "sent" else "red"
-        table.add_row(channel, f"[{style}]{result}[/{style}]")
+        table.add_row(_text(channel), Text(clean(result), style=style))
     if not results:
         table.add_row("-", status)
     console.print(table)

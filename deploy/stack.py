@@ -106,7 +106,7 @@ async def _serve(settings: Settings, limit: int, ready: Callable[[], None]) -> N
 
 def _recover() -> None:
     """Runs interrupted by a stopped runner get new runs; reviews whose date came wake."""
-    from deploy.render import console
+    from deploy.render import console, safe
     from tasks.flow_runs import crash_orphaned_runs
     from tasks.sweeping import reattach_lost_runs, wake_due_reviews
 
@@ -115,7 +115,7 @@ def _recover() -> None:
         reattach_lost_runs.fn()
         wake_due_reviews.fn()
     except Exception as exc:  # the sweeper retries every few minutes: start anyway
-        console.print(f"[yellow]recovery at start-up failed, the sweeper retries: {exc}")
+        console.print(f"[yellow]recovery at start-up failed, the sweeper retries: {safe(exc)}")
 
 
 def running_pid(settings: Settings) -> int | None:
@@ -178,7 +178,7 @@ def _stop_on_sigterm(cleanup: Callable[[], None]) -> None:
 def up(root: Root, port: int | None, limit: int = 8) -> None:
     """Run the stack in the foreground; Ctrl-C or SIGTERM stops all of it."""
     settings = root.settings
-    from deploy.render import console
+    from deploy.render import console, say
 
     settings.home.mkdir(parents=True, exist_ok=True)
     _stop_stale_server(settings)
@@ -201,7 +201,7 @@ def up(root: Root, port: int | None, limit: int = 8) -> None:
             stack_file(settings).write_text(
                 json.dumps({**stack, "pid": os.getpid(), "server_pid": server_pid})
             )
-            console.print(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
+            say(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
 
         page = _start_page(root)
         notifier = notifier_thread(settings, root.uow)
@@ -221,16 +221,16 @@ def up(root: Root, port: int | None, limit: int = 8) -> None:
 def _start_page(root: Root) -> tuple[Any, threading.Thread] | None:
     """The approval page beside the runner; reviews go on without it if its port is taken."""
     from deploy import board_page, web
-    from deploy.render import console
+    from deploy.render import console, safe, say
 
     try:
         root.migrated_uow()  # refuse an unmigrated database once, before listening
         page = web.start_in_thread(root.settings, root.uow)
     except XbrError as exc:
-        console.print(f"[yellow]approval page not started: {exc}[/yellow]")
+        console.print(f"[yellow]approval page not started: {safe(exc)}[/yellow]")
         return None
-    console.print(f"approval page at {root.settings.page_url}")
-    console.print(f"board at {board_page.board_url(root.settings)}", soft_wrap=True)
+    say(f"approval page at {root.settings.page_url}")
+    say(f"board at {board_page.board_url(root.settings)}", soft_wrap=True)
     return page
 
 

@@ -1,4 +1,10 @@
-"""What people read: a title, a Markdown body and the email's HTML for each kind of message."""
+"""What people read: a title, a Markdown body and the email's HTML for each kind of message.
+
+Every value from the data is text in a message: it is escaped for Markdown (no link, image,
+code or HTML comes from a name or a comment; line breaks become spaces) before the Markdown is
+rendered, and the email's HTML is cleaned by an allow-list (nh3) as a second wall. Links and
+images come only from xbr's own templates.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ from functools import cache
 from typing import Any
 
 import markdown
-from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined, select_autoescape
+import nh3
+from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from states.calendar.business_days import zone as time_zone
@@ -44,14 +52,15 @@ def render(kind: str, context: dict[str, Any]) -> Message:
     if kind not in KINDS:
         raise InvalidInput(f"unknown message kind {kind!r}; use one of {', '.join(KINDS)}")
     plain, escaped = _environments()
-    # Data can hold newlines (a comment, a title typed with one): a title stays one line.
     title = " ".join(plain.get_template(f"{kind}.title.j2").render(context).split())
     body = plain.get_template(f"{kind}.md.j2").render(context)
     # python-markdown passes raw HTML through, so the HTML is converted from a second rendering
-    # of the same template in which every value from the data is already HTML-escaped.
+    # of the same template in which every value from the data is also HTML-escaped.
     source = escaped.get_template(f"{kind}.md.j2").render(context)
     html = escaped.get_template("email.html.j2").render(
-        context, title=title, body=Markup(markdown.markdown(source))
+        context,
+        title=_ESCAPED.sub(r"\1", title),  # shown as text there, not read as Markdown
+        body=Markup(clean_html(markdown.markdown(source))),
     )
     return Message(title=title, markdown=_BLANK_LINES.sub("\n\n", body).strip() + "\n", html=html)
 
@@ -118,16 +127,72 @@ def _require(*values: object) -> None:
             value._fail_with_undefined_error()
 
 
+# What makes Markdown of text: emphasis, code, links and images, raw HTML, autolinks, and
+# the cells of a table.
+# ("_" stays: inside a word it emphasises nothing, and it is common in names and addresses.)
+# Where the text is HTML-escaped too, "<" and ">" are entities already.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
+_MARKDOWN_SPECIAL_IN_HTML = re.compile(r"([\\`*\[\]|])")
+_ESCAPED = re.compile(r"\\([\\`*\[\]<>|])")
+_LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The email's HTML: what Markdown makes of xbr's templates, and nothing else
+_HTML_TAGS = {
+    *("p", "br", "hr", "strong", "em", "code", "pre", "blockquote", "a"),
+    *("ul", "ol", "li", "h1", "h2", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td"),
+}
+
+
+def markdown_text(value: object, html_escaped: bool = False) -> str:
+    """A value as text inside Markdown: on one line, its Markdown characters escaped (but
+    "<" and ">" when the text is HTML-escaped after)."""
+    text = _CONTROLS.sub("", _LINE_BREAKS.sub(" ", str(value)))
+    special = _MARKDOWN_SPECIAL_IN_HTML if html_escaped else _MARKDOWN_SPECIAL
+    return special.sub(r"\\\1", text)
+
+
+def clean_html(html: str) -> str:
+    """HTML rendered from Markdown, cut to the tags a message uses and links to web and mail
+    addresses."""
+    return nh3.clean(
+        html,
+        tags=_HTML_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+    )
+
+
+@pass_context
+def markdown_values(context: Context, value: object) -> object:
+    """Jinja's finalize for templates that write Markdown (*.md.j2, *.title.j2): each
+    `{{ value }}` escaped for Markdown; Markup (a macro's output) passes as it is. Where the
+    environment's global `html` is true, the text is HTML-escaped after."""
+    if isinstance(value, Markup) or not _is_markdown(context.name):
+        return value
+    if context.environment.globals.get("html"):
+        return markdown_text(value, html_escaped=True)
+    text = markdown_text(value)
+    return Markup(text) if context.eval_ctx.autoescape else text
+
+
+def _is_markdown(name: str | None) -> bool:
+    return name is not None and name.endswith((".md.j2", ".title.j2", "_macros.j2"))
+
+
 @cache
 def _environments() -> tuple[Environment, Environment]:
-    """(plain, escaped): Markdown with the data as written, and with every value HTML-escaped."""
-    # "html.j2": select_autoescape matches the end of the name, and "email.html.j2" ends in .j2.
-    plain = _environment(select_autoescape(["html", "html.j2"]))
-    return plain, _environment(True)
+    """(plain, escaped): Markdown with the data escaped for Markdown, and escaped for Markdown
+    and HTML (what becomes the email's HTML)."""
+    plain = _environment(html=False)
+    return plain, _environment(html=True)
 
 
 def template_environment(
-    package: str, folder: str, autoescape: bool | Callable[[str | None], bool]
+    package: str,
+    folder: str,
+    autoescape: bool | Callable[[str | None], bool],
+    finalize: Callable[..., object] | None = None,
 ) -> Environment:
     """A strict Jinja2 environment on a package's templates, with xbr's filters for dates in
     a zone (`local`), review types, phases and roles."""
@@ -137,6 +202,7 @@ def template_environment(
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
     env.filters.update(
         local=local_time, review_type=review_type_label, phase=phase_label, role=role_label
@@ -144,7 +210,9 @@ def template_environment(
     return env
 
 
-def _environment(autoescape: bool | Callable[[str | None], bool]) -> Environment:
-    env = template_environment("notifications", "templates", autoescape)
+def _environment(html: bool) -> Environment:
+    # Both escape: a macro's output is then Markup, escaped once inside it, not again outside.
+    env = template_environment("notifications", "templates", True, markdown_values)
+    env.globals["html"] = html
     env.filters.update(first_name=_first_name, whole=_whole)
     return env

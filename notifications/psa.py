@@ -1,5 +1,8 @@
 """Follow-up tickets for the MSP's PSA: one CSV file of them all, and a JSON webhook per ticket.
 
+A cell that a spreadsheet would run as a formula (=, +, -, @, tab, carriage return first) is
+written with a leading apostrophe: a client called "=2+5" stays a name when the file is opened.
+
 The CSV file is rewritten whole from the database (to a temporary file, then renamed), so a
 retried or replayed export never adds a line twice. The webhook carries the outbox's dedupe key
 as an Idempotency-Key header, so the PSA side can drop a resend after a crash.
@@ -35,9 +38,21 @@ def write_csv(uow: UnitOfWork, path: Path) -> Path:
     with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
     os.replace(partial, path)
     return path
+
+
+# A cell a spreadsheet would run as a formula (OWASP's CSV injection rule)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A text value that a spreadsheet would read as a formula gets a leading apostrophe, so
+    it shows as the text it is; numbers and other text are written as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def masked(url: str) -> str:

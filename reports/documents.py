@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-from notifications.messages import local_time, template_environment
+from notifications.messages import local_time, markdown_values, template_environment
 from states.calendar.business_days import zone as time_zone
 from states.staging.assessment import GREEN_FROM, PENALTY, YELLOW_FROM, color
 
@@ -280,7 +280,9 @@ _TEAMS = {
 
 @cache
 def _environment() -> Environment:
-    # Only the HTML report escapes: Markdown shows the data as written.
-    env = template_environment("reports", "templates", select_autoescape(["html.j2"]))
+    # The HTML report escapes for HTML, the Markdown documents for Markdown.
+    env = template_environment(
+        "reports", "templates", select_autoescape(["html.j2"]), markdown_values
+    )
     env.filters.update(day=_day, month=_month, team=_team, oneline=_oneline, moved=_moved)
     return env

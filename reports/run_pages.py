@@ -1,12 +1,23 @@
 """What a review shows on its flow run, as Markdown: the checklist, the Resume form's
-description and the run's progress."""
+description and the run's progress. Every value from the data is escaped for Markdown (`md`);
+a table artifact's cells are one line of text (`cell`)."""
 
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 
+from notifications.messages import markdown_text as md
 from states.read.views import ReviewView
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+
+
+def cell(value: object) -> object:
+    """A table artifact's cell: text on one line without control characters; numbers and
+    None as they are."""
+    return _CONTROLS.sub(" ", value).strip() if isinstance(value, str) else value
 
 
 def run_url(flow_run_id: str | None) -> str | None:
@@ -27,7 +38,7 @@ def checklist_markdown(review: ReviewView) -> str:
         return "_No tasks in this phase._"
     marks = {"done": "x", "skipped": "-", "open": " "}
     return "\n".join(
-        f"- [{marks[t.status]}] `{t.key}` {t.title} — {t.assignee or t.role}, "
+        f"- [{marks[t.status]}] `{md(t.key)}` {md(t.title)} — {md(t.assignee or t.role)}, "
         f"due {day(t.due)}{'' if t.required else ' (optional)'}"
         for t in rows
     )
@@ -37,21 +48,21 @@ def gate_description(review: ReviewView) -> str:
     """The Resume form's description: any refusal first, then what the gate needs."""
     gate = review.gate
     if gate is None:
-        return f"### {review.name}: {review.status}"
+        return f"### {md(review.name)}: {review.status}"
     lines = []
     if review.last_refusal:
-        lines += [f"> **Refused:** {review.last_refusal}", ""]
+        lines += [f"> **Refused:** {md(review.last_refusal)}", ""]
     meeting = review.meeting_at.isoformat() if review.meeting_at else "not set"
     lines += [
-        f"### {review.name}: {gate.phase} gate (round {gate.round})",
+        f"### {md(review.name)}: {gate.phase} gate (round {gate.round})",
         f"Approver: **{gate.accountable_role}** "
-        f"({', '.join(gate.eligible_approvers) or 'nobody holds the role yet'}).",
+        f"({md(', '.join(gate.eligible_approvers)) or 'nobody holds the role yet'}).",
         f"Meeting: {meeting}.",
         "",
         checklist_markdown(review),
     ]
     if gate.open_required_tasks:
-        lines += ["", f"Still open: {', '.join(gate.open_required_tasks)}."]
+        lines += ["", f"Still open: {md(', '.join(gate.open_required_tasks))}."]
     return "\n".join(lines)
 
 

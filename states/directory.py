@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
@@ -15,8 +15,7 @@ from states.store.db import UnitOfWork, read_unread
 from states.store.models import TASK_IS_OPEN, Client, ClientRole, Person, PersonRole, ReviewTask
 from states.templates.catalog import pick
 from states.templates.schema import Cadence, Role, Template
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from states.text import parse_name
 
 
 def client_slug(name: str) -> str:
@@ -35,11 +34,15 @@ def parse_role(text: str) -> Role:
 
 
 def parse_email(text: str) -> str:
-    """A plausible email address, lower-cased."""
-    email = text.strip().lower()
-    if not _EMAIL.match(email):
-        raise InvalidInput(f"{text!r} is not an email address; use e.g. jo@msp.example")
-    return email
+    """A valid email address (by its standard; no lookup of the domain), lower-cased."""
+    try:
+        checked = validate_email(text.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        shown = repr(text[:80]) + ("..." if len(text) > 80 else "")
+        raise InvalidInput(
+            f"{shown} is not an email address ({str(error).rstrip('.')}); use e.g. jo@msp.example"
+        ) from None
+    return checked.normalized.lower()
 
 
 def person_by_email(session: Session, email: str) -> Person:
@@ -65,12 +68,11 @@ def add_person(uow: UnitOfWork, name: str, email: str, roles: list[str]) -> Pers
     """Add a person, or give an existing one (same email) the extra roles."""
     email = parse_email(email)
     wanted = {parse_role(r) for r in roles}
-    if not name.strip():
-        raise InvalidInput("a person needs a name; give it as the first argument")
+    name = parse_name(name, "person")
     with uow:
         person = uow.session.scalar(select(Person).where(Person.email == email))
         if person is None:
-            person = Person(name=name.strip(), email=email)
+            person = Person(name=name, email=email)
             uow.session.add(person)
         person.role_rows.extend(PersonRole(role=r) for r in sorted(wanted - set(person.roles)))
         uow.commit()
@@ -98,8 +100,7 @@ def add_client(
     catalog: dict[str, Template],
 ) -> Client:
     """Add a client with its review cadence, default template and time zone."""
-    if not name.strip():
-        raise InvalidInput("a client needs a name; give it as the first argument")
+    name = parse_name(name, "client")
     try:
         Cadence(cadence)
     except ValueError:
@@ -112,13 +113,13 @@ def add_client(
         raise InvalidInput(f"client name {name!r} has no letters or digits; give it a real name")
     with uow:
         taken = uow.session.scalar(select(Client.name).where(Client.slug == slug).limit(1))
-        if taken is not None and taken != name.strip():
+        if taken is not None and taken != name:
             raise InvalidInput(
                 f"client {name!r} would share the folder and tag {slug!r} with {taken!r}; "
                 "choose a name that differs in letters or digits"
             )
         client = Client(
-            name=name.strip(),
+            name=name,
             slug=slug,
             cadence=cadence,
             template=template_name,

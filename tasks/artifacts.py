@@ -13,8 +13,9 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
+from notifications.messages import markdown_text as md
 from reports.documents import agenda_markdown, summary_markdown
-from reports.run_pages import day, gate_description, progress, run_url
+from reports.run_pages import cell, day, gate_description, progress, run_url
 from states.lifecycle.run_records import remember_progress_artifact
 from states.read.views import ReviewView
 from states.store.db import UnitOfWork
@@ -28,15 +29,15 @@ def publish(uow: UnitOfWork, review: ReviewView) -> None:
         table=[
             {
                 "phase": t.phase,
-                "task": t.key,
-                "title": t.title,
-                "assignee": t.assignee or t.role,
+                "task": cell(t.key),
+                "title": cell(t.title),
+                "assignee": cell(t.assignee or t.role),
                 "due": day(t.due, missing=""),
                 "status": t.status,
             }
             for t in review.tasks
         ],
-        description=f"Checklist of {review.name}",
+        description=f"Checklist of {md(review.name)}",
     )
     done, note = progress(review), f"{review.name}: {review.status}"
     if review.progress_artifact_id:
@@ -45,7 +46,7 @@ def publish(uow: UnitOfWork, review: ReviewView) -> None:
         artifact_id = create_progress_artifact(done, key=f"{key}-progress", description=note)
         remember_progress_artifact(uow, review.id, str(artifact_id))
     links = [f"- Flow run: {run_url(review.flow_run_id)}"] if review.flow_run_id else []
-    summary = [f"## {review.name}", f"Status: **{review.status}**", *links]
+    summary = [f"## {md(review.name)}", f"Status: **{review.status}**", *links]
     if review.gate:
         summary += ["", gate_description(review)]
     create_markdown_artifact(
@@ -63,25 +64,25 @@ def publish_assessment(data: dict[str, Any]) -> None:
     create_table_artifact(
         key=f"{key}-scorecard",
         table=[
-            {k: row[k] for k in ("label", "score", "color", "baseline", "change")}
+            {k: cell(row[k]) for k in ("label", "score", "color", "baseline", "change")}
             for row in data["scorecard"]
         ],
-        description=f"Scorecard of {data['review']['name']} against the baseline",
+        description=f"Scorecard of {md(data['review']['name'])} against the baseline",
     )
     create_table_artifact(
         key=f"{key}-findings",
         table=[
             {
                 "severity": f["severity"],
-                "category": f["category_label"],
-                "finding": f["title"],
+                "category": cell(f["category_label"]),
+                "finding": cell(f["title"]),
                 "new": "recurring" if f["recurring"] else "new",
-                "disposition": f["disposition"],
-                "ticket": f["ticket"]["title"] if f["ticket"] else "",
+                "disposition": cell(f["disposition"]),
+                "ticket": cell(f["ticket"]["title"]) if f["ticket"] else "",
             }
             for f in data["findings"]
         ],
-        description=f"Findings of {data['review']['name']}",
+        description=f"Findings of {md(data['review']['name'])}",
     )
     if status in AGENDA_FROM:
         create_markdown_artifact(

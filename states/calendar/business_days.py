@@ -82,14 +82,26 @@ def due_at(anchor: date | None, business_days: int, tz: ZoneInfo, hour: int) -> 
     return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
 
 
-def parse_moment(text: str, tz: ZoneInfo, what: str = "--meeting") -> datetime:
-    """An ISO date or date-time; without an offset it is read in `tz`. Returned in UTC."""
+# How far ahead a meeting may be set: further is a typo (2062 for 2026), and far dates
+# overflow once moved between time zones.
+MEETING_HORIZON = timedelta(days=3 * 365)
+
+
+def parse_moment(text: str, tz: ZoneInfo, what: str = "{meeting}") -> datetime:
+    """An ISO date or date-time at most three years ahead; without an offset it is read in
+    `tz`. Returned in UTC."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = datetime.fromisoformat(text.strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(
-            f"{what} {text!r} is not an ISO date-time; use e.g. 2026-12-15T14:00"
+            f"{what} {text[:40]!r} is not an ISO date-time; use e.g. 2026-12-15T14:00"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
+    if moment > datetime.now(UTC) + MEETING_HORIZON:
+        raise InvalidInput(
+            f"{what} {moment.date().isoformat()} is more than three years ahead; "
+            "give a date within three years"
+        )
+    return moment

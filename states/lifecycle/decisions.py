@@ -6,6 +6,7 @@ makes the loser of a race fail with "already decided" instead of deciding twice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from states.lifecycle.steps import build_gate, record_step, settle
 from states.notices.planning import invite
 from states.store.db import UnitOfWork
 from states.store.models import Decision, Person, Review, ReviewTask, utcnow
+from states.text import check_text
+
+# hours worked on one task, as one entry: more is a typo (a day's work at most)
+HOURS_PER_ENTRY = 24
 
 
 class DecisionKind(StrEnum):
@@ -119,6 +124,7 @@ def decide(
 ) -> DecisionResult:
     """Apply one decision to a review's current gate, or refuse it and change nothing."""
     now = now or utcnow()
+    check_text(request.comment, "the comment ({comment})")
     with uow, _first_writer_wins(request.review_id):
         session = uow.session
         review = load_review(session, request.review_id, for_update=True)
@@ -252,8 +258,12 @@ def complete_task(
 ) -> None:
     """Mark a task done; hours worked add to the review's actual hours."""
     now = now or utcnow()
-    if hours is not None and not 0 <= hours <= 1000:
-        raise InvalidInput(f"--hours {hours} is out of range; give the hours worked, e.g. 1.5")
+    check_text(note, "the note (--note)")
+    if hours is not None and not (math.isfinite(hours) and 0 <= hours <= HOURS_PER_ENTRY):
+        raise InvalidInput(
+            f"--hours {hours} is out of range; give the hours worked on it, from 0 to "
+            f"{HOURS_PER_ENTRY}, e.g. 1.5"
+        )
     with uow, _first_writer_wins(review_id):
         review, task, person = _open_task(uow.session, review_id, key, actor)
         if OPEN_PHASES.index(Phase(task.phase)) > OPEN_PHASES.index(Phase(review.status)):
@@ -289,6 +299,7 @@ def skip_task(
     now = now or utcnow()
     if not reason.strip():
         raise InvalidInput(f"skipping task {key} needs a reason; give one with {{reason}}")
+    check_text(reason, "the reason ({reason})")
     with uow, _first_writer_wins(review_id):
         review, task, person = _open_task(uow.session, review_id, key, actor)
         task.status, task.completed_by_id, task.completed_at = "skipped", person.id, now

@@ -527,9 +527,9 @@ def test_html_escapes_data() -> None:
     assert "<b>" not in message.html
     assert "&lt;script&gt;" in message.html
     assert "Smith &amp; Jones &lt;b&gt;LLP&lt;/b&gt; · QBR 2026-Q4" in message.html
-    # Markdown carries the data as written: chat shows it as text, and email uses `html`.
-    assert "<script>alert('x')</script> the report" in message.markdown
-    assert message.title.startswith("Smith & Jones <b>LLP</b> · QBR")
+    # Markdown carries the data escaped: chat shows it as text, never as HTML.
+    assert r"\<script\>alert('x')\</script\> the report" in message.markdown
+    assert message.title.startswith(r"Smith & Jones \<b\>LLP\</b\> · QBR")
 
 
 def test_links_with_query_strings_survive_escaping() -> None:

@@ -363,7 +363,7 @@ def test_empty_findings_tickets_and_volume_say_so_in_one_line() -> None:
 HOSTILE = 'Acme <script>alert("x")</script> & Sons'
 
 
-def test_the_report_escapes_every_value_and_markdown_keeps_them_as_written() -> None:
+def test_the_report_escapes_every_value_for_html_and_the_markdown_for_markdown() -> None:
     data = acme_dental()
     data["review"]["client"] = HOSTILE
     data["findings"][0]["title"] = "<img src=x onerror=alert(1)>"
@@ -376,8 +376,9 @@ def test_the_report_escapes_every_value_and_markdown_keeps_them_as_written() -> 
     assert "Follow-up - &#34;quotes&#34; &amp; &#39;apostrophes&#39;" in html
     assert "<script" not in html
     assert "<img" not in html
-    assert HOSTILE in agenda_markdown(data)  # Markdown is not HTML: no autoescape
-    assert "Hi <b>Carl</b>," in summary_markdown(data)
+    # Markdown escapes for Markdown: the values show as written, none becomes HTML or a link
+    assert r'Acme \<script\>alert("x")\</script\> & Sons' in agenda_markdown(data)
+    assert r"Hi \<b\>Carl\</b\>," in summary_markdown(data)
 
 
 @pytest.mark.parametrize("baseline", [False, True])
