@@ -9,8 +9,10 @@ a changed Apprise file takes effect without a restart.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -46,9 +48,26 @@ class Root:
 
 
 def build(settings: Settings | None = None) -> Root:
-    """A root for `settings`, by default this process's environment (XBR_*)."""
+    """A root for `settings`, by default this process's environment (XBR_*). From here on
+    every file and folder the process creates is its owner's alone (umask 077): the
+    database, reports, exports, logs and the Prefect server's files."""
+    os.umask(PRIVATE)
     settings = settings or Settings()
     return Root(settings, make_engine(settings.url))
+
+
+PRIVATE = 0o077
+
+
+def private_home(settings: Settings) -> Path:
+    """XBR_HOME made (or kept) readable by its owner only, with the SQLite database in it."""
+    home = settings.home
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    home.chmod(0o700)
+    database = home / "xbr.db"
+    if database.exists():
+        database.chmod(0o600)
+    return home
 
 
 _lock = threading.Lock()

@@ -82,7 +82,7 @@ app.command("metrics")(metrics_cli.metrics_command)
 @app.command()
 def init(as_json: JsonOpt = False) -> None:
     """Create XBR_HOME and bring the database schema up to date."""
-    settings().home.mkdir(parents=True, exist_ok=True)
+    bootstrap.private_home(settings())
     db.upgrade(engine())
     result = {"home": str(settings().home), "database": engine().url.render_as_string()}
     render.out(as_json, result, f"xbr is ready: {result['database']}")

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bootstrap import Root
+from bootstrap import Root, private_home
 from bootstrap.prefect_env import healthy, prefect_home, server_env, stack_file
 from deploy.notifier import start_in_thread as notifier_thread
 from states.errors import XbrError
@@ -180,7 +180,7 @@ def up(root: Root, port: int | None, limit: int = 8) -> None:
     settings = root.settings
     from deploy.render import console, say
 
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_home(settings)
     _stop_stale_server(settings)
     _stop_on_sigterm(lambda: _stop_stale_server(settings, force=True))
     # the runner polls every second, so a resumed review continues within a few seconds

@@ -228,3 +228,26 @@ def test_any_text_to_person_add_and_reject_is_stored_or_refused_in_one_line(
     assert "\x1b" not in out  # no escape sequence from the data reaches the terminal
     code, out, err = xbr("review", "list", ok=False)
     assert code == 0, err
+
+
+def test_xbr_home_and_what_xbr_writes_are_readable_by_their_owner_only(
+    xbr: Xbr, tmp_path: Path
+) -> None:
+    """The fixture's `xbr init` made the home; the database, a report and an export follow."""
+    home = tmp_path / "home"
+    assert home.stat().st_mode & 0o777 == 0o700
+    database = home / "xbr.db"
+    if database.exists():  # SQLite; on PostgreSQL the server keeps the data
+        assert database.stat().st_mode & 0o777 == 0o600
+    review_id = xbr.json("review", "start", "Client qbr", "--no-flow")["id"]
+    report = tmp_path / "out" / "report.html"
+    xbr("report", str(review_id), "--out", str(report))
+    assert report.stat().st_mode & 0o777 == 0o600
+    assert report.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_init_closes_a_home_that_others_could_read(xbr: Xbr, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.chmod(0o755)
+    xbr("init")
+    assert home.stat().st_mode & 0o777 == 0o700
