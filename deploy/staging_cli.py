@@ -11,7 +11,8 @@ from deploy import render
 from deploy.context import AsOpt, JsonOpt, catalog, settings, uow
 from states import directory
 from states.errors import InvalidInput
-from states.read.scorecards import client_tickets, evidence_of, report_data
+from states.read.scorecards import client_tickets, report_data
+from states.staging.doubts import evidence_held
 from states.staging.evidence import Source
 from states.staging.feedback import Feedback, record_feedback
 from states.staging.intake import import_files
@@ -37,8 +38,10 @@ def evidence_import(
     """Import exports into a review (all or none), then check them and show the findings."""
     with uow() as work:
         directory.person_by_email(work.session, actor)  # an unknown actor changes nothing
-    stored = import_files(uow(), review_id, files, actor, source)
-    result = assess(uow(), review_id)
+    stored = import_files(uow(), review_id, files, actor, source, settings())
+    result = assess(uow(), review_id, settings=settings())
+    for note in result.notes:  # exports in doubt, sets left out: one line each
+        render.warn(note)
     data = {"imported": stored, "assessment": result.__dict__}
     render.out(as_json, data, lambda: _show_assessment(review_id, stored))
 
@@ -50,14 +53,15 @@ def _show_assessment(review_id: int, stored: list[dict[str, Any]]) -> None:
 
 @evidence_app.command("list")
 def evidence_list(review_id: int, as_json: JsonOpt = False) -> None:
-    """The evidence a review holds, by source."""
-    rows = evidence_of(uow(), review_id)
+    """The evidence a review holds, by source, and what is doubtful about each export
+    (suspect, stale, unreadable)."""
+    rows = evidence_held(uow(), review_id, settings().evidence_stale_days)
+    shown = [{**row, "doubts": "; ".join(row["doubts"]) or "-"} for row in rows]
+    columns = ["source", "file", "rows", "imported_at", "doubts"]
     render.out(
         as_json,
         rows,
-        lambda: render.rows(
-            f"Evidence of review {review_id}", ["source", "file", "rows", "imported_at"], rows
-        ),
+        lambda: render.rows(f"Evidence of review {review_id}", columns, shown),
     )
 
 

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     evidence_dir: Path | None = None
     export_dir: Path | None = None
     psa_webhook_url: str = ""
+    # the largest evidence file read (MB, rows), and how old an export's own dates may be
+    # before staging began without it being marked stale (days)
+    evidence_max_mb: int = Field(default=50, ge=1)
+    evidence_max_rows: int = Field(default=200_000, ge=1)
+    evidence_stale_days: int = Field(default=45, ge=1)
     # the Prefect server `xbr up` starts: how long it keeps the runs that ended (days), and
     # its own database, SQLite under XBR_HOME by default
     run_retention_days: int = Field(default=90, ge=1)

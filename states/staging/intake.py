@@ -16,7 +16,7 @@ from states.errors import XbrError
 from states.lifecycle.steps import SYSTEM_ACTOR
 from states.settings import Settings
 from states.staging.evidence import Source
-from states.staging.readers import discover, fingerprint, read_evidence, source_of
+from states.staging.readers import Limits, discover, fingerprint, read_evidence, source_of
 from states.staging.record import (
     HeldEvidence,
     ImportedFile,
@@ -34,9 +34,12 @@ def import_files(
     paths: Sequence[Path],
     actor: str,
     source: Source | None = None,
+    settings: Settings | None = None,
 ) -> list[dict[str, Any]]:
-    """Validate every file, then store them all as the review's evidence (or none of them)."""
-    files = [read_evidence(path, source) for path in paths]
+    """Validate every file, then store them all as the review's evidence (or none of them);
+    the settings' limits bound each file (their defaults without settings)."""
+    limits = Limits.of(settings)
+    files = [read_evidence(path, source, limits) for path in paths]
     seen: dict[Source, Path] = {}
     for file in files:
         if file.source in seen:
@@ -57,20 +60,21 @@ def evidence_folder(settings: Settings, client: str) -> Path:
 def stage(uow: UnitOfWork, settings: Settings, review_id: int) -> StagingResult:
     """Import the client's folder files that are new for this review, then assess."""
     holding = held_evidence(uow, review_id)
+    limits = Limits.of(settings)
     fresh = [
         path
         for path in discover(evidence_folder(settings, holding.client))
-        if _is_new(path, holding)
+        if _is_new(path, holding, limits)
     ]
     if fresh:
-        import_files(uow, review_id, fresh, SYSTEM_ACTOR)
-    return assess(uow, review_id)
+        import_files(uow, review_id, fresh, SYSTEM_ACTOR, settings=settings)
+    return assess(uow, review_id, settings=settings)
 
 
-def _is_new(path: Path, holding: HeldEvidence) -> bool:
+def _is_new(path: Path, holding: HeldEvidence, limits: Limits) -> bool:
     """A folder file is new unless the review holds it, it is the export the previous review
     assessed (last quarter's, still in the folder), or a person imported a newer one."""
-    source, sha = source_of(path), fingerprint(path)
+    source, sha = source_of(path), fingerprint(path, limits)
     if holding.previous.get(source) == sha:
         return False
     mine = holding.held.get(source)

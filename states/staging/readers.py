@@ -3,35 +3,41 @@
 
 A file's name says which source it holds (`patches.csv`, `Antivirus_export.CSV`). A file is read
 whole or not at all: any problem ends in one line naming the file, the row, the column and the fix.
+Only regular files are read, within the size and row limits of the settings, a CSV file line by
+line. An error shows a cell's value only for a column xbr reads (under a header that has xbr's
+columns): never a line of a file that is not an export.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import json
+import itertools
+import os
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import IO, Any, get_args
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from states.errors import InvalidInput
-from states.staging.evidence import ROW_MODELS, EvidenceRow, Source
+from states.settings import Settings
+from states.staging.evidence import ROW_MODELS, EvidenceRow, Rows, Source, encode
+from states.staging.json_shape import FIX, export_items, kind_of
 
 SUFFIXES = (".csv", ".json")
-JSON_WRAPPERS = ("rows", "data", "items", "value")
-FIX = "fix the file and import it again"
 SHOWN_MAX = 40
 SIGNS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 NUMBER_ERRORS = {
     *("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type"),
     *("finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal"),
+    "int_parsing_size",
 }
 DATE = "must be a date as YYYY-MM-DD, e.g. 2026-11-21"
 YES_NO = "must be yes or no (or true/false, 1/0)"
@@ -42,9 +48,51 @@ REASONS = {
     "string_type": "must be text",
 }
 _SEPARATORS = re.compile(r"[\s-]+")
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # old Mac line ends: a line ends after a lone CR
+MB = 1024 * 1024
+BOM = b"\xef\xbb\xbf"
 
 # Where in the file a record starts ("row 7", "item 3") and its non-blank values by column.
 Record = tuple[str, dict[str, Any]]
+
+
+def _default(name: str) -> int:
+    value = Settings.model_fields[name].default
+    assert isinstance(value, int)
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How large an evidence file may be: XBR_EVIDENCE_MAX_MB and XBR_EVIDENCE_MAX_ROWS."""
+
+    max_mb: int = field(default_factory=lambda: _default("evidence_max_mb"))
+    max_rows: int = field(default_factory=lambda: _default("evidence_max_rows"))
+
+    @classmethod
+    def of(cls, settings: Settings | None) -> Limits:
+        """The settings' limits; the defaults without settings."""
+        if settings is None:
+            return cls()
+        return cls(settings.evidence_max_mb, settings.evidence_max_rows)
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_mb * MB
+
+    def too_large(self, name: str) -> InvalidInput:
+        """The refusal of a file over the size limit."""
+        return InvalidInput(
+            f"{name}: larger than {self.max_mb} MB (XBR_EVIDENCE_MAX_MB); export a shorter "
+            "period, or raise the limit"
+        )
+
+    def too_long(self, name: str) -> InvalidInput:
+        """The refusal of a file over the row limit."""
+        return InvalidInput(
+            f"{name}: more than {self.max_rows:,} rows (XBR_EVIDENCE_MAX_ROWS); export a shorter "
+            "period, or raise the limit"
+        )
 
 
 @dataclass(frozen=True)
@@ -54,7 +102,7 @@ class EvidenceFile:
     source: Source
     path: Path
     sha256: str  # of the file's bytes
-    rows: list[EvidenceRow]
+    rows: Rows
 
 
 def source_of(path: Path) -> Source:
@@ -84,14 +132,16 @@ def discover(folder: Path) -> list[Path]:
     """The evidence files in a client's evidence folder (*.csv, *.json), sorted by name.
 
     Files whose names match no source are ignored and a missing folder gives []; two files
-    holding the same source are refused, naming both.
+    holding the same source are refused, naming both, and so are a pipe or device of such a
+    name and a link that leads out of the folder.
     """
     if not folder.is_dir():
         return []
+    inside = folder.resolve()
     found: dict[Source, Path] = {}
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        source = _match(path) if path.suffix.lower() in SUFFIXES and path.is_file() else None
-        if source is None:
+        source = _match(path) if path.suffix.lower() in SUFFIXES else None
+        if source is None or not _regular_inside(path, inside, folder):
             continue
         if source in found:
             raise InvalidInput(
@@ -102,42 +152,131 @@ def discover(folder: Path) -> list[Path]:
     return sorted(found.values(), key=lambda p: p.name)
 
 
-def read_evidence(path: Path, source: Source | None = None) -> EvidenceFile:
+def _regular_inside(path: Path, inside: Path, folder: Path) -> bool:
+    """Whether a folder entry is a file to read (not a folder, nor a link to nothing); refuses a
+    link out of the folder, and a pipe, socket or device, which would never be read whole."""
+    real = path.resolve()
+    if not real.is_relative_to(inside):
+        raise InvalidInput(
+            f"{path.name} in {folder} is a link to a file outside the folder; copy the export "
+            "into the folder instead"
+        )
+    try:
+        mode = real.stat().st_mode
+    except OSError:
+        return False
+    if stat.S_ISDIR(mode):
+        return False
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(
+            f"{path.name} in {folder} is {_kind(mode)}, not a file; save the export there as a file"
+        )
+    return True
+
+
+def _kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a pipe", stat.S_ISSOCK: "a socket"}
+    return next((kind for test, kind in kinds.items() if test(mode)), "a device")
+
+
+def read_evidence(
+    path: Path, source: Source | None = None, limits: Limits | None = None
+) -> EvidenceFile:
     """Read and validate a whole file as `source` (by default the one its name says).
 
     Any problem raises InvalidInput with one line naming the file, the row, the column and the
-    reason; nothing is returned partially.
+    reason; nothing is returned partially. A CSV file is read a line at a time and hashed as
+    it is read; the rows are kept as their JSON.
     """
+    limits = limits or Limits()
     if source is None:
         source = source_of(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InvalidInput(f"{path.name}: evidence must be a .csv or .json file; export it again")
     model = ROW_MODELS[source]
-    data = read_bytes(path)
-    text = _decode(path.name, data)
-    records = (
-        _json_records(path.name, text)
-        if suffix == ".json"
-        else _csv_records(path.name, text, model)
-    )
-    rows = [_validate(model, path.name, where, raw) for where, raw in records]
-    return EvidenceFile(source, path, hashlib.sha256(data).hexdigest(), rows)
+    hasher = hashlib.sha256()
+    encoded: list[str] = []
+    with opened(path, limits) as raw:
+        chunks = _hashed(path.name, raw, hasher, limits)
+        if suffix == ".json":
+            text = _decode(path.name, b"".join(chunks))
+            records: Iterator[Record] = _json_records(path.name, text, limits)
+        else:
+            records = _csv_records(path.name, _lines(path.name, chunks), model)
+        for number, (where, raw_row) in enumerate(records, start=1):
+            if number > limits.max_rows:
+                raise limits.too_long(path.name)
+            encoded.append(encode(_validate(model, path.name, where, raw_row)))
+    return EvidenceFile(source, path, hasher.hexdigest(), Rows(model, encoded))
 
 
-def fingerprint(path: Path) -> str:
+def fingerprint(path: Path, limits: Limits | None = None) -> str:
     """The SHA-256 of a file's bytes, or one clear error when it cannot be read."""
-    return hashlib.sha256(read_bytes(path)).hexdigest()
+    limits = limits or Limits()
+    hasher = hashlib.sha256()
+    with opened(path, limits) as raw:
+        for _ in _hashed(path.name, raw, hasher, limits):
+            pass
+    return hasher.hexdigest()
 
 
-def read_bytes(path: Path) -> bytes:
-    """A file's bytes, or one clear error naming it."""
+@contextmanager
+def opened(path: Path, limits: Limits) -> Iterator[IO[bytes]]:
+    """The file open for reading once it is known to be a regular file within the size limit:
+    a pipe or a device is never read (opened without blocking, then refused)."""
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such file; check the name and the folder") from None
     except OSError as error:
         raise InvalidInput(f"{path}: cannot be read ({error.strerror}); check the path") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInput(
+                f"{path.name} is {_kind(info.st_mode)}, not a file; save the export as a file "
+                "and import that"
+            )
+        if info.st_size > limits.max_bytes:
+            raise limits.too_large(path.name)
+        os.set_blocking(fd, True)
+        file = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with file:
+        yield file
+
+
+def _hashed(name: str, raw: IO[bytes], hasher: Any, limits: Limits) -> Iterator[bytes]:
+    """The file's lines as bytes, hashed as they are read; refused once past the size limit
+    (the file grew since it was measured)."""
+    size = 0
+    for line in raw:
+        size += len(line)
+        if size > limits.max_bytes:
+            raise limits.too_large(name)
+        hasher.update(line)
+        yield line
+
+
+def _lines(name: str, chunks: Iterable[bytes]) -> Iterator[str]:
+    """The lines of a UTF-8 file as text (a byte order mark dropped), one at a time."""
+    for number, line in enumerate(chunks, start=1):
+        if number == 1 and line.startswith(BOM):
+            line = line[len(BOM) :]
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidInput(
+                f"{name} line {number}: not UTF-8 (byte 0x{line[error.start]:02x}); save the "
+                "file as UTF-8 (in Excel: Save As > CSV UTF-8) and import it again"
+            ) from None
+        if "\r" in text[:-2]:
+            yield from filter(None, _LONE_CR.split(text))
+        else:
+            yield text
 
 
 def _decode(name: str, data: bytes) -> str:
@@ -160,10 +299,15 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _csv_records(name: str, text: str, model: type[EvidenceRow]) -> Iterator[Record]:
-    first = text.lstrip().partition("\n")[0]
+def _csv_records(name: str, lines: Iterator[str], model: type[EvidenceRow]) -> Iterator[Record]:
+    leading = []  # the blank lines before the header, and the header line
+    for line in lines:
+        leading.append(line)
+        if line.strip():
+            break
+    first = leading[-1] if leading else ""
     delimiter = ";" if ";" in first and "," not in first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(itertools.chain(leading, lines), delimiter=delimiter)
     header: list[str] | None = None
     end = 0  # the line the previous record ended on: a record starts on the next one
     try:
@@ -186,56 +330,45 @@ def _csv_records(name: str, text: str, model: type[EvidenceRow]) -> Iterator[Rec
     except csv.Error as error:
         raise InvalidInput(f"{name} row {reader.line_num}: not CSV ({error}); {FIX}") from None
     if header is None:
-        columns = ", ".join(model.model_fields)
-        raise InvalidInput(f"{name} is empty: it needs a header row ({columns}); {FIX}")
+        raise InvalidInput(f"{name} is empty: it needs a header row ({_columns(model)}); {FIX}")
+
+
+def _columns(model: type[EvidenceRow]) -> str:
+    return ", ".join(model.model_fields)
 
 
 def _header(name: str, line: int, cells: list[str], model: type[EvidenceRow]) -> list[str]:
+    """The header's columns; only xbr's own columns are ever named back (the line may be the
+    first line of a file that is no export at all)."""
     header = [_column(cell) for cell in cells]
-    named = [column for column in header if column]
-    for column in named:
-        if named.count(column) > 1:
+    for column, field_info in model.model_fields.items():
+        if header.count(column) > 1:
             raise InvalidInput(
                 f"{name} row {line}: column {column} appears twice in the header; {FIX}"
             )
-    for column, field in model.model_fields.items():
-        if field.is_required() and column not in named:
+        if field_info.is_required() and column not in header:
             raise InvalidInput(
-                f"{name} row {line}: column {column} is missing from the header "
-                f"(it has {', '.join(named)}); {FIX}"
+                f"{name} row {line}: column {column} is missing from the header, which needs "
+                f"{_columns(model)} (optional ones may be left out); {FIX}"
             )
-    return header
+    return [column if column in model.model_fields else "" for column in header]
 
 
-def _json_records(name: str, text: str) -> Iterator[Record]:
+def _json_records(name: str, text: str, limits: Limits) -> Iterator[Record]:
     if not text.strip():
         raise InvalidInput(f"{name} is empty: it needs a JSON list of objects, one per row; {FIX}")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidInput(
-            f"{name} line {error.lineno}, column {error.colno}: invalid JSON ({error.msg}); {FIX}"
-        ) from None
-    for number, item in enumerate(_json_items(name, document), start=1):
+    items = export_items(name, text, limits.max_rows)
+    del text  # the parsed items are all that is needed now
+    items.reverse()  # taken from the end: each item is freed once it is validated
+    number = 0
+    while items:
+        item, number = items.pop(), number + 1
         if not isinstance(item, dict):
             raise InvalidInput(
                 f"{name} item {number}: must be an object of columns and values "
-                f"(got {_shown(item)}); {FIX}"
+                f"(got {kind_of(item)}); {FIX}"
             )
         yield f"item {number}", {_column(k): v for k, v in item.items() if not _blank(v)}
-
-
-def _json_items(name: str, document: Any) -> list[Any]:
-    if isinstance(document, list):
-        return document
-    if isinstance(document, dict):
-        lists = [key for key in JSON_WRAPPERS if isinstance(document.get(key), list)]
-        if len(lists) == 1:
-            return list(document[lists[0]])
-    raise InvalidInput(
-        f"{name}: must be a JSON list of objects, or an object with that list under one of "
-        f"{', '.join(JSON_WRAPPERS)}; {FIX}"
-    )
 
 
 def _validate(model: type[EvidenceRow], name: str, where: str, raw: dict[str, Any]) -> EvidenceRow:
