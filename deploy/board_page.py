@@ -1,36 +1,52 @@
 """The review board as a page on the approval page's app: `GET /board?key=<board token>` shows
 the columns and cards of `xbr board`, server-rendered, no JavaScript. The cards name clients, so
-the page asks for this installation's board token, which `xbr web` and `xbr up` print."""
+the page asks for this installation's board token, which only `xbr board key` prints (never a
+log); `xbr board key --rotate` replaces it."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from deploy.approval import UowFactory
 from notifications import links
+from states.lifecycle import link_uses
 from states.read import views
 from states.settings import Settings
 from states.store.models import utcnow
 
 REFRESH_SECONDS = 60
 HEADING = "This board address cannot be used"
-TODO = "open the board address that `xbr web` or `xbr up` prints"
+TODO = "open the board address that `xbr board key` prints"
 Page = Callable[..., HTMLResponse]  # web's page(): a template rendered with a status code
 
 
-def board_url(settings: Settings, port: int | None = None) -> str:
-    """The board's address with its key, as `xbr web` (on `port`, if given) and `xbr up` print
-    it."""
+class Guard(Protocol):
+    """The approval page's limit on refused requests per address (deploy/web.py)."""
+
+    def too_many(self, request: Request) -> HTMLResponse | None: ...
+
+    def refused(self, request: Request) -> None: ...
+
+
+def board_address(settings: Settings, port: int | None = None) -> str:
+    """The board's address without its key, as `xbr web` (on `port`, if given) and `xbr up`
+    print it."""
     if port and not settings.public_url:
         settings = settings.model_copy(update={"web_port": port})
+    return f"{settings.page_url}/board"
+
+
+def board_url(settings: Settings, uow: UowFactory, port: int | None = None) -> str:
+    """The board's address with its key (`xbr board key`)."""
     key = links.load_key(settings.home, settings.secret_key or None)
-    return f"{settings.page_url}/board?key={links.board_token(key)}"
+    token = links.board_token(key, link_uses.board_key_generation(uow()))
+    return f"{board_address(settings, port)}?key={token}"
 
 
 def refusal(token: str, sent: str) -> str | None:
@@ -38,7 +54,7 @@ def refusal(token: str, sent: str) -> str | None:
     if not sent:
         return "this address has no board key"
     if not hmac.compare_digest(sent.encode("utf-8"), token.encode("ascii")):
-        return "this board key is not this xbr's, or it changed with XBR_SECRET_KEY"
+        return "this board key is not this xbr's: it was rotated, or changed with XBR_SECRET_KEY"
     return None
 
 
@@ -57,15 +73,20 @@ def columns(uow: UowFactory, now: datetime) -> list[dict[str, Any]]:
     return marked
 
 
-def router(secret: bytes, uow: UowFactory, page: Page) -> APIRouter:
-    """GET /board: the board for whoever brings the board token, a 403 page for anyone else."""
-    token = links.board_token(secret)
+def router(secret: bytes, uow: UowFactory, page: Page, guard: Guard) -> APIRouter:
+    """GET /board: the board for whoever brings the board token, a 403 page for anyone else
+    (429 once their address was refused too often in a minute: `guard`)."""
     routes = APIRouter()
 
     @routes.get("/board")
-    def board(key: str = "") -> HTMLResponse:
+    def board(request: Request, key: str = "") -> HTMLResponse:
+        if blocked := guard.too_many(request):
+            return blocked
+        # read each time: a rotated key ends the old address at once, on every server
+        token = links.board_token(secret, link_uses.board_key_generation(uow()))
         why = refusal(token, key)
         if why:
+            guard.refused(request)
             return page("refused.html.j2", 403, heading=HEADING, why=why, todo=TODO, saved=[])
         now = utcnow()
         board = columns(uow, now)

@@ -422,16 +422,41 @@ def calendar_run(as_json: JsonOpt = False) -> None:
     )
 
 
-@app.command("board")
+board_app = typer.Typer(help="The review board, and the key of its page.")
+app.add_typer(board_app, name="board")
+
+
+@board_app.callback(invoke_without_command=True)
 def board_command(
+    context: typer.Context,
     cards: Annotated[
         int, typer.Option(min=0, help="cards per column, earliest meeting first; 0 for all")
     ] = views.CARDS,
     as_json: JsonOpt = False,
 ) -> None:
     """The review board: columns by phase, count against WIP limit, age warnings, queues."""
+    if context.invoked_subcommand is not None:
+        return
     columns = views.board(uow(), utcnow(), cards or None)
     render.out(as_json, columns, lambda: render.board(columns))
+
+
+@board_app.command("key")
+def board_key(
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Make a new key; the old address stops working.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The board page's address with its key (whoever has it sees every client's reviews)."""
+    from deploy import board_page
+    from states.lifecycle import link_uses
+
+    if rotate:
+        link_uses.rotate_board_key(uow())
+    url = board_page.board_url(settings(), uow)
+    note = "; the old address no longer works" if rotate else ""
+    render.out(as_json, {"url": url, "rotated": rotate}, f"board page: {url}{note}")
 
 
 @app.command("up")
@@ -593,7 +618,10 @@ def web_command(
     from deploy import board_page, notifier, web
 
     uow()  # refuse an unmigrated database before listening
-    render.say(f"board at {board_page.board_url(settings(), port)}", soft_wrap=True)
+    render.say(
+        f"board at {board_page.board_address(settings(), port)} (its key: `xbr board key`)",
+        soft_wrap=True,
+    )
     stop = notifier.start_in_thread(settings(), bootstrap.root().uow)
     try:
         web.serve(

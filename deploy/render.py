@@ -71,7 +71,9 @@ def out(as_json: bool, data: Any, human: str | Callable[[], None]) -> None:
 
 
 def say(text: str, **options: Any) -> None:
-    """A line of text with values in it, shown as it is: no markup, no control characters."""
+    """A line of text with values in it, shown as it is: no markup, no control characters,
+    and not broken at the terminal's width (an address stays one piece to copy)."""
+    options.setdefault("soft_wrap", True)
     console.print(clean(text), markup=False, highlight=False, **options)
 
 

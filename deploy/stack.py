@@ -230,7 +230,10 @@ def _start_page(root: Root) -> tuple[Any, threading.Thread] | None:
         console.print(f"[yellow]approval page not started: {safe(exc)}[/yellow]")
         return None
     say(f"approval page at {root.settings.page_url}")
-    say(f"board at {board_page.board_url(root.settings)}", soft_wrap=True)
+    say(
+        f"board at {board_page.board_address(root.settings)} (its key: `xbr board key`)",
+        soft_wrap=True,
+    )
     return page
 
 

@@ -1,6 +1,8 @@
 """The approval page (`xbr web`, also started by `xbr up`): small server-rendered pages, no
 JavaScript. A signed link shows its person the review's checklist and, when the link allows,
-the gate's decision form; a refused request gets a 403 page and leaves one audit row."""
+the gate's decision form. A refused request gets a 403 page; a link xbr signed leaves one audit
+row per person and reason however often it is refused, one it never signed only a count; an
+address refused too often in a minute gets 429 (deploy/web_limits.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from deploy import approval, board_page
 from deploy.approval import Form, Sender, UowFactory, Visit
+from deploy.web_limits import WINDOW, RefusalLimit, UnsignedLinks, slow_request_protocol
 from notifications import links
 from notifications.messages import template_environment
 from states.errors import WEB_PAGE, XbrError
@@ -67,28 +70,57 @@ class _Handlers:
         self.key = links.load_key(settings.home, settings.secret_key or None)
         self.pages = _pages()
         self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.page_url))
+        self.limit = RefusalLimit(settings.web_refusals_per_minute)
+        self.unsigned = UnsignedLinks()
 
     def page(self, name: str, status: int, **context: Any) -> HTMLResponse:
         return HTMLResponse(self.pages.get_template(name).render(context), status_code=status)
 
+    def too_many(self, request: Request) -> HTMLResponse | None:
+        """The 429 page for an address refused too often in the last minute, else None."""
+        if not self.limit.blocked(_address(request)):
+            return None
+        response = self.page(
+            "refused.html.j2", 429, heading="Too many refused requests",
+            why="this address was refused too often in the last minute",
+            todo="wait a minute, then open the link or address again", saved=[],
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(int(WINDOW))
+        return response
+
+    def refused(self, request: Request) -> None:
+        """Count a refusal against the request's address."""
+        self.limit.refused(_address(request))
+
     def refuse(
-        self, visit: Visit, reason: str, heading: str = "This link cannot be used"
+        self,
+        request: Request,
+        visit: Visit,
+        reason: str,
+        heading: str = "This link cannot be used",
     ) -> HTMLResponse:
-        """The 403 page, after the one audit row a refusal leaves."""
-        approval.record_refusal(self.uow(), visit, reason)
+        """The 403 page, counted against the address; a link xbr signed leaves its audit row
+        once per person and reason, one it never signed only a count."""
+        self.refused(request)
+        if visit.claims is None:
+            self.unsigned.refused()
+        else:
+            approval.record_refusal(self.uow(), visit, reason)
         why, _, todo = reason.partition("; ")
         if not todo and links.NEW_LINK not in why:  # links' own messages carry their advice
             todo = "open the newest link sent to you, or ask the review's coordinator"
         page = "refused.html.j2"
         return self.page(page, 403, heading=heading, why=why, todo=todo, saved=visit.saved)
 
-    def show(self, token: str) -> HTMLResponse:
+    def show(self, token: str, request: Request) -> HTMLResponse:
         """GET: the review, its phase and checklist, and the decision form if the link allows."""
+        if blocked := self.too_many(request):
+            return blocked
         visit = Visit(token)
         try:
             approval.check_link(self.uow(), self.key, visit)
         except XbrError as exc:
-            return self.refuse(visit, exc.worded(WEB_PAGE))
+            return self.refuse(request, visit, exc.worded(WEB_PAGE))
         context = approval.page_context(self.uow(), self.key, visit)
         return self.page("review.html.j2", 200, **context)
 
@@ -102,19 +134,21 @@ class _Handlers:
             fetch_site=request.headers.get("sec-fetch-site"),
         )
 
-    def submit(self, token: str, sender: Sender) -> HTMLResponse:
+    def submit(self, token: str, sender: Sender, request: Request) -> HTMLResponse:
         """POST: check link and form, tick the tasks, decide, wake the run, say where it is."""
+        if blocked := self.too_many(request):
+            return blocked
         visit = Visit(token)
         try:
             claims = approval.check_link(self.uow(), self.key, visit)
             choice = approval.check_post(self.key, visit, sender)
         except XbrError as exc:
-            return self.refuse(visit, exc.worded(WEB_PAGE))
+            return self.refuse(request, visit, exc.worded(WEB_PAGE))
         form = sender.form or {}
         try:
             decided = approval.apply(self.uow, visit, form, choice)
         except XbrError as exc:
-            return self.refuse(visit, exc.worded(WEB_PAGE), heading="Not saved")
+            return self.refuse(request, visit, exc.worded(WEB_PAGE), heading="Not saved")
         comment = approval.field_value(form, "comment")
         changed = bool(visit.saved or decided)
         note = approval.wake(self.uow(), self.settings, claims, choice, comment) if changed else ""
@@ -126,6 +160,11 @@ class _Handlers:
         return self.page(
             "done.html.j2", 200, review=review, done=done, note=note, where=where, back=back
         )
+
+
+def _address(request: Request) -> str:
+    """The client's address as the connection shows it (not a header it could set)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def _security_headers(request: Request, call_next: Any) -> Response:
@@ -141,17 +180,26 @@ async def _healthz() -> PlainTextResponse:
 def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
     """The approval page's app, on the database that `uow` opens."""
     handlers = _Handlers(settings, uow)
-    app = FastAPI(title="xbr approval page", docs_url=None, redoc_url=None, openapi_url=None)
+    # no redirect_slashes: its Location would be built from the request's Host header
+    app = FastAPI(
+        title="xbr approval page",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+    )
     app.middleware("http")(_security_headers)
     app.get("/healthz")(_healthz)
-    app.include_router(board_page.router(handlers.key, uow, handlers.page))
+    app.include_router(board_page.router(handlers.key, uow, handlers.page, handlers))
     # `:path`: a damaged token with a "/" in it still gets the 403 page, not a 404.
     app.get("/r/{token:path}")(handlers.show)
 
     @app.post("/r/{token:path}")
     async def submit(token: str, request: Request) -> HTMLResponse:
+        if blocked := handlers.too_many(request):
+            return blocked
         sender = await handlers.sender(request)
-        return await run_in_threadpool(handlers.submit, token, sender)
+        return await run_in_threadpool(handlers.submit, token, sender, request)
 
     return app
 
@@ -169,6 +217,8 @@ def _server(
         log_level=log,
         lifespan="off",
         ws="none",
+        http=slow_request_protocol(settings.web_request_seconds),
+        timeout_keep_alive=5,
     )
     return uvicorn.Server(config)
 

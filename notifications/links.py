@@ -112,9 +112,12 @@ def csrf_token(key: bytes, token: str) -> str:
     return _mac(key, b"csrf\x00" + token.encode("utf-8"))
 
 
-def board_token(key: bytes) -> str:
-    """The board page's `key` parameter: whoever has it may see this installation's board."""
-    return _mac(key, b"board\x00")  # the NUL, as for csrf: no link or form field MACs this
+def board_token(key: bytes, generation: int = 0) -> str:
+    """The board page's `key` parameter: whoever has it may see this installation's board.
+    Raising `generation` (`xbr board key --rotate`) makes a new one and ends the old."""
+    # the NUL, as for csrf: no link or form field MACs this
+    suffix = b"" if generation == 0 else str(generation).encode("ascii")
+    return _mac(key, b"board\x00" + suffix)
 
 
 def load_key(home: Path, configured: str | None) -> bytes:

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8765
     secret_key: str = ""
+    # the approval page under abuse: refused requests a minute from one address before it
+    # answers 429, and seconds a client has to send a whole request
+    web_refusals_per_minute: int = Field(default=30, ge=1)
+    web_request_seconds: int = Field(default=20, ge=1)
     # staging: where each client's exports are dropped, where tickets and reports are written
     evidence_dir: Path | None = None
     export_dir: Path | None = None

@@ -1,5 +1,6 @@
 """What xbr records of the signed links in notifications: the review and person a link meets,
-its single use for a decision, and a refused visit. The approval page works through these."""
+its single use for a decision, and a refused visit (once per link and reason, not per request);
+and the number the board page's key is signed with. The approval page works through these."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from states.lifecycle import audit
 from states.store.db import UnitOfWork
-from states.store.models import LinkUse, Person, Review
+from states.store.models import AuditEntry, Installation, LinkUse, Person, Review
 
 LINK_REFUSED = "link-refused"  # the audit trigger of a refused visit
 
@@ -54,8 +55,34 @@ def record_use(uow: UnitOfWork, digest: str, review_id: int, email: str) -> None
 
 def record_refusal(
     uow: UnitOfWork, review_id: int | None, status: str | None, actor: str, reason: str
-) -> None:
-    """The one audit row a refused visit leaves: who the link claimed to be, and why."""
+) -> bool:
+    """The audit row a refused visit leaves (who the link claimed to be, and why), unless the
+    same refusal of the same person on the review is recorded already: a link opened again
+    and again, or a script replaying it, adds nothing. True when a row was written."""
     with uow:
+        same = select(AuditEntry.id).where(
+            AuditEntry.review_id == review_id,
+            AuditEntry.trigger == LINK_REFUSED,
+            AuditEntry.actor == actor,
+            AuditEntry.comment == reason,
+        )
+        if uow.session.scalar(same.limit(1)) is not None:
+            return False
         audit.record(uow.session, review_id, status, status, LINK_REFUSED, actor, reason)
         uow.commit()
+        return True
+
+
+def board_key_generation(uow: UnitOfWork) -> int:
+    """The number the board page's key is signed with now."""
+    with uow:
+        return int(uow.session.scalar(select(Installation.board_key_generation)) or 0)
+
+
+def rotate_board_key(uow: UnitOfWork) -> int:
+    """A new board key: the old address stops working at once. Returns the new number."""
+    with uow:
+        installation = uow.session.scalars(select(Installation).with_for_update()).one()
+        installation.board_key_generation += 1
+        uow.commit()
+        return installation.board_key_generation

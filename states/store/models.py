@@ -69,6 +69,8 @@ class Installation(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the board page's key is signed with this number: `xbr board key --rotate` raises it
+    board_key_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Client(Base):

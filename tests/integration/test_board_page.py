@@ -82,7 +82,7 @@ def board(
     server, thread = start_in_thread(settings, sqlite_uow)
     try:
         with httpx.Client(base_url=settings.page_url, timeout=30) as client:
-            yield Board(board_url(settings), client, sqlite_uow, reviews)
+            yield Board(board_url(settings, sqlite_uow), client, sqlite_uow, reviews)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -162,7 +162,7 @@ def test_the_board_refuses_a_missing_or_wrong_key(board: Board) -> None:
         assert response.status_code == 403, params
         words = _words(response.text)
         assert why in words
-        assert "What to do: Open the board address that `xbr web` or `xbr up` prints." in words
+        assert "What to do: Open the board address that `xbr board key` prints." in words
         assert "Client qbr" not in response.text
         assert "&lt;b&gt;" not in response.text
 
@@ -197,3 +197,16 @@ def test_the_board_in_chromium(board: Board, chromium: Path) -> None:  # noqa: F
             browser.close()
     assert requests == [board.url]
     assert errors == []
+
+
+def test_a_rotated_board_key_ends_the_old_address_at_once(board: Board, tmp_path: Path) -> None:
+    from states.lifecycle.link_uses import rotate_board_key
+
+    assert board.http.get(board.url).status_code == 200
+    rotate_board_key(board.uow())
+    old = board.http.get(board.url)
+    assert old.status_code == 403
+    assert "it was rotated" in _words(old.text)
+    new = board_url(Settings(home=tmp_path / "home", secret_key=""), board.uow)
+    assert new != board.url
+    assert board.http.get("/board?" + new.partition("?")[2]).status_code == 200

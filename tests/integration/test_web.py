@@ -13,8 +13,10 @@ import html
 import json
 import random
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,19 +108,27 @@ class Site:
         actor: str,
         review_id: int | None,
     ) -> None:
-        """403, the reason on the page and in one new audit row, and nothing else changed."""
+        """403, the reason on the page and in one new audit row (none for a link xbr did not
+        sign: its "unknown" actor is only counted), and nothing else changed."""
         assert response.status_code == 403, response.text
         assert why.lower() in _words(response).lower()
         rows, audit = self.snapshot()
         assert rows == before[0]
         assert audit[: len(before[1])] == before[1]
+        if actor == "unknown":
+            assert audit == before[1]
+            return
         (row,) = audit[len(before[1]) :]
         assert (row.trigger, row.actor, row.review_id) == ("link-refused", actor, review_id)
         assert why.lower() in row.comment.lower()
 
 
 def _site(
-    engine: Engine, uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+    engine: Engine,
+    uow: UowFactory,
+    catalog: dict[str, Template],
+    tmp_path: Path,
+    **limits: int,
 ) -> Iterator[Site]:
     port = free_port()
     settings = Settings(
@@ -128,6 +138,7 @@ def _site(
         public_url="",
         web_host="127.0.0.1",
         web_port=port,
+        **limits,
     )
     server, thread = start_in_thread(settings, uow)
     review_id = start_review(uow(), "Client qbr", catalog, actor="cli")
@@ -147,6 +158,16 @@ def site(
 ) -> Iterator[Site]:
     """The page on SQLite."""
     yield from _site(sqlite_engine, sqlite_uow, catalog, tmp_path)
+
+
+@pytest.fixture
+def patient_site(
+    sqlite_engine: Engine, sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> Iterator[Site]:
+    """The page on SQLite, answering 403 (not 429) to thousands of refused requests a minute."""
+    yield from _site(
+        sqlite_engine, sqlite_uow, catalog, tmp_path, web_refusals_per_minute=1_000_000
+    )
 
 
 @pytest.fixture
@@ -424,7 +445,9 @@ def _flip(rng: random.Random, text: str) -> str:
     return text[:i] + rng.choice(B64.replace(text[i], "")) + text[i + 1 :]
 
 
-def _bad_tokens(site: Site, used: str, rng: random.Random) -> Iterator[str]:
+def _bad_tokens(site: Site, used: str, rng: random.Random, signed: bool = True) -> Iterator[str]:
+    """Damaged, forged, replayed and foreign tokens; with `signed`, also links xbr signed for
+    the wrong person, round or review (only xbr itself can make those)."""
     now, good = int(time.time()), [site.link(OLGA, "decide"), site.link(OLGA)]
     claims = {
         "review_id": site.review_id,
@@ -452,13 +475,18 @@ def _bad_tokens(site: Site, used: str, rng: random.Random) -> Iterator[str]:
         lambda t: t.replace(".", "", 1),
         lambda t: t[::-1],
     ]  # fmt: skip
+    if not signed:  # what anyone without the key can send: no link xbr signs but the used one
+        makers = makers[:8] + makers[13:]
     while True:
         token = rng.choice(makers)(rng.choice(good))
         if token not in good and token not in (".", ".."):  # dot segments would be normalised
             yield token
 
 
-def test_thousand_bad_tokens_are_all_refused_and_change_nothing_but_the_audit(site: Site) -> None:
+def test_three_thousand_bad_tokens_are_all_refused_and_add_a_handful_of_rows_at_most(
+    patient_site: Site,
+) -> None:
+    site = patient_site
     _ticked(site)
     used = site.link(OLGA, "decide")
     assert site.post(used, decision="approve").status_code == 200  # now in scheduling, round 1
@@ -466,17 +494,76 @@ def test_thousand_bad_tokens_are_all_refused_and_change_nothing_but_the_audit(si
     rng = random.Random(20261124)
     before = site.snapshot()
     statuses = []
-    for n, token in zip(range(1000), _bad_tokens(site, used, rng), strict=False):
+    tokens = _bad_tokens(site, used, rng, signed=False)
+    for n, token in zip(range(3000), tokens, strict=False):
         if n % 2:
             response = site.post(token, task="schedule-qbr", decision="approve", comment="x")
             statuses.append(response.status_code)
         else:
             statuses.append(site.get(token).status_code)
-    assert statuses == [403] * 1000
+    assert statuses == [403] * 3000
     rows, audit = site.snapshot()
     assert rows == before[0]
     assert audit[: len(before[1])] == before[1]
     new = audit[len(before[1]) :]
-    assert len(new) == 1000
+    assert len(new) <= 2  # the used link, refused for the same reason each time: one row
     assert {r.trigger for r in new} == {"link-refused"}
     assert {r.review_id for r in new} <= {None, site.review_id}
+
+
+# --- abuse: too many refusals, slow clients, redirects ----------------------------------------
+
+
+def test_the_31st_refusal_in_a_minute_from_one_address_gets_429(site: Site) -> None:
+    before = site.snapshot()
+    statuses = [site.get(f"garbage-{n}").status_code for n in range(31)]
+    assert statuses == [403] * 30 + [429]
+    blocked = site.get(site.link(ANDY))  # even a good link waits out the minute
+    assert blocked.status_code == 429
+    assert blocked.headers["Retry-After"] == "60"
+    assert "Too many refused requests" in _words(blocked)
+    assert site.http.get("/board", params={"key": "guess"}).status_code == 429
+    assert site.snapshot() == before  # counted, not written
+
+
+def test_a_link_refused_again_and_again_leaves_one_audit_row(site: Site) -> None:
+    before = site.snapshot()
+    token = site.link(ANDY, round=7)  # signed by xbr, for an earlier step
+    assert [site.get(token).status_code for _ in range(20)] == [403] * 20
+    rows, audit = site.snapshot()
+    assert len(audit) == len(before[1]) + 1
+
+
+def test_a_client_that_sends_its_request_slowly_is_cut_off(
+    sqlite_engine: Engine, sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    sites = _site(sqlite_engine, sqlite_uow, catalog, tmp_path, web_request_seconds=2)
+    site = next(sites)
+    try:
+        host, port = site.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(b"GET /r/x HTTP/1.1\r\nHost: x\r\n")
+            began = time.monotonic()
+            closed = False
+            while time.monotonic() - began < 8:
+                try:
+                    slow.sendall(b"X-Drip: 1\r\n")  # a header line a second, never the end
+                except OSError:
+                    closed = True
+                    break
+                if slow.recv(1024, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                    closed = True
+                    break
+                time.sleep(1)
+        assert closed, "the server still waits for the slow request after 8 s"
+        assert time.monotonic() - began < 6
+        assert site.get(site.link(ANDY)).status_code == 200  # others are served meanwhile
+    finally:
+        with suppress(StopIteration):
+            next(sites)
+
+
+def test_no_redirect_is_built_from_the_host_header(site: Site) -> None:
+    for path in ("/board/", "/r/", "/healthz/"):
+        response = site.http.get(path, headers={"Host": "evil.example"})
+        assert "location" not in response.headers, (path, response.headers)
