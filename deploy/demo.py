@@ -151,14 +151,20 @@ def drop_exports(quarter: str) -> None:
     """What the MSP's tools leave in the client's evidence folder, dated as if taken today."""
     folder = bootstrap.root().settings.evidence_root / directory.client_slug(CLIENT)
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    copy_exports(quarter, folder)
+    console.print(f"{quarter} exports in {folder}: {', '.join(p.name for p in folder.iterdir())}")
+
+
+def copy_exports(quarter: str, folder: Path) -> None:
+    """The demo's exports of `quarter` into `folder`, every date moved as if taken today (xbr
+    marks exports whose dates are all long past as stale)."""
+    folder.mkdir(parents=True, exist_ok=True)
     shift = date.today() - EXPORTED_ON[quarter]
     for export in sorted((EVIDENCE / quarter).iterdir()):
         text = ISO_DAY.sub(
             lambda m: (date.fromisoformat(m.group(1)) + shift).isoformat(), export.read_text()
         )
         (folder / export.name).write_text(text, encoding="utf-8")
-    console.print(f"{quarter} exports in {folder}: {', '.join(p.name for p in folder.iterdir())}")
 
 
 def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:

@@ -62,8 +62,18 @@ def gate_description(review: ReviewView) -> str:
         checklist_markdown(review),
     ]
     if gate.open_required_tasks:
-        lines += ["", f"Still open: {md(', '.join(gate.open_required_tasks))}."]
+        lines += [
+            "",
+            f"Still open: {'; '.join(_open_task(review, k) for k in gate.open_required_tasks)}.",
+        ]
     return "\n".join(lines)
+
+
+def _open_task(review: ReviewView, key: str) -> str:
+    """A task still open, with why when xbr kept it open (a suspect or stale export)."""
+    task = review.task(key)
+    note = f" ({md(task.note)})" if task and task.note else ""
+    return f"{md(key)}{note}"
 
 
 def progress(review: ReviewView) -> float:

@@ -18,10 +18,13 @@ def stage_review(review_id: int) -> dict[str, Any]:
     """Read the client's evidence folder and assess the review; a bad file is logged, and the
     review waits at its gate for people to fix it (`xbr evidence import`)."""
     try:
-        return asdict(stage(root().uow(), root().settings, review_id))
+        result = stage(root().uow(), root().settings, review_id)
     except (XbrError, OSError) as refused:
         get_run_logger().error("staging could not read the evidence: %s", refused)
         return {"error": str(refused)}
+    for note in result.notes:  # a suspect, stale or unreadable export: its check stays open
+        get_run_logger().warning("review %s: %s", review_id, note)
+    return asdict(result)
 
 
 @xbr_task(retries=1, retry_delay_seconds=5)

@@ -126,14 +126,18 @@ def findings_of(session: Session, review_id: int) -> list[dict[str, Any]]:
 
 
 def ticket_volume(session: Session, review_id: int) -> list[dict[str, Any]]:
-    """Tickets opened and closed per month, from the review's PSA export."""
-    rows = session.scalar(
-        select(EvidenceSet.rows).where(
-            EvidenceSet.review_id == review_id, EvidenceSet.source == Source.TICKETS.value
+    """Tickets opened and closed per month, from the review's PSA export; none when the
+    stored export cannot be read back (`xbr evidence list` names it)."""
+    try:
+        rows = session.scalar(
+            select(EvidenceSet.rows).where(
+                EvidenceSet.review_id == review_id, EvidenceSet.source == Source.TICKETS.value
+            )
         )
-    )
-    opened = Counter(r["opened"][:7] for r in rows or [])
-    closed = Counter(r["closed"][:7] for r in rows or [] if r.get("closed"))
+        opened = Counter(r["opened"][:7] for r in rows or [])
+        closed = Counter(r["closed"][:7] for r in rows or [] if r.get("closed"))
+    except (ValueError, TypeError, KeyError):
+        return []
     return [
         {"month": m, "opened": opened[m], "closed": closed[m]}
         for m in sorted(set(opened) | set(closed))
@@ -202,8 +206,16 @@ def evidence_of(uow: UnitOfWork, review_id: int) -> list[dict[str, Any]]:
     """The evidence a review holds, by source (without the rows)."""
     with uow:
         load_review(uow.session, review_id)
-        sets = uow.session.scalars(
-            select(EvidenceSet)
+        # the columns, not the rows: a stored set that no longer reads back still lists
+        sets = uow.session.execute(
+            select(
+                EvidenceSet.source,
+                EvidenceSet.file_name,
+                EvidenceSet.row_count,
+                EvidenceSet.sha256,
+                EvidenceSet.imported_at,
+                EvidenceSet.imported_by,
+            )
             .where(EvidenceSet.review_id == review_id)
             .order_by(EvidenceSet.source)
         )

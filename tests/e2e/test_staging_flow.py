@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from deploy.demo import copy_exports
 from tests.e2e.conftest import ROOT, Stack
 from tests.e2e.test_review_flow import approve_gate, close_phase_tasks, start
 
@@ -29,7 +30,7 @@ def walk_to(stack: Stack, review_id: int, phase: str) -> None:
 
 def test_the_run_stages_the_clients_exports_and_publishes_the_agenda(stack: Stack) -> None:
     folder = stack.home / "evidence" / "client-qbr"
-    shutil.copytree(Q1, folder)
+    copy_exports("q1", folder)  # dated as if taken today: older exports are marked stale
     (folder / "warranty.csv").write_text(
         "asset,model,purchase_date\nPC1,Dell,not-a-date\n", encoding="utf-8"
     )
@@ -62,7 +63,7 @@ def test_the_run_stages_the_clients_exports_and_publishes_the_agenda(stack: Stac
 
 
 def test_report_of_a_staged_review(stack: Stack, tmp_path: Path) -> None:
-    shutil.copytree(Q1, stack.home / "evidence" / "client-qbr")
+    copy_exports("q1", stack.home / "evidence" / "client-qbr")
     review_id = start(stack, "Client qbr")
     walk_to(stack, review_id, "prep")
     out = tmp_path / "report.html"

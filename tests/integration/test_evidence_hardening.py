@@ -506,3 +506,20 @@ def test_an_import_is_taken_or_refused_and_a_refusal_writes_nothing(
     if code == 2:
         assert err.strip().count("\n") == 0, err
         assert sqlite_dump(sqlite_url) == before
+
+
+def test_findings_scorecard_and_report_still_work_beside_an_unreadable_set(
+    xbr: Xbr, database_url: str, tmp_path: Path
+) -> None:
+    review_id = started(xbr)
+    if database_url.startswith("sqlite"):
+        stored = '[{"opened": Infinity, "closed": "2026-11-01"}]'
+    else:
+        stored = '[{"closed": "2026-11-01"}]'  # no "opened": it no longer validates
+    poison(database_url, review_id, "tickets", stored)
+    assert xbr.json("evidence", "list", str(review_id))[0]["doubts"][0].startswith("unreadable")
+    xbr("findings", str(review_id))
+    xbr("scorecard", str(review_id))
+    out = tmp_path / "report.html"
+    xbr("report", str(review_id), "--out", str(out))
+    assert "Scorecard" in out.read_text(encoding="utf-8")
