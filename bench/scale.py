@@ -249,7 +249,7 @@ class Reviews:
                     continue
                 raise
             follow_up(self.uow(), self.settings, review_id, result.round,
-                              {"decision": "approve", "approver_email": approver})  # fmt: skip
+                              {"decision": "approve"})  # fmt: skip
             break
         return _to_next_gate(api, view["flow_run_id"], key, started)
 

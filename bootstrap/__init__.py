@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -28,15 +28,16 @@ class Root:
 
     settings: Settings
     engine: Engine
+    via: str = "xbr"  # the entry point, as the audit trail names it (see `identify`)
 
     def uow(self) -> UnitOfWork:
         """A unit of work on the application database."""
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, self.via)
 
     def migrated_uow(self) -> UnitOfWork:
         """A unit of work on the application database, refused unless its schema is current."""
         require_current_schema(self.engine)
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, self.via)
 
     def catalog(self) -> dict[str, Template]:
         """The shipped templates and the MSP's own (the same name replaces a shipped one)."""
@@ -80,6 +81,16 @@ def root() -> Root:
     with _lock:
         if _root is None:
             _root = build()
+        return _root
+
+
+def identify(via: str) -> Root:
+    """Name this process's entry point in every audit row it writes from now on, e.g.
+    "command line, os user alice"."""
+    global _root
+    current = root()
+    with _lock:
+        _root = replace(current, via=via)
         return _root
 
 

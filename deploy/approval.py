@@ -155,7 +155,8 @@ def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
 
 def wake(uow: UnitOfWork, settings: Settings, claims: LinkClaims, choice: str, comment: str) -> str:
     """Resume the review's flow run after a change; a note for the page if that failed."""
-    run_input: dict[str, object] = {"approver_email": claims.email}
+    # the decision is in the database already: the woken run reads it there, not from this
+    run_input: dict[str, object] = {}
     if choice:
         run_input |= {"decision": choice, "comment": comment}
     try:
@@ -197,6 +198,16 @@ def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:
             if t.status == "open" and (t.assignee == claims.email or can_decide)
         },
         "can_decide": can_decide,
+        # for the Prefect UI's Resume form, which takes this instead of a typed email
+        "decision_code": links.decision_code(
+            key,
+            claims.review_id,
+            claims.round,
+            claims.email,
+            datetime.fromtimestamp(claims.expires_at, UTC).date(),
+        )
+        if can_decide
+        else None,  # fmt: skip
         "next_phase": FORWARD[Phase(status)][1] if status in OPEN_PHASES else status,
         "may_reschedule": status in RESCHEDULE_FROM,
     }

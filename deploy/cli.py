@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import pwd
 import sys
 import threading
 from pathlib import Path
@@ -346,7 +347,7 @@ def task_skip(
 
 
 def _after(review_id: int, what: str, round_before: int, actor: str) -> None:
-    note = _follow_up(review_id, round_before, {"approver_email": actor})
+    note = _follow_up(review_id, round_before, {})
     data = views.review_view(uow(), review_id)
     waiting = ", ".join(data.gate.open_required_tasks) if data.gate else ""
     tail = f"; still open in {data.status}: {waiting}" if waiting else ""
@@ -366,7 +367,7 @@ def _decide(
     note = _follow_up(
         review_id,
         result.round,
-        {"decision": kind.value, "approver_email": actor, "comment": comment},
+        {"decision": kind.value, "comment": comment},
     )
     render.out(
         as_json,
@@ -637,6 +638,8 @@ def run(argv: list[str]) -> int:
     holding the traceback)."""
     bootstrap.reset()  # each command line reads the environment afresh
     try:
+        # `--as` is an operator's word: the audit trail also keeps who ran the command
+        bootstrap.identify(f"command line, os user {_os_user()}")
         code = app(args=argv, prog_name="xbr", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except SystemExit as exc:
@@ -673,6 +676,14 @@ def _usage_error(exc: typer.TyperException) -> int:
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     _fail(f"{message.rstrip('.')}; see `{command} --help`")
     return int(getattr(exc, "exit_code", 2))
+
+
+def _os_user() -> str:
+    """The operating-system account running this process (from its uid, not the environment)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid without an account, as in some containers
+        return f"uid {os.getuid()}"
 
 
 def _home() -> Path | None:

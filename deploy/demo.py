@@ -101,12 +101,13 @@ def do_phase_work(review_id: int) -> None:
 
 
 def refused_form_decision(review_id: int) -> None:
-    """What the Prefect UI's Resume form sends when the wrong person decides."""
+    """What the Prefect UI's Resume form sends from someone without the approver's decision
+    code."""
     from prefect.flow_runs import resume_flow_run
 
     run_id = review(review_id).flow_run_id
-    console.print("[dim]Resume form in the Prefect UI: approve, as sam@msp.example[/]")
-    form = {"decision": "approve", "approver_email": "sam@msp.example"}
+    console.print("[dim]Resume form in the Prefect UI: approve, with a guessed decision code[/]")
+    form = {"decision": "approve", "decision_code": "SAM00-GUESS"}
     for _ in range(60):
         try:
             resume_flow_run(UUID(run_id), run_input=form)

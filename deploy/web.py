@@ -26,8 +26,10 @@ from notifications.messages import template_environment
 from states.errors import WEB_PAGE, XbrError
 from states.read import views
 from states.settings import Settings
+from states.store.db import UnitOfWork
 
 MAX_FORM_BYTES = 64 * 1024
+VIA = "approval page, signed link"  # how its people are known, in the audit trail
 FORM_TYPE = "application/x-www-form-urlencoded"
 # No scripts, frames or foreign form targets; the token in the address never leaves in a Referer.
 HEADERS = {
@@ -66,12 +68,18 @@ class _Handlers:
     """The page's handlers on one database, with this installation's link key."""
 
     def __init__(self, settings: Settings, uow: UowFactory) -> None:
-        self.settings, self.uow = settings, uow
+        self.settings, self._uow = settings, uow
         self.key = links.load_key(settings.home, settings.secret_key or None)
         self.pages = _pages()
         self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.page_url))
         self.limit = RefusalLimit(settings.web_refusals_per_minute)
         self.unsigned = UnsignedLinks()
+
+    def uow(self) -> UnitOfWork:
+        """A unit of work whose audit rows say the approval page and its signed link."""
+        work = self._uow()
+        work.via = VIA
+        return work
 
     def page(self, name: str, status: int, **context: Any) -> HTMLResponse:
         return HTMLResponse(self.pages.get_template(name).render(context), status_code=status)

@@ -10,7 +10,7 @@ import os
 import secrets
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from states.errors import XbrError
@@ -110,6 +110,41 @@ def csrf_token(key: bytes, token: str) -> str:
     """The approval form's hidden field for this link; the POST must send it back unchanged."""
     # The NUL keeps it apart from link MACs, whose input is base64 text.
     return _mac(key, b"csrf\x00" + token.encode("utf-8"))
+
+
+# Decision codes: what a person types into the Prefect UI's Resume form to prove who decides.
+# Crockford's base32 (no I, L, O, U): read aloud or retyped without confusion.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_CHARS = 10  # 50 bits; each wrong guess is refused and audited, and the gate moves on
+CODE_DAYS = 21  # as long as the links sent with it
+_CODE_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+
+
+def decision_code(key: bytes, review_id: int, round_: int, email: str, expires: date) -> str:
+    """The person's code for deciding this gate (review and round) until `expires`, e.g.
+    7KQ2M-XH4PB: the Resume form takes it instead of trusting a typed email."""
+    data = f"decision-code\x00{review_id}\x00{round_}\x00{email}\x00{expires.isoformat()}"
+    digest = hmac.new(key, data.encode("utf-8"), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:8], "big")
+    chars = [CODE_ALPHABET[(number >> (5 * i)) & 31] for i in range(CODE_CHARS)]
+    code = "".join(chars)
+    return f"{code[:5]}-{code[5:]}"
+
+
+def code_owner(
+    key: bytes, review_id: int, round_: int, people: list[str], code: str, today: date
+) -> str | None:
+    """Which of `people` a decision code is, for this gate and not yet expired; None if none."""
+    typed = code.strip().upper().translate(_CODE_LOOKALIKES)
+    if len(typed) != CODE_CHARS or not set(typed) <= set(CODE_ALPHABET):
+        return None
+    found = None
+    for email in people:
+        for days in range(CODE_DAYS + 1):  # the codes made on each of the last CODE_DAYS days
+            expected = decision_code(key, review_id, round_, email, today + timedelta(days))
+            if hmac.compare_digest(expected.replace("-", ""), typed):
+                found = email
+    return found
 
 
 def board_token(key: bytes, generation: int = 0) -> str:

@@ -95,17 +95,21 @@ def _links(
 ) -> dict[str, Any]:
     ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
     run = f"{ui}/runs/flow-run/{review.flow_run_id}" if ui and review.flow_run_id else None
-    action = None
+    action = code = None
     if not to.startswith("role:") and review.gate and payload.get("phase") == review.status:
+        expires = utcnow() + timedelta(days=LINK_DAYS)
+        deciding = payload["kind"] in _DECIDING
         claims = links.LinkClaims(
             review_id=review.id,
             round=review.round,
             email=to,
-            action="decide" if payload["kind"] in _DECIDING else "tasks",
-            expires_at=int((utcnow() + timedelta(days=LINK_DAYS)).timestamp()),
+            action="decide" if deciding else "tasks",
+            expires_at=int(expires.timestamp()),
         )
         action = f"{settings.page_url}/r/{links.sign(key, claims)}"
-    return {"action": action, "run": run}
+        if deciding and to in review.gate.eligible_approvers:
+            code = links.decision_code(key, review.id, review.round, to, expires.date())
+    return {"action": action, "run": run, "code": code}
 
 
 def compose(

@@ -58,6 +58,8 @@ def gate_description(review: ReviewView) -> str:
         f"Approver: **{gate.accountable_role}** "
         f"({md(', '.join(gate.eligible_approvers)) or 'nobody holds the role yet'}).",
         f"Meeting: {meeting}.",
+        "Decide with your **decision code** for this gate (from your approval email or the "
+        "approval page): it says who decides.",
         "",
         checklist_markdown(review),
     ]

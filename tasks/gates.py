@@ -9,12 +9,15 @@ from datetime import datetime
 from prefect.runtime import flow_run
 
 from bootstrap import root
+from notifications import links
 from states.calendar.opening import start_review
-from states.errors import RESUME_FORM, AlreadyDecided, XbrError
+from states.errors import RESUME_FORM, AlreadyDecided, Refused, XbrError
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.lifecycle.run_records import attach_run, record_refusal, review_of_run
 from states.read import views
 from states.read.scorecards import report_data
+from states.store.db import UnitOfWork
+from states.store.models import utcnow
 from tasks import artifacts
 from tasks.decision_form import PhaseDecision
 from tasks.flow_runs import attach_new_run
@@ -31,26 +34,54 @@ def publish_gate(review_id: int) -> None:
         artifacts.publish_assessment(data)
 
 
+# How the Resume form's decisions are known in the audit trail
+RESUME_FORM_VIA = "Prefect UI Resume form, decision code"
+WRONG_CODE = (
+    "the decision code is missing, wrong or expired; copy yours for this gate from your "
+    "approval email or the approval page into decision_code"
+)
+
+
 @xbr_task(retries=3, retry_delay_seconds=2)
 def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecision) -> str:
-    """Validate and apply a decision from the Resume form; a refusal goes to the audit log."""
+    """Validate and apply a decision from the Resume form: its decision code names the person
+    (one of the gate's approvers); a refusal goes to the audit log."""
+
+    def form_uow() -> UnitOfWork:
+        return UnitOfWork(root().engine, RESUME_FORM_VIA)
+
+    actor = _code_owner(review_id, round_, decision.decision_code)
     try:
+        if actor is None:
+            raise Refused(WRONG_CODE)
         for key in decision.tasks_completed:
             with suppress(AlreadyDecided):  # done already, e.g. when this decision is replayed
-                complete_task(root().uow(), review_id, key, decision.approver_email)
+                complete_task(form_uow(), review_id, key, actor)
         meeting = decision.new_meeting_date.isoformat() if decision.new_meeting_date else None
         result = decide(
-            root().uow(),
+            form_uow(),
             DecisionRequest(
-                review_id, DecisionKind(decision.decision), decision.approver_email,
-                decision.comment, meeting, phase=phase, round=round_,
+                review_id, DecisionKind(decision.decision), actor, decision.comment, meeting,
+                phase=phase, round=round_,
             ),
         )  # fmt: skip
     except XbrError as refusal:
         reason = refusal.worded(RESUME_FORM)  # shown at the top of the form it was sent from
-        record_refusal(root().uow(), review_id, decision.decision, decision.approver_email, reason)
+        who = actor or "unknown (no valid decision code)"
+        record_refusal(form_uow(), review_id, decision.decision, who, reason)
         return f"refused: {reason}"
     return result.describe()
+
+
+def _code_owner(review_id: int, round_: int, code: str) -> str | None:
+    """The gate's approver whose decision code this is, if any."""
+    gate = views.review_view(root().uow(), review_id).gate
+    if gate is None or not code.strip():
+        return None
+    settings = root().settings
+    key = links.load_key(settings.home, settings.secret_key or None)
+    today = utcnow().date()
+    return links.code_owner(key, review_id, round_, list(gate.eligible_approvers), code, today)
 
 
 @xbr_task(retries=3, retry_delay_seconds=2)

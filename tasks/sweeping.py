@@ -35,7 +35,7 @@ def _wake_runs(review_ids: list[int], why: str) -> None:
     for rid in review_ids:
         review = views.review_view(root().uow(), rid)
         if review.flow_run_id:
-            wake = {"approver_email": "xbr", "comment": why}
+            wake = {"comment": why}
             resume_review_run(review.flow_run_id, wake, 5, current_gate_key(review))
 
 
@@ -82,7 +82,7 @@ def reattach_lost_runs() -> list[int]:
             key = state.state_details.pause_key or ""
             if not key.startswith(review.expected_key + "-"):
                 # decided elsewhere while the run was between gates: let it catch up
-                wake = {"approver_email": "xbr"}
+                wake: dict[str, object] = {}
                 resume_review_run(review.flow_run_id or "", wake, 5, review.expected_key)
             else:
                 waiting.append(review)

@@ -1,5 +1,6 @@
 """The audit trail: every row of it is written here, inside the transaction of the change it
-records. The database refuses to update or delete one (see the first migration)."""
+records, with the way its actor was known (the unit of work's `via`). The database refuses to
+update or delete one (see the first migration)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def record(
             trigger=trigger,
             actor=actor,
             comment=comment,
+            via=session.info.get("via", ""),
         )
     )
 

@@ -161,6 +161,7 @@ def decide(
                 decision=request.decision.value,
                 actor=actor.email,
                 comment=request.comment,
+                via=session.info.get("via", ""),
                 meeting_at=proposed,
                 at=now,
             )

@@ -100,6 +100,7 @@ class AuditView(ReadModel):
     trigger: str
     actor: str
     comment: str
+    via: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,14 +54,17 @@ def make_engine(url: str) -> Engine:
 
 
 class UnitOfWork:
-    """One transaction: commit explicitly, anything else rolls back."""
+    """One transaction: commit explicitly, anything else rolls back. `via` says through which
+    entry point and proof of identity its changes come; every audit row it writes keeps it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, via: str = "") -> None:
         self._factory = sessionmaker(engine, expire_on_commit=False)
         self.session: Session
+        self.via = via
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        self.session.info["via"] = self.via
         return self
 
     def __exit__(

@@ -271,6 +271,9 @@ class Decision(Base):
     decision: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(320))
     comment: Mapped[str] = mapped_column(Text, default="")
+    # how the actor was known: the entry point and its proof (a signed link, a decision code,
+    # the command line and the operating-system user who ran it)
+    via: Mapped[str] = mapped_column(String(200), default="", server_default="")
     meeting_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -288,6 +291,9 @@ class AuditEntry(Base):
     trigger: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(320))
     comment: Mapped[str] = mapped_column(Text, default="")
+    # how the actor was known: the entry point and its proof (a signed link, a decision code,
+    # the command line and the operating-system user who ran it)
+    via: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class OutboxMessage(Base):

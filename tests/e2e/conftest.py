@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,16 @@ class Stack:
             return bool(result["status"] == "ACCEPT")
 
         wait_for("the run to take the form", accepted, timeout=30, every=0.5)
+
+    def decision_code(self, review_id: int, email: str) -> str:
+        """The person's decision code for the review's current gate, as their approval email
+        and the approval page show it."""
+        from notifications import links
+
+        key = links.load_key(self.home, None)
+        round_ = self.review(review_id)["round"]
+        expires = (datetime.now(UTC) + timedelta(days=21)).date()
+        return links.decision_code(key, review_id, round_, email, expires)
 
     def run_state(self, flow_run_id: str) -> dict[str, Any]:
         return dict(self.api(f"/flow_runs/{flow_run_id}")["state"])

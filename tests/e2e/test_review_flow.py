@@ -99,27 +99,33 @@ def test_btr_review_runs_from_start_to_closed(stack: Stack) -> None:
     assert {"client:client-btr", "type:btr"} <= set(run["tags"])
 
 
-def test_resume_form_with_wrong_approver_is_refused_and_suspends_again(stack: Stack) -> None:
+def test_resume_form_without_the_approvers_code_is_refused_and_suspends_again(
+    stack: Stack,
+) -> None:
     review_id = start(stack, "Client qbr")
     key = stack.wait_suspended(review_id)
     run_id = stack.review(review_id)["flow_run_id"]
-    # what the Prefect UI's Resume form sends: no validation before the run resumes
-    form = {"decision": "approve", "approver_email": "sam@msp.example"}
+    # what the Prefect UI's Resume form sends: anyone who can open the UI can send it
+    form = {"decision": "approve", "decision_code": "SAM00-GUESS"}
     stack.resume_form(run_id, form)
     new_key = stack.wait_suspended(review_id)
     assert new_key != key
     review = stack.review(review_id)
     assert review["status"] == "needed"
     assert review["refusals"] == 1
-    assert "not accountable" in review["last_refusal"]
+    assert "decision code is missing, wrong or expired" in review["last_refusal"]
     assert [a["trigger"] for a in review["audit"]][-1] == "refused"
+    assert review["audit"][-1]["via"] == "Prefect UI Resume form, decision code"
     inputs = stack.api(f"/flow_runs/{run_id}/input/filter",
                        {"prefix": f"suspended-{new_key}-description", "limit": 1})  # fmt: skip
     assert "**Refused:**" in json.loads(inputs[0]["value"])
     close_phase_tasks(stack, review)
-    form = {"decision": "approve", "approver_email": "olga@msp.example"}
-    stack.resume_form(run_id, form)
+    code = stack.decision_code(review_id, "olga@msp.example")
+    stack.resume_form(run_id, {"decision": "approve", "decision_code": code.lower()})
     wait_for("the form's approval", lambda: stack.review(review_id)["status"] == "scheduling")
+    approved = [a for a in stack.review(review_id)["audit"] if a["to"] == "scheduling"]
+    assert approved[0]["actor"] == "olga@msp.example"
+    assert approved[0]["via"] == "Prefect UI Resume form, decision code"
     stack.wait_suspended(review_id)
 
 
@@ -256,8 +262,8 @@ def test_a_late_wake_up_leaves_a_run_that_caught_up_alone(stack: Stack) -> None:
         "from bootstrap import root\n"
         "uow = root().uow\n"
         f"review = views.review_view(uow(), {review_id})\n"
-        f"woken = resume_review_run({run_id!r}, {{'decision': 'approve', "
-        "'approver_email': 'olga@msp.example'}, gate=current_gate_key(review))\n"
+        f"woken = resume_review_run({run_id!r}, {{'decision': 'approve'}}, "
+        "gate=current_gate_key(review))\n"
         "assert woken\n"
     )
     subprocess.run([sys.executable, "-c", late], env=stack.env, cwd=ROOT, check=True,

@@ -58,7 +58,8 @@ def test_resume_in_the_prefect_ui_runs_it_to_its_gates_form(stack: Stack) -> Non
                        {"prefix": f"suspended-{key}-schema", "limit": 1})  # fmt: skip
     assert schema, "the gate's Resume form"
     close_phase_tasks(stack, stack.review(review_id))
-    stack.resume_form(run_id, {"decision": "approve", "approver_email": "olga@msp.example"})
+    code = stack.decision_code(review_id, "olga@msp.example")
+    stack.resume_form(run_id, {"decision": "approve", "decision_code": code})
     wait_for("the form's approval", lambda: stack.review(review_id)["status"] == "scheduling")
     stack.wait_suspended(review_id)
 

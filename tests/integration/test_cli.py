@@ -110,7 +110,7 @@ def test_review_show_json_contract(xbr: Xbr) -> None:
     task = review["tasks"][0]
     assert set(task) >= {"key", "phase", "title", "role", "assignee", "due", "required", "status"}
     assert all(t["due"] for t in review["tasks"]), "a meeting date gives every task a due date"
-    assert set(review["audit"][0]) == {"at", "from", "to", "trigger", "actor", "comment"}
+    assert set(review["audit"][0]) == {"at", "from", "to", "trigger", "actor", "comment", "via"}
 
 
 REVIEW_KEYS = [
@@ -143,7 +143,7 @@ def test_review_show_json_keeps_its_keys_in_order_and_every_field_of_the_read_mo
     assert list(review) == REVIEW_KEYS
     assert list(review["gate"]) == GATE_KEYS
     assert list(review["tasks"][0]) == TASK_KEYS
-    assert list(review["audit"][0]) == ["at", "from", "to", "trigger", "actor", "comment"]
+    assert list(review["audit"][0]) == ["at", "from", "to", "trigger", "actor", "comment", "via"]
     renamed = {"from_state": "from", "to_state": "to"}
     for model, keys in [(ReviewView, REVIEW_KEYS), (GateView, GATE_KEYS), (TaskView, TASK_KEYS),
                         (AuditView, list(review["audit"][0]))]:  # fmt: skip

@@ -251,3 +251,16 @@ def test_init_closes_a_home_that_others_could_read(xbr: Xbr, tmp_path: Path) -> 
     home.chmod(0o755)
     xbr("init")
     assert home.stat().st_mode & 0o777 == 0o700
+
+
+def test_every_audit_row_of_a_command_line_decision_names_the_os_user(xbr: Xbr) -> None:
+    """`--as` is an operator's word; the audit trail also keeps who ran the command."""
+    import os
+    import pwd
+
+    review_id = xbr.json("review", "start", "Client qbr", "--no-flow")["id"]
+    xbr("task", "done", str(review_id), "confirm-qbr-scope", "--as", "andy@msp.example")
+    xbr("reject", str(review_id), "--as", "olga@msp.example", "--comment", "redo")
+    audit = xbr.json("review", "show", str(review_id))["audit"]
+    user = pwd.getpwuid(os.getuid()).pw_name
+    assert {a["via"] for a in audit} == {f"command line, os user {user}"}

@@ -567,3 +567,16 @@ def test_no_redirect_is_built_from_the_host_header(site: Site) -> None:
     for path in ("/board/", "/r/", "/healthz/"):
         response = site.http.get(path, headers={"Host": "evil.example"})
         assert "location" not in response.headers, (path, response.headers)
+
+
+def test_the_page_decides_as_its_links_person_and_shows_their_decision_code(site: Site) -> None:
+    _ticked(site)
+    token = site.link(OLGA, "decide")
+    claims = links.verify(site.key, token, datetime.now(UTC))
+    expires = datetime.fromtimestamp(claims.expires_at, UTC).date()
+    code = links.decision_code(site.key, site.review_id, claims.round, OLGA, expires)
+    assert code in _words(site.get(token))
+    assert code not in _words(site.get(site.link(ANDY)))  # a tasks link decides nothing
+    assert site.post(token, decision="approve").status_code == 200
+    approved = [a for a in site.review()["audit"] if a["to"] == "scheduling"]
+    assert (approved[0]["actor"], approved[0]["via"]) == (OLGA, "approval page, signed link")

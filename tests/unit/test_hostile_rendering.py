@@ -120,7 +120,7 @@ def _review(value: str) -> ReviewView:
         actual_hours=0.0, created_at=NOW, phase_entered_at=NOW, gate=gate, wake_at=None,
         flow_run_id=None, run_generation=0, progress_artifact_id=None, refusals=1,
         last_refusal=f"{value}: {value}", tasks=(task,),
-        audit=(AuditView(NOW, "prep", "prep", "refused", value, value),),
+        audit=(AuditView(NOW, "prep", "prep", "refused", value, value, "xbr"),),
     )  # fmt: skip
 
 

@@ -607,3 +607,15 @@ def test_unknown_kind_is_refused() -> None:
         InvalidInput, match="unknown message kind 'nag'; use one of tasks, approval"
     ):
         render("nag", context("tasks"))
+
+
+def test_the_approval_gives_the_approver_their_decision_code_for_the_resume_form() -> None:
+    ctx = context("approval")
+    ctx["links"]["code"] = "7KQ2M-XH4PB"
+    message = render("approval", ctx)
+    assert "Resume form asks for your decision code for this gate: **7KQ2M-XH4PB**" in (
+        message.markdown
+    )
+    assert "<strong>7KQ2M-XH4PB</strong>" in message.html
+    ctx["links"]["code"] = None  # not an approver of this gate: no code
+    assert "decision code" not in render("approval", ctx).markdown
