@@ -11,7 +11,13 @@ from reports.run_pages import gate_description
 from states.read import views
 from tasks.decision_form import PhaseDecision
 from tasks.flow_runs import current_gate_key
-from tasks.gates import apply_decision, publish_gate, review_for_this_run, start_run
+from tasks.gates import (
+    apply_decision,
+    finish_run,
+    publish_gate,
+    review_for_this_run,
+    start_run,
+)
 from tasks.recurrence import open_next_review
 from tasks.staging import stage_review
 
@@ -46,7 +52,8 @@ def business_review(
         review = views.review_view(root().uow(), rid)
         publish_gate(rid)
         gate = review.gate
-        if gate is None:  # closed or cancelled
+        if gate is None:  # closed or cancelled: its last steps are done
+            finish_run(rid)
             return review.status
         key = current_gate_key(review)
         decision = suspend_flow_run(

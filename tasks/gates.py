@@ -13,7 +13,12 @@ from notifications import links
 from states.calendar.opening import start_review
 from states.errors import RESUME_FORM, AlreadyDecided, Refused, XbrError
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
-from states.lifecycle.run_records import attach_run, record_refusal, review_of_run
+from states.lifecycle.run_records import (
+    attach_run,
+    record_refusal,
+    review_of_run,
+    run_finished,
+)
 from states.read import views
 from states.read.scorecards import report_data
 from states.store.db import UnitOfWork
@@ -82,6 +87,12 @@ def _code_owner(review_id: int, round_: int, code: str) -> str | None:
     key = links.load_key(settings.home, settings.secret_key or None)
     today = utcnow().date()
     return links.code_owner(key, review_id, round_, list(gate.eligible_approvers), code, today)
+
+
+@xbr_task(retries=3, retry_delay_seconds=2)
+def finish_run(review_id: int) -> None:
+    """The run of an ended review did its last steps; the sweeper checks it no more."""
+    run_finished(root().uow(), review_id, utcnow())
 
 
 @xbr_task(retries=3, retry_delay_seconds=2)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from prefect.client.schemas.objects import State
+from prefect.client.schemas.objects import State, StateType
 
 from bootstrap import root
 from states.lifecycle.run_records import (
     ReviewRun,
+    ended_review_runs,
     open_review_runs,
+    run_finished,
     runs_seen,
     wake_due,
 )
@@ -67,7 +69,8 @@ def _needs_new_run(review: ReviewRun, states: dict[str, State | None], now: date
 @xbr_task()
 def reattach_lost_runs() -> list[int]:
     """Give every open review a live run: replace a missing, crashed, failed or cancelled one.
-    Only reviews that moved, or were not seen waiting for a day, are asked about."""
+    Only reviews that moved, or were not seen waiting for a day, are asked about. A review that
+    ended lately gets one too when its run died before its last steps."""
     now = utcnow()
     reviews = open_review_runs(root().uow(), now)
     states = read_states([r.flow_run_id for r in reviews if r.flow_run_id])
@@ -87,4 +90,23 @@ def reattach_lost_runs() -> list[int]:
             else:
                 waiting.append(review)
     runs_seen(root().uow(), waiting, now)
-    return reattached
+    return reattached + _finish_ended_runs(now)
+
+
+def _finish_ended_runs(now: datetime) -> list[int]:
+    """A review that ended (its last decision taken) but whose run died before its last steps
+    (the client's next review, the last artifacts) gets a run that does them and completes; a
+    run that waits at the ended review's old gate is woken to do them itself."""
+    ended = ended_review_runs(root().uow(), now)
+    states = read_states([r.flow_run_id for r in ended if r.flow_run_id])
+    finished = []
+    for review in ended:
+        state = states.get(review.flow_run_id or "")
+        if state is not None and state.type == StateType.COMPLETED:
+            run_finished(root().uow(), review.review_id, now)  # it did them, then ended
+        elif state is not None and state.is_paused():
+            resume_review_run(review.flow_run_id or "", {}, 5)
+        elif state is None or state.type not in LIVE:  # crashed, failed, cancelled or gone
+            attach_new_run(root().uow, review.review_id, review.generation + 1)
+            finished.append(review.review_id)
+    return finished

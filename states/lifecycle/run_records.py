@@ -154,6 +154,33 @@ def open_review_runs(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> list
         ]
 
 
+# How long after a review ended the sweeper still makes sure its run finished its last steps
+FINISH_WINDOW = timedelta(days=7)
+
+
+def ended_review_runs(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> list[ReviewRun]:
+    """Reviews that ended (closed or cancelled) in the last FINISH_WINDOW whose run has not
+    yet said it finished their last steps (the next review, the last artifacts)."""
+    columns = (Review.id, Review.flow_run_id, Review.run_generation, Review.created_at,
+               Review.round)  # fmt: skip
+    with uow:
+        rows = uow.session.execute(
+            select(*columns)
+            .where(Review.status.in_((Phase.CLOSED.value, Phase.CANCELLED.value)))
+            .where(Review.run_seen_at.is_(None), Review.flow_run_id.is_not(None))
+            .where(Review.closed_at >= now - FINISH_WINDOW)
+            .order_by(Review.id)
+            .limit(limit)
+        )
+        return [ReviewRun(r.id, r.flow_run_id, r.run_generation, r.created_at, "", r.round)
+                for r in rows]  # fmt: skip
+
+
+def run_finished(uow: UnitOfWork, review_id: int, now: datetime) -> None:
+    """The run of an ended review did its last steps: the sweeper looks at it no more."""
+    _set(uow, review_id, run_seen_at=now)
+
+
 def runs_seen(uow: UnitOfWork, reviews: list[ReviewRun], now: datetime) -> None:
     """Remember that these reviews' runs wait at their gates, unless a review moved since it
     was read: its run must catch up, and the next sweep checks it."""

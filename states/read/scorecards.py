@@ -20,6 +20,7 @@ from states.lifecycle.decisions import load_review
 from states.lifecycle.schedule import review_template
 from states.read.views import review_name
 from states.staging.assessment import NIST_CSF, Category, color
+from states.staging.doubts import stored_sets
 from states.staging.evidence import Source
 from states.staging.record import previous_assessed_review
 from states.store.db import UnitOfWork
@@ -206,30 +207,7 @@ def evidence_of(uow: UnitOfWork, review_id: int) -> list[dict[str, Any]]:
     """The evidence a review holds, by source (without the rows)."""
     with uow:
         load_review(uow.session, review_id)
-        # the columns, not the rows: a stored set that no longer reads back still lists
-        sets = uow.session.execute(
-            select(
-                EvidenceSet.source,
-                EvidenceSet.file_name,
-                EvidenceSet.row_count,
-                EvidenceSet.sha256,
-                EvidenceSet.imported_at,
-                EvidenceSet.imported_by,
-            )
-            .where(EvidenceSet.review_id == review_id)
-            .order_by(EvidenceSet.source)
-        )
-        return [
-            {
-                "source": s.source,
-                "file": s.file_name,
-                "rows": s.row_count,
-                "sha256": s.sha256,
-                "imported_at": s.imported_at.isoformat(),
-                "imported_by": s.imported_by,
-            }
-            for s in sets
-        ]
+        return stored_sets(uow.session, review_id)
 
 
 def ticket_by_id(uow: UnitOfWork, ticket_id: int) -> dict[str, Any]:

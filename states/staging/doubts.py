@@ -116,18 +116,7 @@ def evidence_held(
     with uow:
         session = uow.session
         review = load_review(session, review_id)
-        sets = session.execute(
-            select(
-                EvidenceSet.source,
-                EvidenceSet.file_name,
-                EvidenceSet.row_count,
-                EvidenceSet.sha256,
-                EvidenceSet.imported_at,
-                EvidenceSet.imported_by,
-            )
-            .where(EvidenceSet.review_id == review_id)
-            .order_by(EvidenceSet.source)
-        ).all()
+        sets = stored_sets(session, review_id)
         evidence = read_back(session, review_id)
         before = read_back(session, previous_assessed_review(session, review))
         day, _ = staging_day(session, review, now or utcnow())
@@ -135,17 +124,37 @@ def evidence_held(
         for doubt in evidence.unreadable:
             found.setdefault(doubt.source, []).append(doubt)
         return [
-            {
-                "source": source,
-                "file": file_name,
-                "rows": rows,
-                "sha256": sha256,
-                "imported_at": imported_at.isoformat(),
-                "imported_by": imported_by,
-                "doubts": [d.mark for d in found.get(Source(source), [])],
-            }
-            for source, file_name, rows, sha256, imported_at, imported_by in sets
+            {**held, "doubts": [d.mark for d in found.get(Source(held["source"]), [])]}
+            for held in sets
         ]
+
+
+def stored_sets(session: Session, review_id: int) -> list[dict[str, Any]]:
+    """The evidence sets a review holds, by source: file, row count, hash, who imported it and
+    when. The columns, not the rows: a set that no longer reads back still lists."""
+    sets = session.execute(
+        select(
+            EvidenceSet.source,
+            EvidenceSet.file_name,
+            EvidenceSet.row_count,
+            EvidenceSet.sha256,
+            EvidenceSet.imported_at,
+            EvidenceSet.imported_by,
+        )
+        .where(EvidenceSet.review_id == review_id)
+        .order_by(EvidenceSet.source)
+    )
+    return [
+        {
+            "source": source,
+            "file": file_name,
+            "rows": rows,
+            "sha256": sha256,
+            "imported_at": imported_at.isoformat(),
+            "imported_by": imported_by,
+        }
+        for source, file_name, rows, sha256, imported_at, imported_by in sets
+    ]
 
 
 def unreadable_line(review_id: int, doubt: Doubt) -> str:

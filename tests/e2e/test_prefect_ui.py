@@ -54,8 +54,9 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-def approve_in_resume_dialog(page: Any, expect: Any) -> None:
-    """Click Resume, check the gate's description, fill the form as Olga, approve, submit."""
+def approve_in_resume_dialog(page: Any, expect: Any, code: str) -> None:
+    """Click Resume, check the gate's description, fill the form with Olga's decision code,
+    approve, submit."""
     resume = page.get_by_role("button", name="Resume", exact=True)
     expect(resume).to_be_visible()
     resume.click()
@@ -82,9 +83,9 @@ def approve_in_resume_dialog(page: Any, expect: Any) -> None:
     expect(page.get_by_role("listbox")).to_be_hidden()
     expect(decision).to_have_text("approve")
 
-    field("Approver Email").get_by_role("textbox").fill(APPROVER)
+    field("Decision Code").get_by_role("textbox").fill(code)
     field("Comment").get_by_role("textbox").fill(COMMENT)
-    expect(field("Approver Email").get_by_role("textbox")).to_have_value(APPROVER)
+    expect(field("Decision Code").get_by_role("textbox")).to_have_value(code)
     expect(field("Comment").get_by_role("textbox")).to_have_value(COMMENT)
     page.screenshot(path=str(ARTIFACTS / "prefect-ui-resume-form.png"))
 
@@ -126,7 +127,7 @@ def test_a_gate_approved_in_the_prefect_ui_resume_dialog_advances_the_review(
             console: list[str] = []  # the UI logs why a resume failed to the console
             page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
             page.goto(run_url)
-            approve_in_resume_dialog(page, expect)
+            approve_in_resume_dialog(page, expect, stack.decision_code(review_id, APPROVER))
 
             wait_for(
                 "the approval from the UI to reach the review",
@@ -143,6 +144,7 @@ def test_a_gate_approved_in_the_prefect_ui_resume_dialog_advances_the_review(
             ]
             assert moves[-1]["actor"] == APPROVER
             assert moves[-1]["comment"] == COMMENT
+            assert moves[-1]["via"] == "Prefect UI Resume form, decision code"
 
             page.reload()
             expect(page.get_by_text("needed -> scheduling")).to_be_visible()  # the run's log

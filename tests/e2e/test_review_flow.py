@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
-from states.store.models import AuditEntry, Decision, OutboxMessage, ReviewTask
+from states.store.models import AuditEntry, Decision, OutboxMessage, Review, ReviewTask
 from tests.e2e.conftest import ROOT, Stack, wait_for
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=8)).strftime("%Y-%m-%dT10:00")
@@ -143,6 +143,41 @@ def test_runner_killed_at_each_phase_loses_and_repeats_nothing(stack: Stack, pha
     walk_to(stack, review_id)
     assert stack.review(review_id)["status"] == "closed"
     assert_no_duplicates(stack, review_id)
+
+
+def test_a_run_that_died_after_the_last_decision_is_finished_when_xbr_starts(
+    stack: Stack,
+) -> None:
+    """The whole stack dies right after the review's last decision: its run crashed before its
+    last steps (the client's next review, the last artifacts). `xbr up` starts again, and the
+    review's run does them once and ends Completed."""
+    review_id = start(stack, "Client qbr")
+    walk_to(stack, review_id, stop_before="qa_review")
+    stack.wait_suspended(review_id)
+    close_phase_tasks(stack, stack.review(review_id))
+    assert stack.runner is not None
+    os.killpg(stack.runner.pid, signal.SIGKILL)  # the stack dies with everything in it ...
+    stack.runner.wait(timeout=30)
+    (stack.home / "stack.json").unlink(missing_ok=True)
+    approve_gate(stack, review_id)  # ... as the last decision lands: the review is closed
+    assert stack.review(review_id)["status"] == "closed"
+    run_id = stack.review(review_id)["flow_run_id"]
+    # what xbr up's start finds of a run its dead runner held: crashed
+    crashed = {"type": "CRASHED", "name": "Crashed", "message": "its runner was killed"}
+    stack.api(f"/flow_runs/{run_id}/set_state", {"state": crashed, "force": True})
+    stack.start_runner()
+    assert stack.wait_finished(review_id)["type"] == "COMPLETED"
+    assert stack.review(review_id)["flow_run_id"] != run_id  # a new run did the last steps
+    assert_no_duplicates(stack, review_id)
+    with stack.uow() as work:
+        nexts = work.session.scalars(
+            select(Review).where(Review.client_id == select(Review.client_id).where(
+                Review.id == review_id).scalar_subquery(), Review.id != review_id)
+        ).all()  # fmt: skip
+    assert len(nexts) == 1, "the client's next review, opened once"
+    stack.xbr("sweep")  # and the sweeper leaves the finished run alone from now on
+    assert stack.review(review_id)["flow_run_id"] != run_id
+    assert stack.wait_finished(review_id)["type"] == "COMPLETED"
 
 
 def test_server_restart_in_the_middle_of_a_review(stack: Stack) -> None:

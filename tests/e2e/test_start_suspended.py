@@ -95,7 +95,7 @@ uow = root().uow
 catalog = load_catalog()
 
 def one(n):
-    review_id = start_review(uow(), f"Burst client {n}", catalog, meeting="2031-03-03T10:00")
+    review_id = start_review(uow(), f"Burst client {n}", catalog, meeting="2028-03-03T10:00")
     return review_id, attach_new_run(uow, review_id)
 
 with ThreadPoolExecutor(4) as pool:
