@@ -303,8 +303,8 @@ def main(argv: list[str]) -> int:
         following = next_review(1)
         console.print(f"follow-up's last step opened review {following}, with its own flow run")
         run_review(following, mailbox, first=False)
-        console.print(f"flow run: {os.environ['PREFECT_UI_URL']}/runs/flow-run/"
-                      f"{review(following).flow_run_id}")  # fmt: skip
+        say(f"flow run: {os.environ['PREFECT_UI_URL']}/runs/flow-run/"
+            f"{review(following).flow_run_id}")  # fmt: skip
         console.print(f"demo finished in {time.monotonic() - began:.0f} s")
         if keep:
             console.print(f"--keep: xbr stays up at {os.environ['PREFECT_UI_URL']}; Ctrl-C stops")
