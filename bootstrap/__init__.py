@@ -17,6 +17,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from states.settings import Settings
+from states.standards.catalog import load_standards
+from states.standards.schema import Standard
 from states.store.db import UnitOfWork, make_engine, require_current_schema
 from states.templates.catalog import load_catalog
 from states.templates.schema import Template
@@ -42,6 +44,10 @@ class Root:
     def catalog(self) -> dict[str, Template]:
         """The shipped templates and the MSP's own (the same name replaces a shipped one)."""
         return load_catalog([self.settings.template_dir])
+
+    def standards(self) -> dict[str, Standard]:
+        """The shipped standards and the MSP's own (the same name replaces a shipped one)."""
+        return load_standards([self.settings.standard_dir])
 
     def close(self) -> None:
         """Close the database's connections."""

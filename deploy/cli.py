@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 import bootstrap
 from bootstrap import prefect_env
-from deploy import faults, metrics_cli, render, stack, staging_cli
+from deploy import faults, metrics_cli, render, stack, staging_cli, standards_cli
 from deploy.context import (
     AsOpt,
     JsonOpt,
@@ -71,6 +71,7 @@ for sub, name in [
     app.add_typer(sub, name=name)
 
 app.add_typer(staging_cli.evidence_app, name="evidence")
+app.add_typer(standards_cli.standard_app, name="standard")
 app.command("findings")(staging_cli.findings_command)
 app.command("scorecard")(staging_cli.scorecard_command)
 app.add_typer(staging_cli.ticket_app, name="ticket")

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         """Where an MSP keeps its own templates (same name replaces a shipped one)."""
         return self.home / "templates"
 
+    @property
+    def standard_dir(self) -> Path:
+        """Where an MSP keeps its own standards (same name replaces a shipped one)."""
+        return self.home / "standards"
+
 
 def normalize_url(url: str) -> str:
     """Plain postgresql:// URLs use the psycopg 3 driver that xbr installs."""
