@@ -123,6 +123,7 @@ def _client_data(client: Client) -> dict[str, object]:
         "template": client.template,
         "timezone": client.timezone,
         "active": client.active,
+        "standards": client.standards or [],
     }
 
 
@@ -185,6 +186,30 @@ def client_show(name: str, as_json: JsonOpt = False) -> None:
     render.rows("Reviews", ["id", "name", "status", "meeting_at"], reviews)
 
 
+@client_app.command("standards")
+def client_standards(
+    name: str,
+    add: Annotated[
+        list[str] | None, typer.Option("--add", help="A standard to assess too (repeat).")
+    ] = None,
+    remove: Annotated[
+        list[str] | None, typer.Option("--remove", help="One of the client's own to drop.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The standards a client's reviews assess: its template's, and its own (--add, --remove)."""
+    own, assessed = directory.set_standards(
+        uow(), catalog(), bootstrap.root().standards(), name, add or [], remove or []
+    )
+    data = {"client": name, "own": own, "assessed": assessed}
+    render.out(
+        as_json,
+        data,
+        f"{name}: its reviews assess {', '.join(assessed) or 'no standard'}"
+        + (f" (its own: {', '.join(own)})" if own else ""),
+    )
+
+
 @client_app.command("assign")
 def client_assign(
     name: str,
@@ -228,6 +253,13 @@ def template_show(name: str, as_json: JsonOpt = False) -> None:
 def template_validate(file: Path, as_json: JsonOpt = False) -> None:
     """Check a template file; errors name the file, the field and the reason."""
     template = load_template_file(file)
+    known = bootstrap.root().standards()
+    unknown = [name for name in template.standards if name not in known]
+    if unknown:
+        raise XbrError(
+            f"{file}: standards: unknown standard {unknown[0]!r}; use one of: "
+            f"{', '.join(sorted(known))} (or add it to $XBR_HOME/standards)"
+        )
     count = sum(1 for _ in template.tasks())
     render.out(
         as_json,

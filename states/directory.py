@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -229,3 +230,32 @@ def set_thresholds(
             client.thresholds = overrides or None
             uow.commit()
         return overrides, effective.model_dump()
+
+
+def set_standards(
+    uow: UnitOfWork,
+    catalog: dict[str, Template],
+    known: Iterable[str],
+    client_name: str,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> tuple[list[str], list[str]]:
+    """Add or remove standards a client's reviews assess besides its template's; returns the
+    client's own and all its reviews assess (the template's first). `known`: the standards'
+    names; an unknown one is refused with the list."""
+    names = set(known)
+    unknown = [name for name in (*add, *remove) if name not in names]
+    if unknown:
+        raise NotFound(
+            f"unknown standard {unknown[0]!r}; use one of: {', '.join(sorted(names))} "
+            "(`xbr standard list`)"
+        )
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        own = [s for s in client.standards or [] if s not in remove]
+        own += [s for s in dict.fromkeys(add) if s not in own]
+        if add or remove:
+            client.standards = own or None
+            uow.commit()
+        base = pick(catalog, client.template).standards
+        return own, list(dict.fromkeys([*base, *own]))

@@ -87,6 +87,8 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # the client's own check thresholds, over its template's (e.g. a secure score target)
     thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # standards its reviews assess besides its template's (e.g. hipaa-security), by name
+    standards: Mapped[list[str] | None] = mapped_column(JSON)
     # the day the account calendar looks at the client again: None now, WHILE_HELD while a
     # review holds its slot (the pass never reads those clients)
     next_review_on: Mapped[date | None] = mapped_column(Date, index=True)

@@ -190,6 +190,7 @@ class Template(_Strict):
     budget_hours: float = Field(default=12, ge=0)
     schedule: Schedule = Schedule()
     thresholds: Thresholds = Thresholds()  # when staging's checks raise findings
+    standards: list[Slug] = []  # what its reviews assess the client against, by name
     phases: dict[Phase, PhaseSpec]
 
     @model_validator(mode="before")

@@ -353,3 +353,20 @@ def test_a_review_whose_run_prefect_refuses_is_kept_and_says_so_in_one_line(
     review = xbr.json("review", "show", str(started["id"]))
     assert review["status"] == "needed"
     assert review["flow_run_id"] is None
+
+
+def test_a_client_is_assessed_against_its_templates_standards_and_its_own(
+    xbr: Xbr, database_url: str
+) -> None:
+    shown = xbr.json("client", "standards", "Client qbr")
+    assert shown == {"client": "Client qbr", "own": [], "assessed": ["policy-procedure"]}
+    added = xbr.json("client", "standards", "Client qbr", "--add", "hipaa-security")
+    assert added["assessed"] == ["policy-procedure", "hipaa-security"]
+    assert xbr.json("client", "show", "Client qbr")["standards"] == ["hipaa-security"]
+    before = snapshot(database_url)
+    code, _, err = xbr("client", "standards", "Client qbr", "--add", "iso-27001", ok=False)
+    assert code == 2
+    assert err.startswith("error: unknown standard 'iso-27001'; use one of: hipaa-security, ")
+    assert snapshot(database_url) == before
+    removed = xbr.json("client", "standards", "Client qbr", "--remove", "hipaa-security")
+    assert removed == {"client": "Client qbr", "own": [], "assessed": ["policy-procedure"]}

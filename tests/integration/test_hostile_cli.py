@@ -27,6 +27,10 @@ from tests.team import walk
 
 NOW = datetime(2026, 11, 16, 15, tzinfo=UTC)
 
+# What these tests send is refused or shown before the database matters: SQLite suffices (the
+# command line on PostgreSQL is covered by test_cli.py and test_store.py).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 HUGE = str(2**70)
 ESCAPE = "\x1b[31m"
 

@@ -182,3 +182,14 @@ def test_the_standard_commands_list_show_and_validate(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {bad}: item POL-02: severity: ")
     assert err.count("\n") == 1
+
+
+def test_templates_name_the_standards_their_reviews_assess() -> None:
+    from states.templates.catalog import load_catalog
+
+    known = load_standards()
+    templates = load_catalog()
+    assert templates["qbr"].standards == ["policy-procedure"]
+    assert templates["bsrr"].standards == ["nist-csf-2"]
+    assert templates["trs"].standards == ["nist-csf-2"]
+    assert all(name in known for t in templates.values() for name in t.standards)
