@@ -3,14 +3,15 @@ model, every problem named in one line by file, field path and reason."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from states.errors import InvalidInput
+from states.errors import InvalidInput, NotFound
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 5x faster
 M = TypeVar("M", bound=BaseModel)
@@ -67,3 +68,27 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
             f"{path}: (top level): a {what} is a mapping of fields, not {data!r:.40}"
         )
     return data
+
+
+def shipped_files(package: str) -> list[Path]:
+    """The YAML files that come with xbr in a package's catalog/ folder."""
+    folder = resources.files(package) / "catalog"
+    return sorted(Path(str(f)) for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+def with_own_files(shipped: list[Path], extra_dirs: Sequence[Path]) -> list[Path]:
+    """The shipped files, then the YAML files in `extra_dirs` (loaded later: same name wins)."""
+    files = list(shipped)
+    for folder in extra_dirs:
+        if folder.is_dir():
+            files += sorted(folder.glob("*.yaml"))
+    return files
+
+
+def pick(found: Mapping[str, M], name: str, what: str) -> M:
+    """The `what` called `name`, or an error listing the known ones."""
+    try:
+        return found[name]
+    except KeyError:
+        known = ", ".join(sorted(found))
+        raise NotFound(f"unknown {what} {name!r}; use one of: {known}") from None

@@ -5,12 +5,17 @@ file, item and field."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from states.data_files import field_path, read_mapping, validated
-from states.errors import NotFound
+from states.data_files import (
+    field_path,
+    pick,
+    read_mapping,
+    shipped_files,
+    validated,
+    with_own_files,
+)
 from states.standards.schema import Standard
 
 
@@ -37,27 +42,15 @@ def load_standard_file(path: Path) -> Standard:
 
 def shipped_standard_files() -> list[Path]:
     """The standard files that come with xbr."""
-    folder = resources.files("states.standards") / "catalog"
-    return sorted(Path(str(f)) for f in folder.iterdir() if f.name.endswith(".yaml"))
+    return shipped_files("states.standards")
 
 
 def load_standards(extra_dirs: Sequence[Path] = ()) -> dict[str, Standard]:
     """Shipped standards, then the YAML files in `extra_dirs` (same name replaces)."""
-    files = shipped_standard_files()
-    for folder in extra_dirs:
-        if folder.is_dir():
-            files += sorted(folder.glob("*.yaml"))
-    standards: dict[str, Standard] = {}
-    for path in files:
-        standard = load_standard_file(path)
-        standards[standard.name] = standard
-    return standards
+    standards = map(load_standard_file, with_own_files(shipped_standard_files(), extra_dirs))
+    return {standard.name: standard for standard in standards}
 
 
 def pick_standard(standards: dict[str, Standard], name: str) -> Standard:
     """The standard `name`, or an error listing the known ones."""
-    try:
-        return standards[name]
-    except KeyError:
-        known = ", ".join(sorted(standards))
-        raise NotFound(f"unknown standard {name!r}; use one of: {known}") from None
+    return pick(standards, name, "standard")

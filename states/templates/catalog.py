@@ -4,12 +4,11 @@ with every problem named by file, field path and reason."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from states.data_files import read_mapping, validated
-from states.errors import NotFound
+from states.data_files import pick as pick_named
+from states.data_files import read_mapping, shipped_files, validated, with_own_files
 from states.templates.schema import Template
 
 
@@ -25,27 +24,15 @@ def load_template_file(path: Path) -> Template:
 
 def shipped_template_files() -> list[Path]:
     """The template files that come with xbr."""
-    folder = resources.files("states.templates") / "catalog"
-    return sorted(Path(str(f)) for f in folder.iterdir() if f.name.endswith(".yaml"))
+    return shipped_files("states.templates")
 
 
 def load_catalog(extra_dirs: Sequence[Path] = ()) -> dict[str, Template]:
     """Shipped templates, then the YAML files in `extra_dirs` (same name replaces)."""
-    files = shipped_template_files()
-    for folder in extra_dirs:
-        if folder.is_dir():
-            files += sorted(folder.glob("*.yaml"))
-    catalog: dict[str, Template] = {}
-    for path in files:
-        template = load_template_file(path)
-        catalog[template.name] = template
-    return catalog
+    templates = map(load_template_file, with_own_files(shipped_template_files(), extra_dirs))
+    return {template.name: template for template in templates}
 
 
 def pick(catalog: dict[str, Template], name: str) -> Template:
     """The template `name`, or an error listing the known ones."""
-    try:
-        return catalog[name]
-    except KeyError:
-        known = ", ".join(sorted(catalog))
-        raise NotFound(f"unknown template {name!r}; use one of: {known}") from None
+    return pick_named(catalog, name, "template")
