@@ -9,7 +9,6 @@ a line of text).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,14 +21,14 @@ from rich.text import Text
 
 from states.read.views import ReviewView
 from states.templates.schema import Template
+from states.text import CONTROLS_BUT_LINES
 
 # C0 and C1 controls but newline and tab, and the bidirectional overrides that reorder text
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(value: object) -> str:
     """A value as a terminal may show it: without control characters (newlines kept)."""
-    return _CONTROLS.sub("", str(value))
+    return CONTROLS_BUT_LINES.sub("", str(value))
 
 
 def safe(value: object) -> str:

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from states.calendar.business_days import zone as time_zone
 from states.errors import InvalidInput
+from states.text import CONTROLS_BUT_LINES
 
 KINDS = (
     "tasks",
@@ -135,7 +136,6 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>|])")
 _MARKDOWN_SPECIAL_IN_HTML = re.compile(r"([\\`*\[\]|])")
 _ESCAPED = re.compile(r"\\([\\`*\[\]<>|])")
 _LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # The email's HTML: what Markdown makes of xbr's templates, and nothing else
 _HTML_TAGS = {
     *("p", "br", "hr", "strong", "em", "code", "pre", "blockquote", "a"),
@@ -146,7 +146,7 @@ _HTML_TAGS = {
 def markdown_text(value: object, html_escaped: bool = False) -> str:
     """A value as text inside Markdown: on one line, its Markdown characters escaped (but
     "<" and ">" when the text is HTML-escaped after)."""
-    text = _CONTROLS.sub("", _LINE_BREAKS.sub(" ", str(value)))
+    text = CONTROLS_BUT_LINES.sub("", _LINE_BREAKS.sub(" ", str(value)))
     special = _MARKDOWN_SPECIAL_IN_HTML if html_escaped else _MARKDOWN_SPECIAL
     return special.sub(r"\\\1", text)
 

@@ -13,7 +13,8 @@ NAME_MAX = 200
 TEXT_MAX = 2000
 # C0 and C1 controls, and the bidirectional overrides that show text in another order
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_CONTROLS_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# the same, but for line breaks and tabs: what a comment may hold, and what output removes
+CONTROLS_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def parse_name(text: str, what: str) -> str:
@@ -40,7 +41,7 @@ def check_text(text: str | None, what: str) -> str | None:
         return None
     if len(text) > TEXT_MAX:
         raise InvalidInput(f"{what} is {len(text)} characters long; give at most {TEXT_MAX}")
-    if _CONTROLS_BUT_LINES.search(text):
+    if CONTROLS_BUT_LINES.search(text):
         raise InvalidInput(
             f"{what} holds a control character (an escape or a carriage return); give plain text"
         )
