@@ -23,8 +23,6 @@ from states.read.views import ReviewView
 from states.templates.schema import Template
 from states.text import CONTROLS_BUT_LINES
 
-# C0 and C1 controls but newline and tab, and the bidirectional overrides that reorder text
-
 
 def clean(value: object) -> str:
     """A value as a terminal may show it: without control characters (newlines kept)."""
