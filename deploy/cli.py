@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 import bootstrap
 from bootstrap import prefect_env
-from deploy import faults, metrics_cli, render, stack, staging_cli, standards_cli
+from deploy import assess_cli, faults, metrics_cli, render, stack, staging_cli, standards_cli
 from deploy.context import (
     AsOpt,
     JsonOpt,
@@ -74,6 +74,7 @@ app.add_typer(staging_cli.evidence_app, name="evidence")
 app.add_typer(standards_cli.standard_app, name="standard")
 app.command("findings")(staging_cli.findings_command)
 app.command("scorecard")(staging_cli.scorecard_command)
+app.command("assess")(assess_cli.assess_command)
 app.add_typer(staging_cli.ticket_app, name="ticket")
 app.command("feedback")(staging_cli.feedback_command)
 app.command("report")(staging_cli.report_command)

@@ -7,7 +7,20 @@ from collections.abc import Callable
 from states.errors import Refused
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.read.views import review_view
+from states.standards.answering import answer_items
+from states.standards.answers import review_questionnaire
+from states.standards.schema import Answer
 from states.store.db import UnitOfWork
+
+
+def answer_assessment(
+    uow: Callable[[], UnitOfWork], review_id: int, person: str | None, answer: str = "met"
+) -> None:
+    """`person` answers every required item of the review's assessment still open."""
+    items = review_questionnaire(uow(), review_id).items
+    wanted = {s.key: (Answer(answer), "") for s in items if s.open_required}
+    if wanted and person:
+        answer_items(uow(), review_id, wanted, person)
 
 
 def walk(uow: Callable[[], UnitOfWork], review_id: int, until: str) -> None:
@@ -17,6 +30,8 @@ def walk(uow: Callable[[], UnitOfWork], review_id: int, until: str) -> None:
         for task in review.tasks:
             if task.phase == review.status and task.status == "open":
                 complete_task(uow(), review_id, task.key, task.assignee)
+        if review.status == "staging":
+            answer_assessment(uow, review_id, review.tasks[0].assignee)
         review = review_view(uow(), review_id)
         if review.status == until or review.gate is None or not review.gate.approval:
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -19,6 +19,8 @@ from states.lifecycle.machine import SLOT_PHASES, Phase
 from states.lifecycle.schedule import set_due_dates
 from states.lifecycle.steps import SYSTEM_ACTOR, record_step, settle
 from states.notices.planning import invite, nothing_planned, set_age_warning
+from states.standards.pinning import not_installed, pin
+from states.standards.schema import Standard
 from states.store.db import UnitOfWork
 from states.store.models import (
     AD_HOC,
@@ -158,9 +160,11 @@ def start_review(
     actor: str = SYSTEM_ACTOR,
     now: datetime | None = None,
     note: str = "",
+    standards: Mapping[str, Standard] | None = None,
 ) -> int:
     """Open a review of a client from a template (its own by default); returns its id.
-    `meeting` is an ISO date-time in the client's zone; `note` says why (audit)."""
+    `meeting` is an ISO date-time in the client's zone; `note` says why (audit); `standards`
+    the installation's (the shipped ones when None)."""
     now = now or utcnow()
     with uow:
         client = client_by_name(uow.session, client_name)
@@ -168,7 +172,8 @@ def start_review(
         meeting_at = parse_moment(meeting, zone(client.timezone)) if meeting else None
         if meeting_at is not None and meeting_at <= now:
             raise InvalidInput(f"--meeting {meeting} is in the past; give a future date")
-        review = open_review(uow.session, Opening(client, template, note, meeting_at), actor, now)
+        opening = Opening(client, template, note, meeting_at, standards=standards)
+        review = open_review(uow.session, opening, actor, now)
         uow.commit()
         return review.id
 
@@ -183,6 +188,7 @@ class Opening:
     note: str = ""
     meeting_at: datetime | None = None
     period_day: date | None = None
+    standards: Mapping[str, Standard] | None = None  # the installation's; None: the shipped
 
 
 def open_review(
@@ -225,7 +231,9 @@ def open_reviews(
     for opening, (review, _) in zip(openings, opened, strict=True):
         nothing_planned(session, review.id)
         template = opening.template
-        why = "; ".join(filter(None, (f"from {template.name}", opening.note)))
+        missing = not_installed(template, opening.client, opening.standards)
+        lost = f"standards not installed, not assessed: {', '.join(missing)}" if missing else ""
+        why = "; ".join(filter(None, (f"from {template.name}", opening.note, lost)))
         record_step(session, review, template, "start", None, Phase.NEEDED, actor, why)
         settle(session, review, template, now)
         invite(session, review)
@@ -263,6 +271,8 @@ def _new_review(
         run_seen_at=None,
     )
     set_age_warning(review, template)  # as the start step sets it: inserted, not updated after
+    with session.no_autoflush:  # the reviews are flushed together, after
+        pin(session, review, template, opening.standards)
     session.add(review)
     tasks = _new_tasks(session, review, template, load)
     set_due_dates(review, template, tasks)

@@ -7,6 +7,7 @@ the loser finds it exists.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -21,6 +22,7 @@ from states.directory import open_task_load, read_client_roles
 from states.errors import SlotTaken, XbrError
 from states.lifecycle.machine import SLOT_PHASES, Phase
 from states.lifecycle.steps import SYSTEM_ACTOR
+from states.standards.schema import Standard
 from states.store.db import UnitOfWork, read_unread
 from states.store.models import AD_HOC, WHILE_HELD, Client, Review, utcnow
 from states.templates.catalog import pick
@@ -102,6 +104,7 @@ def ensure_next_review(
     client_name: str,
     now: datetime | None = None,
     early: bool = False,
+    standards: Mapping[str, Standard] | None = None,
 ) -> NextReview:
     """Open the client's next review if the calendar says it is due (or `early`, as
     follow-up's last step does) and no review holds the client's slot."""
@@ -110,7 +113,7 @@ def ensure_next_review(
         client = uow.session.scalar(select(Client).where(Client.name == client_name))
         if client is None:
             return NextReview(client_name, None, None, "no cadence")
-        plan, opening = _plan(uow.session, catalog, client, now, early)
+        plan, opening = _plan(uow.session, catalog, client, now, early, standards)
         if opening is not None:
             plan = _open_carefully(uow.session, plan, opening, now)
         uow.commit()
@@ -123,7 +126,10 @@ BATCH = 50
 
 
 def calendar_pass(
-    uow: UnitOfWork, catalog: dict[str, Template], now: datetime | None = None
+    uow: UnitOfWork,
+    catalog: dict[str, Template],
+    now: datetime | None = None,
+    standards: Mapping[str, Standard] | None = None,
 ) -> list[NextReview]:
     """One pass of the account calendar over the clients that have no next review, BATCH
     clients per transaction, their reviews opened together. When another pass or follow-up
@@ -140,11 +146,11 @@ def calendar_pass(
     for start in range(0, len(ids), BATCH):
         batch, before = ids[start : start + BATCH], dict(load)
         try:
-            plans += _pass_over(uow, catalog, batch, now, load, careful=False)
+            plans += _pass_over(uow, catalog, batch, now, load, False, standards)
         except SlotTaken:
             load.clear()
             load.update(before)
-            plans += _pass_over(uow, catalog, batch, now, load, careful=True)
+            plans += _pass_over(uow, catalog, batch, now, load, True, standards)
     return plans
 
 
@@ -155,6 +161,7 @@ def _pass_over(
     now: datetime,
     load: dict[int, int],
     careful: bool,
+    standards: Mapping[str, Standard] | None,
 ) -> list[NextReview]:
     """Plan and open the next reviews of a batch of clients in one transaction. Not `careful`:
     all in one go, and SlotTaken if the database refuses one (the transaction is done for)."""
@@ -163,7 +170,7 @@ def _pass_over(
         clients = session.scalars(select(Client).where(Client.id.in_(ids)).order_by(Client.id))
         read_held_meetings(session, ids)  # the batch's history and roles in two queries
         read_client_roles(session, ids)
-        planned = [_plan(session, catalog, client, now, False) for client in clients]
+        planned = [_plan(session, catalog, client, now, False, standards) for client in clients]
         if careful:
             plans = [
                 _open_carefully(session, plan, opening, now, load) if opening else plan
@@ -181,7 +188,12 @@ def _pass_over(
 
 
 def _plan(
-    session: Session, catalog: dict[str, Template], client: Client, now: datetime, early: bool
+    session: Session,
+    catalog: dict[str, Template],
+    client: Client,
+    now: datetime,
+    early: bool,
+    standards: Mapping[str, Standard] | None,
 ) -> tuple[NextReview, Opening | None]:
     """What the calendar decides for the client, and the review to open if it is due."""
     if not client.active or client.cadence == Cadence.NONE.value:
@@ -199,7 +211,7 @@ def _plan(
     why = f"account calendar: {plan.reason}" + (
         f", meeting due around {plan.meeting_due}" if plan.meeting_due else ""
     )
-    return plan, Opening(client, template, why, period_day=plan.meeting_due)
+    return plan, Opening(client, template, why, period_day=plan.meeting_due, standards=standards)
 
 
 def _open_carefully(

@@ -64,7 +64,13 @@ FORWARD: dict[Phase, tuple[Trigger, Phase]] = {
     Phase.QA_REVIEW: (Trigger.CLOSE, Phase.CLOSED),
 }
 
-_GATE = ["actor_is_accountable", "four_eyes_kept", "required_tasks_closed", "target_has_capacity"]
+_GATE = [
+    "actor_is_accountable",
+    "four_eyes_kept",
+    "required_tasks_closed",
+    "required_items_answered",
+    "target_has_capacity",
+]
 
 TRANSITIONS: list[dict[str, Any]] = [
     *(
@@ -118,6 +124,9 @@ class Gate:
     system: bool = False
     open_required_tasks: tuple[str, ...] = ()
     verified_by: dict[str, str] = field(default_factory=dict)  # task key -> who completed it
+    # staging's assessment: required items without an answer (standard:item), and who answered
+    open_required_items: tuple[str, ...] = ()
+    answered_by: frozenset[str] = frozenset()
     wip: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # phase -> (in it, limit)
     meeting_at: datetime | None = None
     proposed_meeting_at: datetime | None = None
@@ -139,12 +148,19 @@ class Gate:
 
     def four_eyes_kept(self, event: EventData) -> bool:
         own = sorted(key for key, who in self.verified_by.items() if who == self.actor)
-        if self.system or not own:
+        if self.system:
             return True
-        return self._refuse(
-            f"{self.actor} completed {', '.join(own)}, which this gate verifies; "
-            "a second person must approve it"
-        )
+        if own:
+            return self._refuse(
+                f"{self.actor} completed {', '.join(own)}, which this gate verifies; "
+                "a second person must approve it"
+            )
+        if self.actor in self.answered_by:
+            return self._refuse(
+                f"{self.actor} answered items of this review's assessment; "
+                "a second person must review the answers and approve the gate"
+            )
+        return True
 
     def required_tasks_closed(self, event: EventData) -> bool:
         if not self.open_required_tasks:
@@ -152,6 +168,18 @@ class Gate:
         return self._refuse(
             f"required tasks still open in {self.state}: {', '.join(self.open_required_tasks)}; "
             "mark them done, or skip them with a reason"
+        )
+
+    def required_items_answered(self, event: EventData) -> bool:
+        missing = self.open_required_items
+        if not missing:
+            return True
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        return self._refuse(
+            f"{len(missing)} required assessment items still unanswered in {self.state}: "
+            f"{shown}; answer them (`xbr assess`), or confirm the carried answers"
         )
 
     def target_has_capacity(self, event: EventData) -> bool:

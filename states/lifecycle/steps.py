@@ -14,6 +14,7 @@ from states.lifecycle.machine import FORWARD, OPEN_PHASES, SLOT_PHASES, Gate, Ph
 from states.lifecycle.places import enqueue, lock_places, waits_for_place
 from states.lifecycle.schedule import set_wake
 from states.notices.planning import announce, inform, set_age_warning
+from states.standards.answers import gate_facts
 from states.store.models import AD_HOC, OutboxMessage, Review
 from states.templates.schema import Template
 
@@ -67,6 +68,9 @@ def build_gate(
 ) -> Gate:
     """Everything the guards judge a decision on, read from the database once."""
     verifies = template.phase(review.status).verifies if review.status in OPEN_PHASES else []
+    open_items, answered_by = (
+        gate_facts(session, review) if review.status == Phase.STAGING else ((), frozenset())
+    )
     return Gate(
         state=review.status,
         now=now,
@@ -79,6 +83,8 @@ def build_gate(
             for t in review.tasks
             if t.key in verifies and t.status == "done" and t.completed_by is not None
         },
+        open_required_items=open_items,
+        answered_by=answered_by,
         wip=wip_counts(session, template, exclude=review.id),
         meeting_at=review.meeting_at,
         proposed_meeting_at=proposed_meeting_at,

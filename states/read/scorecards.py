@@ -22,12 +22,14 @@ from states.read.views import review_name
 from states.staging.assessment import NIST_CSF, Category, color
 from states.staging.doubts import stored_sets
 from states.staging.evidence import Source
-from states.staging.record import previous_assessed_review
+from states.standards.answers import AnswerSource, ItemState
+from states.standards.scoring import Scored, answer_findings, disposition, scored, why
 from states.store.db import UnitOfWork
 from states.store.models import (
     Assessment,
     EvidenceSet,
     FollowUpTicket,
+    ItemAnswer,
     Review,
     ReviewFinding,
     utcnow,
@@ -43,28 +45,69 @@ def _named(session: Session, review_id: int | None) -> dict[str, Any] | None:
     return {"review_id": review.id, "name": review_name(review), "period": review.period}
 
 
-def baseline_review(session: Session, review: Review) -> int | None:
-    """The client's first assessed review (this one, when it is the first)."""
-    return session.scalar(
-        select(Review.id)
-        .join(Assessment, Assessment.review_id == Review.id)
-        .where(Review.client_id == review.client_id)
-        .order_by(Review.created_at, Review.id)
-        .limit(1)
+def assessed_reviews(session: Session, client_id: int) -> list[int]:
+    """The client's reviews with an assessment (evidence assessed, or items answered), oldest
+    first: the first is its baseline."""
+    answered = select(ItemAnswer.review_id).where(ItemAnswer.client_id == client_id)
+    checked = select(Assessment.review_id).where(Assessment.client_id == client_id)
+    return list(
+        session.scalars(
+            select(Review.id)
+            .where(Review.client_id == client_id)
+            .where(or_(Review.id.in_(answered), Review.id.in_(checked)))
+            .order_by(Review.created_at, Review.id)
+        )
     )
 
 
+def baseline_review(session: Session, review: Review) -> int | None:
+    """The client's first assessed review (this one, when it is the first)."""
+    ids = assessed_reviews(session, review.client_id)
+    return ids[0] if ids else None
+
+
+def _earlier(session: Session, review: Review) -> tuple[int | None, int | None]:
+    """The baseline (unless it is this review) and the assessed review before this one."""
+    ids = assessed_reviews(session, review.client_id)
+    before = ids[: ids.index(review.id)] if review.id in ids else [
+        i for i in ids if i < review.id
+    ]  # fmt: skip
+    return (before[0] if before else None), (before[-1] if before else None)
+
+
+def _framework_rows(
+    now: Scored, base: Scored | None, prev: Scored | None
+) -> dict[str, dict[str, dict[str, Any]]]:
+    def share(found: Scored | None, name: str, group: str) -> int | None:
+        return found.frameworks.get(name, {}).get(group, {}).get("score") if found else None
+
+    return {
+        name: {
+            group: {
+                **counts,
+                "baseline": share(base, name, group),
+                "previous": share(prev, name, group),
+            }
+            for group, counts in groups.items()
+        }
+        for name, groups in now.frameworks.items()
+    }
+
+
 def scorecard(session: Session, review: Review) -> dict[str, Any]:
-    """Per category: score, color, baseline, previous and change since the baseline."""
-    own = session.get(Assessment, review.id)
-    base_id = baseline_review(session, review)
-    prev_id = previous_assessed_review(session, review)
-    base = session.get(Assessment, base_id) if base_id not in (None, review.id) else None
-    prev = session.get(Assessment, prev_id) if prev_id is not None else None
+    """Per category: score (evidence and answers), risk, baseline, previous, the change since
+    each and why; per framework group: the share of answered items met."""
+    now = scored(session, review)
+    base_id, prev_id = _earlier(session, review)
+    base = scored(session, load_review(session, base_id)) if base_id is not None else None
+    prev = scored(session, load_review(session, prev_id)) if prev_id is not None else None
+    since_base, since_prev = why(now, base), why(now, prev)
     rows = []
     for category in Category:
-        value = own.scores.get(category.value) if own else None
-        was = base.scores.get(category.value) if base else None
+        part = now.categories[category.value]
+        value = part.score
+        was = base.categories[category.value].score if base else None
+        before = prev.categories[category.value].score if prev else None
         rows.append(
             {
                 "category": category.value,
@@ -72,16 +115,70 @@ def scorecard(session: Session, review: Review) -> dict[str, Any]:
                 "score": value,
                 "color": color(value),
                 "baseline": was,
-                "previous": prev.scores.get(category.value) if prev else None,
+                "previous": before,
                 "change": value - was if value is not None and was is not None else None,
                 "nist": list(NIST_CSF[category]),
+                "risk": now.risk[category.value],
+                "items_met": part.items_met,
+                "items_total": part.items_total,
+                "evidence_score": part.evidence,
+                "answers_score": part.answers,
+                "change_previous": (
+                    value - before if value is not None and before is not None else None
+                ),
+                "why": {
+                    "previous": since_prev[category.value],
+                    "baseline": since_base[category.value],
+                },
             }
         )
     return {
-        "assessed": own is not None,
-        "baseline": _named(session, base_id if base is not None else None),
+        "assessed": bool(now.answers) or session.get(Assessment, review.id) is not None,
+        "baseline": _named(session, base_id),
         "previous": _named(session, prev_id),
         "scorecard": rows,
+        "frameworks": _framework_rows(now, base, prev),
+        "questionnaire": progress(now.items),
+        "answer_findings": _answer_finding_rows(now, prev),
+    }
+
+
+def _answer_finding_rows(now: Scored, prev: Scored | None) -> list[dict[str, Any]]:
+    """People's not met and partial answers, as findings beside the checks' ones."""
+    states = {s.key: s for s in now.items}
+    rows = []
+    for mark in answer_findings(s for s in now.items if s.settled):
+        state = states[mark.key]
+        was = prev.answers.get(mark.key) if prev else None
+        rows.append(
+            {
+                "key": mark.key,
+                "check": f"standard:{state.standard.name}",
+                "category": mark.category,
+                "category_label": Category(mark.category).label,
+                "severity": mark.severity,
+                "title": mark.title,
+                "detail": state.note,
+                "disposition": disposition(state),
+                "recurring": was is not None and was.answer in ("not_met", "partial"),
+                "owner_role": None,
+                "evidence_count": 0,
+                "ticket": None,
+            }
+        )
+    return rows
+
+
+def progress(items: list[ItemState]) -> dict[str, int]:
+    """How far the questionnaire is: items, answered (by people, by evidence), carried
+    proposals, and required items still open."""
+    return {
+        "items": len(items),
+        "answered": sum(s.settled for s in items),
+        "by_people": sum(s.source is AnswerSource.PERSON for s in items),
+        "by_evidence": sum(s.source is AnswerSource.EVIDENCE for s in items),
+        "carried": sum(s.source is AnswerSource.CARRIED for s in items),
+        "open_required": sum(s.open_required for s in items),
     }
 
 
@@ -123,6 +220,10 @@ def findings_of(session: Session, review_id: int) -> list[dict[str, Any]]:
         }
         for f in rows
     ]
+    return _red_first(found)
+
+
+def _red_first(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(found, key=lambda f: (SEVERITY_ORDER[f["severity"]], f["category"], f["key"]))
 
 
@@ -166,8 +267,10 @@ def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) ->
         session = uow.session
         review = load_review(session, review_id)
         template = review_template(review)
+        card = scorecard(session, review)
         findings = findings_of(session, review.id)
         tickets = _tickets_in_play(session, review, findings)
+        findings = _red_first([*findings, *card.pop("answer_findings")])
         presenters = people_for(session, review.client_id, "vcio") or people_for(
             session, review.client_id, "account_manager"
         )
@@ -184,7 +287,7 @@ def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) ->
                 "timezone": review.client.timezone,
             },
             "generated_at": (now or utcnow()).isoformat(),
-            **scorecard(session, review),
+            **card,
             "findings": findings,
             "tickets": tickets,
             "ticket_volume": ticket_volume(session, review.id),

@@ -26,7 +26,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 def review_name(review: Review) -> str:
     """<client>-<type>-<period>, e.g. acme-law-qbr-2026-q4."""
-    return f"{client_slug(review.client.name)}-{review.type}-{review.period}"
+    return review.name
 
 
 @dataclass(frozen=True, slots=True)

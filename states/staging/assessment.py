@@ -26,6 +26,9 @@ class Category(StrEnum):
     AWARENESS = "security_awareness"
     NETWORK = "network"
     SERVICE = "service_quality"
+    # only people assess these, by the standards' items
+    GOVERNANCE = "governance"
+    COMPLIANCE = "compliance"
 
     @property
     def label(self) -> str:
@@ -41,6 +44,8 @@ CATEGORY_LABELS = {
     Category.AWARENESS: "Security awareness",
     Category.NETWORK: "Network",
     Category.SERVICE: "Service quality",
+    Category.GOVERNANCE: "Governance",
+    Category.COMPLIANCE: "Compliance",
 }
 
 # NIST CSF 2.0 functions each category informs (GV, ID, PR, DE, RS, RC).
@@ -53,6 +58,8 @@ NIST_CSF: dict[Category, tuple[str, ...]] = {
     Category.AWARENESS: ("Protect",),
     Category.NETWORK: ("Identify", "Detect"),
     Category.SERVICE: ("Govern", "Respond"),
+    Category.GOVERNANCE: ("Govern",),
+    Category.COMPLIANCE: ("Govern", "Identify"),
 }
 
 
@@ -99,6 +106,9 @@ class Thresholds(BaseModel):
     phishing_click_rate_max: float = Field(default=10, ge=0, le=100)  # % of users who clicked
     secure_score_target: float = Field(default=70, ge=0, le=100)  # % of the maximum score
     sla_attainment_min: float = Field(default=95, ge=0, le=100)  # % of tickets within SLA
+    # a category's risk level by its score: satisfactory from, critical below, at risk between
+    satisfactory_from: float = Field(default=80, ge=0, le=100)
+    critical_below: float = Field(default=50, ge=0, le=100)
 
     @model_validator(mode="after")
     def _red_below_amber(self) -> Thresholds:
@@ -107,7 +117,20 @@ class Thresholds(BaseModel):
                 f"patch_red_below ({self.patch_red_below:g}) must not be above "
                 f"patch_amber_below ({self.patch_amber_below:g})"
             )
+        if self.critical_below > self.satisfactory_from:
+            raise ValueError(
+                f"critical_below ({self.critical_below:g}) must not be above "
+                f"satisfactory_from ({self.satisfactory_from:g})"
+            )
         return self
+
+    def risk(self, score: int | None) -> str | None:
+        """satisfactory, at_risk or critical for a score; None when it was not assessed."""
+        if score is None:
+            return None
+        if score >= self.satisfactory_from:
+            return "satisfactory"
+        return "critical" if score < self.critical_below else "at_risk"
 
     def merged(self, overrides: dict[str, Any] | None) -> Thresholds:
         """These thresholds with `overrides` applied; an unknown name or bad value is refused."""

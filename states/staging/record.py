@@ -28,18 +28,21 @@ from states.lifecycle.schedule import review_template
 from states.lifecycle.steps import SYSTEM_ACTOR, settle
 from states.settings import Settings
 from states.staging.assessment import Disposition, Finding, Thresholds, score
-from states.staging.checks.registry import CHANGE_CHECKS, CheckInput, run_checks
+from states.staging.checks.registry import (
+    CHANGE_CHECKS,
+    CheckInput,
+    checks_that_run,
+    run_checks,
+)
 from states.staging.doubts import (
     Doubt,
     ReadBack,
     doubts,
+    previous_assessed_review,
     read_back,
     shown_again,
     staging_day,
     unreadable_line,
-)
-from states.staging.doubts import (
-    previous_assessed_review as previous_assessed_review,  # read by scorecards too
 )
 from states.staging.evidence import Rows, Source
 from states.staging.tickets import close_dropped, ticket_for
@@ -181,7 +184,8 @@ def assess(
         findings, assessed = run_checks(CheckInput(evidence.rows, before.rows, thresholds, today))
         new, opened = _record_findings(session, review, findings, previous, evidence, now)
         scores = score(findings, assessed)
-        _save_assessment(session, review, scores, digest, now)
+        ran = [check.name for check in checks_that_run(evidence.rows)]
+        _save_assessment(session, review, scores, ran, digest, now)
         sound = set(evidence.rows) - set(doubted)
         closed = _close_check_tasks(session, review, sound, len(findings), now)
         for doubt in evidence.unreadable:
@@ -286,13 +290,18 @@ def _hold_doubted(
 
 
 def _save_assessment(
-    session: Session, review: Review, scores: dict[str, int | None], digest: str, now: datetime
+    session: Session,
+    review: Review,
+    scores: dict[str, int | None],
+    checks: list[str],
+    digest: str,
+    now: datetime,
 ) -> None:
     row = session.get(Assessment, review.id)
     if row is None:
         row = Assessment(review_id=review.id, client_id=review.client_id)
         session.add(row)
-    row.scores, row.evidence_digest, row.assessed_at = scores, digest, now
+    row.scores, row.checks, row.evidence_digest, row.assessed_at = scores, checks, digest, now
 
 
 def _close_check_tasks(

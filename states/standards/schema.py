@@ -26,8 +26,8 @@ class Answer(StrEnum):
     NOT_APPLICABLE = "not_applicable"
 
 
-# The scorecard's categories, and what only people can assess: governance and compliance.
-ITEM_CATEGORIES = (*(c.value for c in Category), "governance", "compliance")
+# The scorecard's categories; governance and compliance only people assess.
+ITEM_CATEGORIES = tuple(c.value for c in Category)
 ItemCategory = Literal[
     "patching", "endpoint_protection", "identity_access", "backup_recovery", "asset_lifecycle",
     "security_awareness", "network", "service_quality", "governance", "compliance",
@@ -56,6 +56,9 @@ class Item(_Strict):
     weight: int = Field(default=2, ge=1, le=3)
     severity: Literal["red", "amber"] = "amber"
     required: bool = True  # HIPAA's "required"; an addressable one may be not applicable
+    # what a not_met answer becomes (a partial one is always a discussion item); tickets come
+    # from the evidence checks
+    disposition: Literal["recommendation", "discussion"] = "recommendation"
     references: dict[str, list[str]] = Field(default_factory=dict)
     evidence_check: str | None = None
 

@@ -1,5 +1,6 @@
 """SQLAlchemy rows: clients, people and roles, reviews and their tasks, decisions, audit, outbox,
-and what staging produces: evidence, findings, follow-up tickets and assessments."""
+and what staging produces: evidence, findings, follow-up tickets, assessments and the answers
+to the standards' questions."""
 
 from __future__ import annotations
 
@@ -193,6 +194,8 @@ class Review(Base):
     escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # when the sweeper last found the review's run waiting at its current gate
     run_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the standards its staging assesses, as the digests of their kept versions (in order)
+    standards: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     client: Mapped[Client] = relationship(lazy="joined")
     tasks: Mapped[list[ReviewTask]] = relationship(
@@ -202,6 +205,11 @@ class Review(Base):
 
     # Every write checks the version it read: two concurrent decisions can never both land.
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def name(self) -> str:
+        """<client>-<type>-<period>, e.g. acme-law-qbr-2026-q4."""
+        return f"{self.client.slug}-{self.type}-{self.period}"
 
 
 OPEN_TASK = text("status = 'open'")
@@ -419,6 +427,41 @@ class Assessment(Base):
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the checks that ran (all their evidence was held and readable): they answer items too
+    checks: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # what was assessed: re-staging the same evidence changes nothing
     evidence_digest: Mapped[str] = mapped_column(String(64))
     assessed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StandardVersion(Base):
+    """A standard as reviews assess it, kept by the digest of its content: editing or removing
+    its YAML file later changes no review that assessed it."""
+
+    __tablename__ = "standard_versions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ItemAnswer(Base):
+    """A person's answer to one item of a standard in one review; (review, standard, item) is
+    unique. Answers the evidence gives and answers carried from an earlier review are read, not
+    kept: a person confirming a carried one writes it here, `carried_from` naming its review."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("review_id", "standard", "item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    standard: Mapped[str] = mapped_column(String(64))
+    item: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[str] = mapped_column(String(320))
+    # how the person was known (the entry point and its proof), as in the audit trail
+    via: Mapped[str] = mapped_column(String(200), default="")
+    carried_from: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,8 @@ This module lists the checks in the order they run and runs them; the checks the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from states.staging.assessment import Category, Finding
 from states.staging.checks.devices import (
     BACKUP_FAILED,
@@ -28,8 +30,9 @@ from states.staging.checks.people import (
     SECURE_SCORE,
     SLA_ATTAINMENT,
 )
+from states.staging.evidence import Source
 
-__all__ = ["CHANGE_CHECKS", "CHECKS", "Check", "CheckInput", "run_checks"]
+__all__ = ["CHANGE_CHECKS", "CHECKS", "Check", "CheckInput", "checks_that_run", "run_checks"]
 
 CHECKS: tuple[Check, ...] = (
     PATCH_COMPLIANCE,
@@ -49,12 +52,17 @@ CHECKS: tuple[Check, ...] = (
 CHANGE_CHECKS = frozenset(c.name for c in (DARKWEB_NEW, NETWORK_NEW_DEVICES, PRIVILEGED_CHANGE))
 
 
+def checks_that_run(evidence: Iterable[Source]) -> list[Check]:
+    """The checks all of whose sources are in `evidence`, in order."""
+    held = set(evidence)
+    return [check for check in CHECKS if all(source in held for source in check.sources)]
+
+
 def run_checks(inp: CheckInput) -> tuple[list[Finding], set[Category]]:
     """All findings, and the categories that had evidence (assessed even when no finding)."""
     findings: list[Finding] = []
     assessed: set[Category] = set()
-    for check in CHECKS:
-        if all(source in inp.evidence for source in check.sources):
-            assessed.add(check.category)
-            findings.extend(check.run(inp))
+    for check in checks_that_run(inp.evidence):
+        assessed.add(check.category)
+        findings.extend(check.run(inp))
     return findings, assessed

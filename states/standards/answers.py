@@ -1,0 +1,218 @@
+"""A review's questionnaire: every item of the standards it assesses, with its answer.
+
+An item's answer comes, first found, from:
+- a person of this review (`person`; a confirmed carried answer is one, naming its review);
+- the evidence, when the item names a check that ran in this review's staging (`evidence`): no
+  finding of that check is `met`, an amber finding `partial`, a red one `not_met`;
+- the client's latest earlier answer, proposed for confirmation (`carried`).
+Only person and evidence answers count: a carried one is a proposal until someone confirms it,
+and a required item without one keeps staging's gate closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from states.errors import NotFound
+from states.standards.pinning import pinned
+from states.standards.schema import Answer, Item, Standard
+from states.store.db import UnitOfWork
+from states.store.models import Assessment, ItemAnswer, Review, ReviewFinding
+
+
+class AnswerSource(StrEnum):
+    """Where an item's answer comes from."""
+
+    PERSON = "person"
+    EVIDENCE = "evidence"
+    CARRIED = "carried"
+
+
+EVIDENCE_ACTOR = "xbr (evidence)"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """One item of a review's questionnaire and its answer, if it has one."""
+
+    standard: Standard
+    item: Item
+    answer: Answer | None = None
+    note: str = ""
+    answered_by: str | None = None
+    source: AnswerSource | None = None
+    at: datetime | None = None
+    # the earlier review a carried answer comes from (or a confirmed one came from)
+    carried_from_id: int | None = None
+    carried_from: str | None = None  # its name
+
+    @property
+    def key(self) -> str:
+        """standard:item, how commands and the page name the item."""
+        return f"{self.standard.name}:{self.item.id}"
+
+    @property
+    def settled(self) -> bool:
+        """Answered by a person or by the evidence (a carried proposal is not, yet)."""
+        return self.source in (AnswerSource.PERSON, AnswerSource.EVIDENCE)
+
+    @property
+    def open_required(self) -> bool:
+        """A required item that keeps staging's gate closed."""
+        return self.item.required and not self.settled
+
+
+def questionnaire(session: Session, review: Review) -> list[ItemState]:
+    """Every item of the review's standards, in order, with its answer."""
+    standards = pinned(session, review)
+    if not standards:
+        return []
+    own = _person_answers(session, review.id)
+    judged = _evidence_answers(session, review.id)
+    carried = _carried_answers(session, review)
+    names = _review_names(session, {a.carried_from for a in own.values()} | _ids(carried))
+    states = []
+    for standard in standards:
+        for item in standard.items:
+            key = (standard.name, item.id)
+            states.append(_state(standard, item, own.get(key), judged, carried.get(key), names))
+    return states
+
+
+def _state(
+    standard: Standard,
+    item: Item,
+    mine: ItemAnswer | None,
+    judged: dict[str, tuple[Answer, str]],
+    earlier: ItemAnswer | None,
+    names: dict[int | None, str],
+) -> ItemState:
+    if mine is not None:
+        return ItemState(
+            standard, item, Answer(mine.answer), mine.note, mine.answered_by, AnswerSource.PERSON,
+            mine.at, mine.carried_from, names.get(mine.carried_from),
+        )  # fmt: skip
+    if item.evidence_check in judged:
+        answer, note = judged[item.evidence_check]
+        return ItemState(standard, item, answer, note, EVIDENCE_ACTOR, AnswerSource.EVIDENCE)
+    if earlier is not None:
+        return ItemState(
+            standard, item, Answer(earlier.answer), earlier.note, earlier.answered_by,
+            AnswerSource.CARRIED, earlier.at, earlier.review_id, names.get(earlier.review_id),
+        )  # fmt: skip
+    return ItemState(standard, item)
+
+
+def _person_answers(session: Session, review_id: int) -> dict[tuple[str, str], ItemAnswer]:
+    rows = session.scalars(select(ItemAnswer).where(ItemAnswer.review_id == review_id))
+    return {(row.standard, row.item): row for row in rows}
+
+
+def _evidence_answers(session: Session, review_id: int) -> dict[str, tuple[Answer, str]]:
+    """Per check that ran on this review's assessed evidence: its answer and why."""
+    ran = session.scalar(select(Assessment.checks).where(Assessment.review_id == review_id))
+    if not ran:
+        return {}
+    found: dict[str, list[tuple[str, str]]] = {}
+    rows = session.execute(
+        select(ReviewFinding.check, ReviewFinding.severity, ReviewFinding.title).where(
+            ReviewFinding.review_id == review_id
+        )
+    )
+    for check, severity, title in rows:
+        found.setdefault(check, []).append((severity, title))
+    judged = {}
+    for check in ran:
+        raised = found.get(check, [])
+        if not raised:
+            judged[check] = (Answer.MET, f"{check}: no finding in this review's evidence")
+            continue
+        red = any(severity == "red" for severity, _ in raised)
+        titles = "; ".join(title for _, title in raised)
+        judged[check] = (Answer.NOT_MET if red else Answer.PARTIAL, f"{check}: {titles}")
+    return judged
+
+
+def _carried_answers(session: Session, review: Review) -> dict[tuple[str, str], ItemAnswer]:
+    """The client's latest person answer to each item in an earlier review."""
+    rows = session.scalars(
+        select(ItemAnswer)
+        .where(ItemAnswer.client_id == review.client_id, ItemAnswer.review_id < review.id)
+        .order_by(ItemAnswer.review_id)
+    )
+    return {(row.standard, row.item): row for row in rows}  # the latest review's stays
+
+
+def _ids(rows: dict[tuple[str, str], ItemAnswer]) -> set[int | None]:
+    return {row.review_id for row in rows.values()}
+
+
+def _review_names(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return {r.id: r.name for r in session.scalars(select(Review).where(Review.id.in_(wanted)))}
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """A review's questionnaire as people and scripts read it."""
+
+    review_id: int
+    name: str
+    status: str
+    standards: list[str]
+    items: list[ItemState]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON contract of `xbr assess REVIEW --json`."""
+        return {
+            "review_id": self.review_id,
+            "standards": self.standards,
+            "items": [
+                {
+                    "standard": s.standard.name,
+                    "id": s.item.id,
+                    "question": s.item.question,
+                    "category": s.item.category,
+                    "required": s.item.required,
+                    "answer": s.answer.value if s.answer else None,
+                    "note": s.note,
+                    "answered_by": s.answered_by,
+                    "source": s.source.value if s.source else None,
+                    "carried_from": s.carried_from,
+                }
+                for s in self.items
+            ],
+        }
+
+
+def review_questionnaire(uow: UnitOfWork, review_id: int) -> Questionnaire:
+    """The review's questionnaire, every item with its answer."""
+    with uow:
+        review = uow.session.get(Review, review_id)
+        if review is None:
+            raise NotFound(f"unknown review {review_id}; see `xbr review list`")
+        items = questionnaire(uow.session, review)
+        names = [s.name for s in pinned(uow.session, review)]
+        return Questionnaire(review.id, review.name, review.status, names, items)
+
+
+def gate_facts(session: Session, review: Review) -> tuple[tuple[str, ...], frozenset[str]]:
+    """What staging's gate is judged on: the required items still open (standard:item), and
+    who answered items of this review (none of them may approve it)."""
+    items = questionnaire(session, review)
+    open_required = tuple(state.key for state in items if state.open_required)
+    answered_by = frozenset(
+        state.answered_by
+        for state in items
+        if state.source is AnswerSource.PERSON and state.answered_by is not None
+    )
+    return open_required, answered_by

@@ -1,0 +1,100 @@
+"""Which standards a review assesses, kept with the review.
+
+A review assesses its template's standards and its client's own, as they were when it opened
+(or when the client's list changed while it had not yet left staging). Each standard is kept
+once, by the digest of its content, in `standard_versions`; the review keeps the digests. An
+MSP editing a standard's YAML later changes the questions of the reviews opened after, never
+the answers and scores of the ones before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from states.standards.catalog import load_standards
+from states.standards.schema import Standard
+from states.store.models import Client, Review, StandardVersion
+from states.templates.schema import Template
+
+
+@lru_cache(maxsize=1)
+def shipped_standards() -> dict[str, Standard]:
+    """The standards that come with xbr, for callers that were given no others."""
+    return load_standards()
+
+
+def names_assessed(template: Template, client: Client) -> list[str]:
+    """The template's standards first, then the client's own, each once."""
+    return list(dict.fromkeys([*template.standards, *(client.standards or [])]))
+
+
+def digest_of(standard: Standard) -> str:
+    """The content digest a standard is kept under."""
+    return _digest(standard.model_dump(mode="json"))
+
+
+def _digest(data: dict[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def pin(
+    session: Session, review: Review, template: Template, known: Mapping[str, Standard] | None
+) -> None:
+    """Keep on `review` the standards it assesses, from `known` (the shipped ones when None);
+    one whose file was removed is left out (`not_installed` names it)."""
+    known = shipped_standards() if known is None else known
+    wanted = names_assessed(template, review.client)
+    review.standards = [_kept(session, known[name]) for name in wanted if name in known]
+
+
+def not_installed(
+    template: Template, client: Client, known: Mapping[str, Standard] | None
+) -> list[str]:
+    """The standards the client's reviews should assess that this installation lacks."""
+    known = shipped_standards() if known is None else known
+    return [name for name in names_assessed(template, client) if name not in known]
+
+
+def _kept(session: Session, standard: Standard) -> str:
+    """The standard's digest, its version stored unless the database holds it already."""
+    made: dict[int, tuple[Standard, dict[str, Any]]] = session.info.setdefault("kept", {})
+    known = made.get(id(standard))
+    if known is None or known[0] is not standard:  # a pass opening many dumps each once
+        data = standard.model_dump(mode="json")
+        values = {"digest": _digest(data), "name": standard.name, "data": data}
+        known = made[id(standard)] = (standard, values)
+    values = known[1]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(StandardVersion).values(values).on_conflict_do_nothing())
+    return str(values["digest"])
+
+
+def pinned(session: Session, review: Review) -> list[Standard]:
+    """The standards the review assesses, in order."""
+    digests: Sequence[str] = review.standards or []
+    if not digests:
+        return []
+    missing = [d for d in digests if d not in _parsed]
+    if missing:
+        rows = session.execute(
+            select(StandardVersion.digest, StandardVersion.data).where(
+                StandardVersion.digest.in_(missing)
+            )
+        )
+        for digest, data in rows:
+            _parsed[digest] = Standard.model_validate(data)
+    return [_parsed[d] for d in digests if d in _parsed]
+
+
+# A kept version never changes (its key is its content): parsed once per process.
+_parsed: dict[str, Standard] = {}
