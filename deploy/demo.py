@@ -100,6 +100,30 @@ def do_phase_work(review_id: int) -> None:
                 "--hours", "0.25")  # fmt: skip
 
 
+def answer_assessment(review_id: int, first: bool) -> None:
+    """Sam answers the policy and procedure assessment: the evidence answered some items
+    already; the first time he answers the rest, the next time he confirms what was carried
+    and says what changed. Olga, who approves staging, reviews his answers."""
+    from states.standards.answering import answer_items
+    from states.standards.answers import review_questionnaire
+    from states.standards.schema import Answer
+
+    rid, sam = str(review_id), "sam@msp.example"
+    if first:
+        xbr("assess", rid, "POL-01", "--answer", "not_met", "--note",
+            "no written security policy yet; the owner will sign one", "--as", sam)  # fmt: skip
+        xbr("assess", rid, "OPS-03", "--answer", "partial", "--note",
+            "restores tested once this year, not recorded", "--as", sam)  # fmt: skip
+        # the rest on the approval page, answered as "met" here
+        items = review_questionnaire(bootstrap.root().uow(), review_id).items
+        rest = {s.key: (Answer.MET, "") for s in items if s.open_required}
+        answer_items(bootstrap.root().uow(), review_id, rest, sam)
+    else:
+        xbr("assess", rid, "--confirm-carried", "--as", sam)
+        xbr("assess", rid, "POL-01", "--answer", "met", "--note",
+            "security policy signed by the owner", "--as", sam)  # fmt: skip
+
+
 def refused_form_decision(review_id: int) -> None:
     """What the Prefect UI's Resume form sends from someone without the approver's decision
     code."""
@@ -176,6 +200,7 @@ def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
         step(f"{gate.phase}: the team closes its tasks, {gate.accountable_role} decides")
         if gate.phase == "staging":
             xbr("findings", str(review_id))
+            answer_assessment(review_id, first)
         if gate.phase == "delivery":
             xbr("feedback", str(review_id), "--as", "vera@msp.example", "--better",
                 "send the agenda a week ahead", "--next-meeting", "in three months",

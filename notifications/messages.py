@@ -29,6 +29,7 @@ KINDS = (
     "tasks",
     "approval",
     "consult",
+    "assess",
     "informed",
     "invite",
     "reminder",

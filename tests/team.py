@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from states.errors import Refused
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
-from states.read.views import review_view
+from states.read.views import TaskView, review_view
 from states.standards.answering import answer_items
 from states.standards.answers import review_questionnaire
 from states.standards.schema import Answer
@@ -23,6 +23,11 @@ def answer_assessment(
         answer_items(uow(), review_id, wanted, person)
 
 
+def staging_person(tasks: list[TaskView]) -> str | None:
+    """Someone who works staging: the assignee of its first task."""
+    return next((t.assignee for t in tasks if t.phase == "staging" and t.assignee), None)
+
+
 def walk(uow: Callable[[], UnitOfWork], review_id: int, until: str) -> None:
     """Each assignee closes the phase's open tasks and an eligible person approves the gate,
     phase after phase, until the review is in `until`; a gate nobody can pass is an error."""
@@ -31,7 +36,7 @@ def walk(uow: Callable[[], UnitOfWork], review_id: int, until: str) -> None:
             if task.phase == review.status and task.status == "open":
                 complete_task(uow(), review_id, task.key, task.assignee)
         if review.status == "staging":
-            answer_assessment(uow, review_id, review.tasks[0].assignee)
+            answer_assessment(uow, review_id, staging_person(review.tasks))
         review = review_view(uow(), review_id)
         if review.status == until or review.gate is None or not review.gate.approval:
             continue

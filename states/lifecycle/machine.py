@@ -178,7 +178,7 @@ class Gate:
             f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         )
         return self._refuse(
-            f"{len(missing)} required assessment items still unanswered in {self.state}: "
+            f"required assessment items still unanswered in {self.state} ({len(missing)}): "
             f"{shown}; answer them (`xbr assess`), or confirm the carried answers"
         )
 

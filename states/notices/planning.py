@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from states.calendar.business_days import add_business_days, local_date, zone
 from states.directory import people_for
-from states.lifecycle.machine import OPEN_PHASES
+from states.lifecycle.machine import OPEN_PHASES, Phase
 from states.lifecycle.schedule import review_template
+from states.standards.answers import AnswerSource, questionnaire
 from states.store.db import UnitOfWork, read_unread
 from states.store.models import TASK_IS_OPEN, OutboxMessage, Review, ReviewTask
 from states.templates.schema import Template
@@ -107,7 +108,8 @@ def _task_owners(session: Session, review: Review, tasks: list[ReviewTask]) -> d
 
 def announce(session: Session, review: Review, template: Template) -> None:
     """Notices for the phase the review is in now: tasks to their people, consulted roles
-    asked for input, and the approval request once no required task is open."""
+    asked for input, staging's people asked to answer its assessment, and the approval request
+    once no required task or assessment item is open."""
     if review.status not in OPEN_PHASES:
         return
     spec, phase, key = template.phase(review.status), review.status, f"r{review.round}"
@@ -115,9 +117,28 @@ def announce(session: Session, review: Review, template: Template) -> None:
     for email, keys in _task_owners(session, review, open_tasks).items():
         _add(session, review, "tasks", email, key, phase=phase, tasks=keys)
     _to_roles(session, review, "consult", key, [r.value for r in spec.raci.consulted], phase=phase)
-    if spec.approval and not any(t.required for t in open_tasks):
+    unanswered = _ask_for_answers(session, review, template, key)
+    if spec.approval and not any(t.required for t in open_tasks) and not unanswered:
         accountable = [spec.raci.accountable.value]
         _to_roles(session, review, "approval", key, accountable, phase=phase)
+
+
+def _ask_for_answers(session: Session, review: Review, template: Template, key: str) -> int:
+    """In staging, staging's responsible people hear that the assessment wants their answers
+    (or their confirmation of the carried ones); returns the required items still open."""
+    if review.status != Phase.STAGING or not review.standards:
+        return 0
+    items = questionnaire(session, review)
+    unanswered = sum(s.open_required for s in items)
+    carried = sum(s.source is AnswerSource.CARRIED for s in items)
+    if unanswered or carried:
+        roles = list(dict.fromkeys(r.value for r in template.phase(Phase.STAGING).raci.responsible))
+        _to_roles(
+            session, review, "assess", key, roles, phase=review.status, items=len(items),
+            open_required=unanswered, carried=carried,
+            standards=list(dict.fromkeys(s.standard.name for s in items)),
+        )  # fmt: skip
+    return unanswered
 
 
 def inform(session: Session, review: Review, template: Template, step: dict[str, Any]) -> None:

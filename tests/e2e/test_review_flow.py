@@ -18,6 +18,7 @@ from sqlalchemy import select
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.store.models import AuditEntry, Decision, OutboxMessage, Review, ReviewTask
 from tests.e2e.conftest import ROOT, Stack, wait_for
+from tests.team import answer_assessment
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=8)).strftime("%Y-%m-%dT10:00")
 PHASES = ["needed", "scheduling", "scheduled", "staging", "prep", "delivery", "follow_up",
@@ -29,6 +30,9 @@ def close_phase_tasks(stack: Stack, review: dict) -> None:  # type: ignore[type-
     for task in review["tasks"]:
         if task["phase"] == review["status"] and task["status"] == "open":
             complete_task(stack.uow(), review["id"], task["key"], task["assignee"], hours=0.25)
+    if review["status"] == "staging":  # and answers the assessment's required items
+        staging = [t["assignee"] for t in review["tasks"] if t["phase"] == "staging"]
+        answer_assessment(stack.uow, review["id"], staging[0])
 
 
 def approve_gate(stack: Stack, review_id: int) -> None:

@@ -166,6 +166,11 @@ def context(kind: str) -> dict[str, Any]:
         ctx.update(recipient=CARL, tasks=[], links={"action": None, "run": None}, sequence=0)
     elif kind == "overdue":
         ctx.update(tasks=own[:1])
+    elif kind == "assess":
+        ctx.update(
+            tasks=[], phase="staging", items=21, open_required=19, carried=2,
+            standards=["policy-procedure"],
+        )  # fmt: skip
     # A fresh copy: tests delete and change keys, and the people above are shared.
     return copy.deepcopy(ctx)
 
@@ -195,6 +200,11 @@ EXPECTED = {
         "Acme Law · QBR 2026-Q4 · prep: your input is wanted",
         "Your input is wanted on the **prep** phase of the Acme Law QBR 2026-Q4,"
         " before andy@msp.example approves it.",
+    ),
+    "assess": (
+        "Acme Law · QBR 2026-Q4 · staging: the assessment wants your answers",
+        "**19** required items are still unanswered; the staging gate stays closed until each"
+        " has an answer.",
     ),
     "informed": (
         "Acme Law · QBR 2026-Q4 · staging → prep",
