@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -73,10 +73,26 @@ def _kept(session: Session, standard: Standard) -> str:
         values = {"digest": _digest(data), "name": standard.name, "data": data}
         known = made[id(standard)] = (standard, values)
     values = known[1]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(StandardVersion).values(values).on_conflict_do_nothing())
-    return str(values["digest"])
+    digest = str(values["digest"])
+    if session.get(StandardVersion, digest) is None:
+        _store(session, values)
+    return digest
+
+
+def _store(session: Session, values: dict[str, Any]) -> None:
+    """Insert a version once. On PostgreSQL in a transaction of its own: a version is content,
+    harmless to keep even if the review that wanted it is rolled back, and two openings that
+    both store it never wait on each other's other locks (which could deadlock them)."""
+    bind = session.get_bind()
+    postgres = bind.dialect.name == "postgresql"
+    insert = (postgresql.insert if postgres else sqlite.insert)(StandardVersion)
+    statement = insert.values(values).on_conflict_do_nothing()
+    if not postgres or not isinstance(bind, Engine):
+        # SQLite: one writer at a time, no deadlock; the insert joins the transaction
+        session.execute(statement)
+        return
+    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(statement)
 
 
 def pinned(session: Session, review: Review) -> list[Standard]:

@@ -26,6 +26,8 @@ TABLES = {
     "findings",
     "tickets",
     "assessments",
+    "answers",
+    "standard_versions",
     "link_uses",
     "people",
     "person_roles",

@@ -21,7 +21,7 @@ from states.read.views import board, review_view
 from states.store.models import AuditEntry, OutboxMessage, Review, utcnow
 from states.templates.schema import Template
 from tests.conftest import UowFactory
-from tests.team import walk
+from tests.team import answer_assessment, staging_person, walk
 
 OPS = "olga@msp.example"  # accountable for staging (ops_manager)
 
@@ -41,6 +41,8 @@ def close_tasks(uow: UowFactory, review_id: int) -> None:
     for task in review["tasks"]:
         if task["phase"] == review["status"] and task["status"] == "open":
             complete_task(uow(), review_id, task["key"], task["assignee"])
+    if review["status"] == "staging":  # and staging's people answer its assessment
+        answer_assessment(uow, review_id, staging_person(review_view(uow(), review_id).tasks))
 
 
 def approver_of(uow: UowFactory, review_id: int) -> str:
