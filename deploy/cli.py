@@ -26,6 +26,7 @@ from deploy.context import (
     catalog,
     engine,
     settings,
+    standards,
     uow,
 )
 from flows.wake import follow_up
@@ -148,7 +149,11 @@ def client_add(
     from states.calendar.recurrence import ensure_next_review
 
     client = directory.add_client(uow(), name, cadence, template, timezone, catalog())
-    plan = ensure_next_review(uow(), catalog(), client.name) if first_review else None
+    plan = (
+        ensure_next_review(uow(), catalog(), client.name, standards=standards())
+        if first_review
+        else None
+    )
     review_id = plan.review_id if plan else None
     run_url = _attach_run_if_up(review_id) if review_id else None
     data = {**_client_data(client), "first_review": review_id, "run_url": run_url}
@@ -200,7 +205,7 @@ def client_standards(
 ) -> None:
     """The standards a client's reviews assess: its template's, and its own (--add, --remove)."""
     own, assessed = directory.set_standards(
-        uow(), catalog(), bootstrap.root().standards(), name, add or [], remove or []
+        uow(), catalog(), standards(), name, add or [], remove or []
     )
     data = {"client": name, "own": own, "assessed": assessed}
     render.out(
@@ -282,7 +287,9 @@ def review_start(
     """Start a review of a client from its template (or --type), with its flow run."""
     if not no_flow:
         prefect_env.use_prefect(settings())  # refuse before anything is written
-    review_id = start_review(uow(), client, catalog(), review_type, meeting, actor="cli")
+    review_id = start_review(
+        uow(), client, catalog(), review_type, meeting, actor="cli", standards=standards()
+    )
     run_url = None if no_flow else _attach_new_run(review_id)
     # without a run, nobody else sends the first notices now
     note = _follow_up(review_id, 0, {}) if no_flow else ""
@@ -444,7 +451,7 @@ def calendar_run(as_json: JsonOpt = False) -> None:
     """One pass of the account calendar: open every client's next review that is due."""
     from states.calendar.recurrence import calendar_pass
 
-    plans = [p.__dict__ for p in calendar_pass(uow(), catalog())]
+    plans = [p.__dict__ for p in calendar_pass(uow(), catalog(), standards=standards())]
     opened = [p for p in plans if p["review_id"]]
     render.out(
         as_json,

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from bootstrap import root
 from states.settings import Settings
+from states.standards.schema import Standard
 from states.store import db
 from states.templates.schema import Template
 
@@ -40,3 +41,8 @@ def uow() -> db.UnitOfWork:
 def catalog() -> dict[str, Template]:
     """The shipped templates and the MSP's own."""
     return root().catalog()
+
+
+def standards() -> dict[str, Standard]:
+    """The shipped standards and the MSP's own."""
+    return root().standards()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, lazyload
 
 from states.calendar.business_days import zone
 from states.errors import InvalidInput, NotFound
+from states.standards.pinning import repin_open_reviews
+from states.standards.schema import Standard
 from states.store.db import UnitOfWork, read_unread
 from states.store.models import TASK_IS_OPEN, Client, ClientRole, Person, PersonRole, ReviewTask
 from states.templates.catalog import pick
@@ -235,14 +237,15 @@ def set_thresholds(
 def set_standards(
     uow: UnitOfWork,
     catalog: dict[str, Template],
-    known: Iterable[str],
+    known: Mapping[str, Standard],
     client_name: str,
     add: Sequence[str] = (),
     remove: Sequence[str] = (),
 ) -> tuple[list[str], list[str]]:
     """Add or remove standards a client's reviews assess besides its template's; returns the
-    client's own and all its reviews assess (the template's first). `known`: the standards'
-    names; an unknown one is refused with the list."""
+    client's own and all its reviews assess (the template's first). Its open reviews not past
+    staging assess the new list too. `known`: the installation's standards; an unknown name
+    is refused with the list."""
     names = set(known)
     unknown = [name for name in (*add, *remove) if name not in names]
     if unknown:
@@ -256,6 +259,7 @@ def set_standards(
         own += [s for s in dict.fromkeys(add) if s not in own]
         if add or remove:
             client.standards = own or None
+            repin_open_reviews(uow.session, client, known)
             uow.commit()
         base = pick(catalog, client.template).standards
         return own, list(dict.fromkeys([*base, *own]))

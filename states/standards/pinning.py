@@ -56,6 +56,27 @@ def pin(
     review.standards = [_kept(session, known[name]) for name in wanted if name in known]
 
 
+# Until staging's gate: a change of the client's standards applies to its open reviews there.
+BEFORE_ASSESSED = ("needed", "scheduling", "scheduled", "staging")
+
+
+def repin_open_reviews(
+    session: Session, client: Client, known: Mapping[str, Standard]
+) -> list[int]:
+    """After the client's own standards changed: its reviews not past staging assess the new
+    list (answers already given stay with their items); returns the reviews changed."""
+    changed = []
+    reviews = session.scalars(
+        select(Review).where(Review.client_id == client.id, Review.status.in_(BEFORE_ASSESSED))
+    )
+    for review in reviews:
+        before = list(review.standards or [])
+        pin(session, review, Template.model_validate(review.template_snapshot), known)
+        if review.standards != before:
+            changed.append(review.id)
+    return changed
+
+
 def not_installed(
     template: Template, client: Client, known: Mapping[str, Standard] | None
 ) -> list[str]:

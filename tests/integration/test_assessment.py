@@ -297,3 +297,19 @@ def test_assess_on_the_command_line(xbr: Xbr) -> None:
     ]:
         code, _, err = xbr("assess", rid, *argv, ok=False)
         assert (code, said in err, len(err.strip().splitlines())) == (2, True, 1), err
+
+
+def test_a_standard_added_to_the_client_reaches_its_review_until_staging_is_approved(
+    mini: UowFactory, catalog: dict[str, Template]
+) -> None:
+    uow = mini
+    review_id = open_review(uow, catalog, NOW)
+    answer_item(uow(), review_id, "G-1", Answer.MET, SAM)
+    directory.set_standards(uow(), catalog, KNOWN, CLIENT, add=["hipaa-security"])
+    shown = review_questionnaire(uow(), review_id)
+    assert shown.standards == ["mini", "hipaa-security"]
+    assert len(shown.items) == len(MINI.items) + len(KNOWN["hipaa-security"].items)
+    assert shown.items[0].answer is Answer.MET  # answers given stay with their items
+    walk(uow, review_id, "prep")
+    directory.set_standards(uow(), catalog, KNOWN, CLIENT, remove=["hipaa-security"])
+    assert review_questionnaire(uow(), review_id).standards == ["mini", "hipaa-security"]
