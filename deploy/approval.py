@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from deploy import assessment_page
 from flows.wake import follow_up
 from notifications import links
 from notifications.links import LinkClaims, LinkRefused
@@ -22,6 +23,8 @@ from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_t
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, TRANSITIONS, Phase, Trigger
 from states.read import views
 from states.settings import Settings
+from states.standards.answering import answer_items, confirm_carried
+from states.standards.answers import review_questionnaire
 from states.store.db import UnitOfWork
 from states.store.models import utcnow
 
@@ -45,6 +48,8 @@ class Visit:
     zone: str = "UTC"
     used_at: datetime | None = None
     saved: list[str] = field(default_factory=list)  # tasks ticked before a refusal
+    answered: list[str] = field(default_factory=list)  # items answered (standard:item)
+    confirmed: int = 0  # carried answers confirmed
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ def where(status: str) -> str:
 
 def field_value(form: Form, name: str) -> str:
     """The first value of a form field, stripped; "" when it is missing."""
-    return (form.get(name) or [""])[0].strip()
+    # browsers send a textarea's line breaks as CRLF; comments keep plain ones
+    return (form.get(name) or [""])[0].replace("\r\n", "\n").strip()
 
 
 def check_link(uow: UnitOfWork, key: bytes, visit: Visit) -> LinkClaims:
@@ -105,7 +111,9 @@ def check_post(key: bytes, visit: Visit, sender: Sender) -> str:
     assert visit.claims is not None
     form = sender.form
     if form is None:
-        raise LinkRefused("the form is too large; shorten the comment and send it again")
+        raise LinkRefused(
+            "the form is too large; shorten the comment or the notes and send it again"
+        )
     sent = field_value(form, "csrf").encode("utf-8")
     if not hmac.compare_digest(sent, links.csrf_token(key, visit.token).encode("ascii")):
         raise LinkRefused(
@@ -124,8 +132,8 @@ def check_post(key: bytes, visit: Visit, sender: Sender) -> str:
 
 
 def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
-    """Tick the tasks (their keys go to visit.saved), then decide; returns the decision in words,
-    or "". Raises XbrError when the service refuses."""
+    """Tick the tasks (their keys go to visit.saved), answer the assessment, then decide;
+    returns the decision in words, or "". Raises XbrError when the service refuses."""
     assert visit.claims is not None
     claims = visit.claims
     for task_key in dict.fromkeys(form.get("task", [])):
@@ -134,6 +142,7 @@ def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
         except AlreadyDecided:  # done by someone else meanwhile, or a double submit: fine
             continue
         visit.saved.append(task_key)
+    _answer(uow, visit, form)
     if not choice:
         return ""
     kind, comment = CHOICES[choice], field_value(form, "comment")
@@ -151,6 +160,21 @@ def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
         else ""
     )
     return f"The {phase_label(result.from_phase)} gate: {DONE[choice]}{waits}"
+
+
+def _answer(uow: UowFactory, visit: Visit, form: Form) -> None:
+    """Save the items whose answer or note the form changed, in one call (visit.answered), then
+    confirm the carried answers if the form was sent with that button (visit.confirmed)."""
+    assert visit.claims is not None
+    review_id, email = visit.claims.review_id, visit.claims.email
+    named = any(name.startswith(assessment_page.FIELDS) for name in form)
+    items = review_questionnaire(uow(), review_id).items if named else []
+    answers = assessment_page.changes(items, form)
+    if answers:
+        answer_items(uow(), review_id, answers, email)
+        visit.answered.extend(answers)
+    if assessment_page.confirming(form):
+        visit.confirmed = confirm_carried(uow(), review_id, email)
 
 
 def wake(uow: UnitOfWork, settings: Settings, claims: LinkClaims, choice: str, comment: str) -> str:
@@ -210,4 +234,5 @@ def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:
         else None,  # fmt: skip
         "next_phase": FORWARD[Phase(status)][1] if status in OPEN_PHASES else status,
         "may_reschedule": status in RESCHEDULE_FROM,
+        "assessment": assessment_page.assessment(uow, claims.review_id, claims.email),
     }

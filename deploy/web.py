@@ -1,8 +1,9 @@
 """The approval page (`xbr web`, also started by `xbr up`): small server-rendered pages, no
-JavaScript. A signed link shows its person the review's checklist and, when the link allows,
-the gate's decision form. A refused request gets a 403 page; a link xbr signed leaves one audit
-row per person and reason however often it is refused, one it never signed only a count; an
-address refused too often in a minute gets 429 (deploy/web_limits.py)."""
+JavaScript. A signed link shows its person the review's checklist, its assessment to staging's
+people (deploy/assessment_page.py) and, when the link allows, the gate's decision form. A
+refused request gets a 403 page; a link xbr signed leaves one audit row per person and reason
+however often it is refused, one it never signed only a count; an address refused too often in
+a minute gets 429 (deploy/web_limits.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,12 @@ from states.read import views
 from states.settings import Settings
 from states.store.db import UnitOfWork
 
-MAX_FORM_BYTES = 64 * 1024
+# Bounded, as a form is read into memory, yet room for the largest: nist-csf-2's 106 items,
+# each with a note of 2,000 characters of plain text, beside the checklist and a decision.
+MAX_FORM_BYTES = 256 * 1024
+# Each item sends two fields (its answer and its note): the three shipped standards together
+# (176 items) fit.
+MAX_FORM_FIELDS = 500
 VIA = "approval page, signed link"  # how its people are known, in the audit trail
 FORM_TYPE = "application/x-www-form-urlencoded"
 # No scripts, frames or foreign form targets; the token in the address never leaves in a Referer.
@@ -49,7 +55,8 @@ def _pages() -> Environment:
 
 
 async def _read_form(request: Request) -> Form | None:
-    """The urlencoded form, {} for any other body, None when it is too large to read."""
+    """The urlencoded form, {} for any other body, None when it is too large to read or has
+    more fields than any form of ours."""
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -58,10 +65,11 @@ async def _read_form(request: Request) -> Form | None:
     # Only what our own form sends; anything else arrives without the csrf field and is refused.
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
         return {}
+    text = body.decode("utf-8", "replace")
     try:
-        return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=500)
+        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError:  # more fields than any form of ours has
-        return {}
+        return None
 
 
 class _Handlers:
@@ -117,8 +125,8 @@ class _Handlers:
         why, _, todo = reason.partition("; ")
         if not todo and links.NEW_LINK not in why:  # links' own messages carry their advice
             todo = "open the newest link sent to you, or ask the review's coordinator"
-        page = "refused.html.j2"
-        return self.page(page, 403, heading=heading, why=why, todo=todo, saved=visit.saved)
+        saved = [*visit.saved, *visit.answered]
+        return self.page("refused.html.j2", 403, heading=heading, why=why, todo=todo, saved=saved)
 
     def show(self, token: str, request: Request) -> HTMLResponse:
         """GET: the review, its phase and checklist, and the decision form if the link allows."""
@@ -143,7 +151,8 @@ class _Handlers:
         )
 
     def submit(self, token: str, sender: Sender, request: Request) -> HTMLResponse:
-        """POST: check link and form, tick the tasks, decide, wake the run, say where it is."""
+        """POST: check link and form, tick the tasks, answer, decide, wake the run, say where
+        it is."""
         if blocked := self.too_many(request):
             return blocked
         visit = Visit(token)
@@ -158,16 +167,26 @@ class _Handlers:
         except XbrError as exc:
             return self.refuse(request, visit, exc.worded(WEB_PAGE), heading="Not saved")
         comment = approval.field_value(form, "comment")
-        changed = bool(visit.saved or decided)
+        changed = bool(visit.saved or visit.answered or visit.confirmed or decided)
         note = approval.wake(self.uow(), self.settings, claims, choice, comment) if changed else ""
         review = views.review_view(self.uow(), claims.review_id)
         titles = {t.key: t.title for t in review.tasks}
-        done = [f"Done: {titles.get(k, k)}" for k in visit.saved] + ([decided] if decided else [])
+        done = [f"Done: {titles.get(k, k)}" for k in visit.saved] + _answered(visit)
+        done += [decided] if decided else []
         where = approval.where(review.status)
         back = review.round == claims.round  # the link still works: offer the way back
         return self.page(
             "done.html.j2", 200, review=review, done=done, note=note, where=where, back=back
         )
+
+
+def _answered(visit: Visit) -> list[str]:
+    """The assessment's changes, in words for the page."""
+    answered = [f"Answered: {', '.join(visit.answered)}"] if visit.answered else []
+    if visit.confirmed:
+        s = "" if visit.confirmed == 1 else "s"
+        answered.append(f"Confirmed {visit.confirmed} carried answer{s}")
+    return answered
 
 
 def _address(request: Request) -> str:

@@ -8,9 +8,10 @@ staging's gate: that is the second set of eyes on the answers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,10 +27,19 @@ from states.standards.answers import AnswerSource, ItemState, questionnaire
 from states.standards.schema import Answer
 from states.store.db import UnitOfWork
 from states.store.models import ItemAnswer, Person, Review, utcnow
+from states.templates.schema import Role
 from states.text import check_text
 
 # Answers are taken until the meeting is delivered: staging's, and the vCIO's changes in prep.
 ANSWERING = (Phase.NEEDED, Phase.SCHEDULING, Phase.SCHEDULED, Phase.STAGING, Phase.PREP)
+
+
+class Access(StrEnum):
+    """What a person may do with a review's questionnaire now."""
+
+    ANSWER = "answer"
+    READ = "read"
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,16 @@ def confirm_carried(
         return len(carried)
 
 
+def access(uow: UnitOfWork, review_id: int, email: str) -> Access:
+    """Whether `email` may answer the review's questionnaire now, only read it (staging
+    consults or informs them, or the assessment closed), or neither."""
+    with uow:
+        review = load_review(uow.session, review_id)
+        if may_answer(uow.session, review, email):
+            return Access.ANSWER if review.status in ANSWERING else Access.READ
+        return Access.READ if may_read(uow.session, review, email) else Access.NONE
+
+
 def find_item(states: list[ItemState], wanted: str, review_id: int) -> ItemState:
     """The item named ITEM or STANDARD:ITEM, or an error naming the way to list them."""
     standard, _, item_id = wanted.strip().rpartition(":")
@@ -138,17 +158,38 @@ def _answering(session: Session, review_id: int, actor: str) -> tuple[Review, Pe
             "was delivered"
         )
     person = person_by_email(session, actor)
-    spec = review_template(review).phase(Phase.STAGING)
-    roles = [*spec.raci.responsible, spec.raci.accountable]
-    if not any(
-        person.id == p.id for role in roles for p in people_for(session, review.client_id, role)
-    ):
-        names = ", ".join(dict.fromkeys(str(r) for r in roles))
+    if not may_answer(session, review, person.email):
+        names = ", ".join(_answerers(review))
         raise Refused(
             f"{person.email} holds none of staging's roles for {review.client.name} ({names}); "
             "assign one with `xbr client assign`"
         )
     return review, person
+
+
+def may_answer(session: Session, review: Review, email: str) -> bool:
+    """Whether `email` holds one of staging's responsible roles or its accountable one for the
+    review's client: who answers its questionnaire (while its status is in ANSWERING)."""
+    return _holds(session, review, email, _answerers(review))
+
+
+def may_read(session: Session, review: Review, email: str) -> bool:
+    """Whether `email` answers the questionnaire or staging consults or informs them: who may
+    see its answers. Never the client's contacts: the notes are the MSP's working notes."""
+    raci = review_template(review).phase(Phase.STAGING).raci
+    readers = [r for r in (*raci.consulted, *raci.informed) if r != Role.CLIENT_CONTACT]
+    return may_answer(session, review, email) or _holds(session, review, email, readers)
+
+
+def _answerers(review: Review) -> list[str]:
+    raci = review_template(review).phase(Phase.STAGING).raci
+    return list(dict.fromkeys(str(r) for r in (*raci.responsible, raci.accountable)))
+
+
+def _holds(session: Session, review: Review, email: str, roles: Iterable[str]) -> bool:
+    return any(
+        p.email == email for role in roles for p in people_for(session, review.client_id, role)
+    )
 
 
 def _write(

@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from deploy.stack import free_port
-from deploy.web import start_in_thread
+from deploy.web import MAX_FORM_BYTES, start_in_thread
 from notifications import links
 from notifications.links import LinkClaims
 from notifications.messages import local_time
@@ -375,7 +375,8 @@ CASES: dict[str, Case] = {
         "did not come", ANDY, s.review_id,
     ),
     "too large": lambda s: (
-        s.post(s.link(ANDY), task=SCOPE, comment="x" * 70_000), "too large", ANDY, s.review_id,
+        s.post(s.link(ANDY), task=SCOPE, comment="x" * MAX_FORM_BYTES),
+        "too large", ANDY, s.review_id,
     ),
     "cross-site origin": lambda s: (
         s.post(s.link(ANDY), {"Origin": "https://evil.example"}, task=SCOPE),
