@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from deploy import render
-from deploy.context import AsOpt, JsonOpt, catalog, settings, uow
+from deploy import render, scorecard_view
+from deploy.context import MAX_ID, AsOpt, JsonOpt, catalog, settings, uow
 from states import directory
-from states.errors import InvalidInput
-from states.read.scorecards import client_tickets, report_data
+from states.errors import InvalidInput, NotFound
+from states.read.scorecards import client_tickets, report_data, score_history
 from states.staging.doubts import evidence_held
 from states.staging.evidence import Source
 from states.staging.feedback import Feedback, record_feedback
@@ -88,19 +89,50 @@ def findings_command(review_id: int, as_json: JsonOpt = False) -> None:
     )
 
 
-def scorecard_command(review_id: int, as_json: JsonOpt = False) -> None:
-    """The review's scorecard by category, against the client's baseline."""
-    data = report_data(uow(), review_id)
-    base = data["baseline"]["name"] if data["baseline"] else "this review is the baseline"
-    render.out(
-        as_json,
-        {k: data[k] for k in ("review", "baseline", "previous", "scorecard")},
-        lambda: render.rows(
-            f"Scorecard of {data['review']['name']} (baseline: {base})",
-            ["label", "score", "color", "baseline", "change"],
-            data["scorecard"],
+def scorecard_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="REVIEW|CLIENT", help="The review's number; with --history, a client's name."
         ),
-    )
+    ],
+    history: Annotated[
+        bool, typer.Option("--history", help="The client's scores at every assessed review.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The review's scorecard by category (score, risk, items met) against the baseline and the
+    previous review, its frameworks and why scores moved; --history: a client's every review."""
+    if history:
+        _history(target, as_json)
+        return
+    if not _NUMBER.fullmatch(target):
+        raise InvalidInput(
+            f"{target!r} is not a review number; give one (see `xbr review list`), or a "
+            "client's name with --history"
+        )
+    review_id = int(target)
+    if not 0 < review_id <= MAX_ID:
+        raise NotFound(f"unknown review {target}; see `xbr review list`")
+    data = report_data(uow(), review_id)
+    keys = ("review", "baseline", "previous", "scorecard", "frameworks", "questionnaire")
+    render.out(as_json, {k: data[k] for k in keys}, lambda: scorecard_view.scorecard(data))
+
+
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def _history(client: str, as_json: bool) -> None:
+    try:
+        data = score_history(uow(), client)
+    except NotFound:
+        if _NUMBER.fullmatch(client):
+            raise InvalidInput(
+                f"--history takes a client's name, not a review number ({client}); "
+                f"e.g. `xbr scorecard 'Acme Dental' --history`, or `xbr scorecard {client}`"
+            ) from None
+        raise
+    render.out(as_json, data, lambda: scorecard_view.history(data))
 
 
 @ticket_app.command("list")

@@ -15,6 +15,8 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from notifications.messages import local_time, markdown_values, template_environment
+from reports.charts import scorecard_chart, trend_chart, volume_chart
+from reports.frameworks import framework_tables
 from states.calendar.business_days import zone as time_zone
 from states.staging.assessment import GREEN_FROM, PENALTY, YELLOW_FROM, color
 
@@ -34,8 +36,9 @@ FOLLOW_UP_QUESTIONS: tuple[str, ...] = (
 
 
 def agenda_markdown(data: dict[str, Any]) -> str:
-    """The meeting's agenda in Markdown: scorecard since the baseline, discussion items,
-    recommendations, tickets in progress, roadmap and follow-up questions."""
+    """The meeting's agenda in Markdown: what got worse and what went green since the previous
+    review and why, the scorecard since the baseline, discussion items, recommendations,
+    tickets in progress, roadmap and follow-up questions."""
     return _markdown("agenda.md.j2", data)
 
 
@@ -46,11 +49,13 @@ def summary_markdown(data: dict[str, Any]) -> str:
 
 
 def report_html(data: dict[str, Any]) -> str:
-    """The review as one self-contained, printable HTML page with its charts as inline SVG."""
+    """The review as one self-contained, printable HTML page with its charts as inline SVG:
+    the scorecard, the scores over every assessed review, the frameworks, the ticket volume."""
     context = _context(data)
     charts = {
-        "scorecard": _scorecard_chart(context["rows"], data["baseline"] is not None),
-        "volume": _volume_chart(data["ticket_volume"]),
+        "scorecard": scorecard_chart(context["rows"], data["baseline"] is not None),
+        "trend": trend_chart(data.get("history", []), context["rows"]),
+        "volume": volume_chart(data["ticket_volume"]),
     }
     return _environment().get_template("report.html.j2").render(context, charts=charts)
 
@@ -78,6 +83,10 @@ def _context(data: dict[str, Any]) -> dict[str, Any]:
         "discussion": [f for f in red_first if f["disposition"] == "discussion"],
         "recommendations": [f for f in red_first if f["disposition"] == "recommendation"],
         "highlights": _highlights(rows, baseline is not None),
+        "since_previous": _since_previous(rows) if data.get("previous") else None,
+        "previous_period": _period(data["previous"]) if data.get("previous") else "",
+        "framework_tables": framework_tables(data.get("frameworks", {})),
+        "questionnaire": data.get("questionnaire"),
         "roadmap_questions": ROADMAP_QUESTIONS,
         "follow_up_questions": FOLLOW_UP_QUESTIONS,
         "scoring": {
@@ -114,12 +123,44 @@ def _row(entry: dict[str, Any], since: str | None) -> dict[str, Any]:
         change_text = f"{change:+d} since {since}" if change else f"no change since {since}"
     tone = "none" if not change else "up" if change > 0 else "down"
     was = color(entry["baseline"]) if since else "grey"
+    before = entry.get("previous")
     return {
         **entry,
         "change_text": change_text,
         "tone": tone,
         "baseline_color": was,
+        "previous": before,
+        "previous_color": color(before),
+        "change_previous": entry.get("change_previous", _less(entry["score"], before)),
+        "why_previous": entry.get("why", {}).get("previous", []),
+        "risk": entry.get("risk"),
+        "items_met": entry.get("items_met", 0),
+        "items_total": entry.get("items_total", 0),
     }
+
+
+def _less(score: int | None, before: int | None) -> int | None:
+    return None if score is None or before is None else score - before
+
+
+def _since_previous(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """What got worse and what went green since the previous review, each with why (the first
+    few reasons, and how many more)."""
+    worse, went_green = [], []
+    for row in rows:
+        moved = {
+            **row,
+            "why_shown": row["why_previous"][:WHY_SHOWN],
+            "why_more": max(0, len(row["why_previous"]) - WHY_SHOWN),
+        }
+        if row["change_previous"] is not None and row["change_previous"] < 0:
+            worse.append(moved)
+        elif row["color"] == "green" and row["previous_color"] not in ("green", "grey"):
+            went_green.append(moved)
+    return {"worse": worse, "went_green": went_green}
+
+
+WHY_SHOWN = 3
 
 
 def _highlights(rows: list[dict[str, Any]], compared: bool) -> dict[str, Any]:
@@ -146,85 +187,6 @@ def _highlights(rows: list[dict[str, Any]], compared: bool) -> dict[str, Any]:
         "average": round(sum(scores) / len(scores)) if scores else None,
         "was_average": round(sum(before) / len(before)) if before else None,
     }
-
-
-# Chart geometry, in the SVG's own units; the page scales each chart to its column.
-_CHART_WIDTH, _BAR_SPACE, _VOLUME_WIDTH = 600, 500, 480
-
-
-def _scorecard_chart(rows: list[dict[str, Any]], with_baseline: bool) -> dict[str, Any]:
-    """Per category a label, the baseline bar (grey) above the current bar (its color)."""
-    step = 66 if with_baseline else 50
-    bars = []
-    for i, row in enumerate(rows):
-        top = 8 + i * step
-        current_y = top + (38 if with_baseline else 24)
-        bars.append(
-            {
-                **row,
-                "top": top,
-                "baseline_y": top + 26,
-                "baseline_w": _width(row["baseline"]),
-                "current_y": current_y,
-                "current_w": _width(row["score"]),
-            }
-        )
-    marks = [{"score": s, "x": _width(s)} for s in (YELLOW_FROM, GREEN_FROM)]
-    return {"width": _CHART_WIDTH, "height": 8 + len(rows) * step, "bars": bars, "marks": marks}
-
-
-def _width(score: int | None) -> int:
-    return 0 if score is None else round(max(0, min(score, 100)) * _BAR_SPACE / 100)
-
-
-def _volume_chart(volume: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Opened and closed tickets per month as grouped bars on a 0-based axis; None if empty."""
-    if not volume:
-        return None
-    left, right, top, plot_h = 40, 8, 20, 190
-    slot = (_VOLUME_WIDTH - left - right) / len(volume)
-    bar = min(26.0, slot * 0.34)
-    scale_top = _nice_top(max(max(m["opened"], m["closed"]) for m in volume))
-
-    def y(count: int) -> float:
-        return _n(top + plot_h - count * plot_h / scale_top)
-
-    months = []
-    for i, month in enumerate(volume):
-        middle = left + slot * (i + 0.5)
-        months.append(
-            {
-                **month,
-                "middle": _n(middle),
-                "opened_x": _n(middle - bar - 1),
-                "closed_x": _n(middle + 1),
-                "opened_y": y(month["opened"]),
-                "closed_y": y(month["closed"]),
-            }
-        )
-    ticks = [{"value": v, "y": y(v)} for v in range(0, scale_top + 1, scale_top // 4)]
-    return {
-        "width": _VOLUME_WIDTH,
-        "height": top + plot_h + 42,  # room below the axis for the month and the year
-        "left": left,
-        "right": _VOLUME_WIDTH - right,
-        "base": top + plot_h,
-        "bar": _n(bar),
-        "months": months,
-        "ticks": ticks,
-    }
-
-
-def _nice_top(largest: int) -> int:
-    """The axis maximum: the smallest of 4, 8, 20, 40, 80, 200 ... at or above `largest`."""
-    top = 4
-    while top < largest:
-        top = top * 5 // 2 if str(top).startswith("8") else top * 2
-    return top
-
-
-def _n(x: float) -> float:
-    return round(x, 1)
 
 
 def _day(iso: str | None, zone: str) -> str:

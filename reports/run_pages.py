@@ -78,6 +78,18 @@ def _open_task(review: ReviewView, key: str) -> str:
     return f"{md(key)}{note}"
 
 
+def questionnaire_line(progress: dict[str, int]) -> str:
+    """The questionnaire's progress in a line (numbers only, safe as text and as Markdown)."""
+    if not progress["items"]:
+        return "Questionnaire: no standard is assessed in this review."
+    return (
+        f"Questionnaire: {progress['answered']} of {progress['items']} items answered "
+        f"({progress['by_people']} by people, {progress['by_evidence']} by the evidence); "
+        f"{progress['carried']} carried from the last review to confirm; "
+        f"{progress['open_required']} required still open."
+    )
+
+
 def progress(review: ReviewView) -> float:
     """Per cent of the review's required tasks done or skipped."""
     required = [t for t in review.tasks if t.required]

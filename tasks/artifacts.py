@@ -1,5 +1,6 @@
 """What a review shows on its flow run: the checklist, its progress and a summary with links,
-and once assessed its findings, scorecard, agenda and client summary draft, as artifacts."""
+the questionnaire's progress, and once assessed its findings, scorecard, frameworks, agenda and
+client summary draft, as artifacts."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from prefect.artifacts import (
 
 from notifications.messages import markdown_text as md
 from reports.documents import agenda_markdown, summary_markdown
-from reports.run_pages import cell, day, gate_description, progress, run_url
+from reports.frameworks import framework_title, group_title
+from reports.run_pages import cell, day, gate_description, progress, questionnaire_line, run_url
 from states.lifecycle.run_records import remember_progress_artifact
 from states.read.views import ReviewView
 from states.store.db import UnitOfWork
@@ -58,16 +60,48 @@ AGENDA_FROM = ("prep", "delivery", "follow_up", "qa_review", "closed")
 SUMMARY_FROM = ("follow_up", "qa_review", "closed")
 
 
+def publish_questionnaire(data: dict[str, Any]) -> None:
+    """The questionnaire's progress: answered of its items, carried answers to confirm and
+    required items still open (what holds staging's gate)."""
+    create_markdown_artifact(
+        key=f"review-{data['review']['id']}-questionnaire",
+        markdown=f"## {md(data['review']['name'])}\n\n{questionnaire_line(data['questionnaire'])}",
+        description="Questionnaire progress",
+    )
+
+
+SCORECARD_COLUMNS = ("label", "score", "color", "risk", "baseline", "previous", "change")
+
+
 def publish_assessment(data: dict[str, Any]) -> None:
-    """Findings, scorecard, and from prep the agenda, from follow-up the client summary draft."""
+    """Findings, scorecard, frameworks, and from prep the agenda, from follow-up the client
+    summary draft."""
     key, status = f"review-{data['review']['id']}", data["review"]["status"]
+    name = md(data["review"]["name"])
     create_table_artifact(
         key=f"{key}-scorecard",
         table=[
-            {k: cell(row[k]) for k in ("label", "score", "color", "baseline", "change")}
+            {
+                **{k: cell(row[k]) for k in SCORECARD_COLUMNS},
+                "items": f"{row['items_met']}/{row['items_total']}" if row["items_total"] else "",
+            }
             for row in data["scorecard"]
         ],
-        description=f"Scorecard of {md(data['review']['name'])} against the baseline",
+        description=f"Scorecard of {name} against the baseline; "
+        + questionnaire_line(data["questionnaire"]),
+    )
+    create_table_artifact(
+        key=f"{key}-frameworks",
+        table=[
+            {
+                "framework": cell(framework_title(framework)),
+                "group": cell(group_title(framework, group)),
+                **{k: counts[k] for k in ("met", "total", "score", "baseline", "previous")},
+            }
+            for framework, groups in data["frameworks"].items()
+            for group, counts in groups.items()
+        ],
+        description=f"Frameworks of {name}: items met by group",
     )
     create_table_artifact(
         key=f"{key}-findings",
@@ -82,7 +116,7 @@ def publish_assessment(data: dict[str, Any]) -> None:
             }
             for f in data["findings"]
         ],
-        description=f"Findings of {md(data['review']['name'])}",
+        description=f"Findings of {name}",
     )
     if status in AGENDA_FROM:
         create_markdown_artifact(

@@ -31,10 +31,13 @@ from tasks.runtime import xbr_task
 
 @xbr_task(retries=3, retry_delay_seconds=2)
 def publish_gate(review_id: int) -> None:
-    """Checklist, progress and summary artifacts for the review's current gate; once staging
-    has assessed it, its findings, scorecard, agenda and client summary draft."""
+    """Checklist, progress and summary artifacts for the review's current gate, and the
+    questionnaire's progress; once staging has assessed it, its findings, scorecard,
+    frameworks, agenda and client summary draft."""
     artifacts.publish(root().uow(), views.review_view(root().uow(), review_id))
     data = report_data(root().uow(), review_id)
+    if data["questionnaire"]["items"]:
+        artifacts.publish_questionnaire(data)
     if data["assessed"]:
         artifacts.publish_assessment(data)
 

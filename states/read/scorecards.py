@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from states.calendar.business_days import local_date, zone
-from states.directory import people_for
+from states.directory import client_by_name, people_for
 from states.errors import NotFound
 from states.lifecycle.decisions import load_review
 from states.lifecycle.schedule import review_template
@@ -140,6 +140,38 @@ def scorecard(session: Session, review: Review) -> dict[str, Any]:
         "frameworks": _framework_rows(now, base, prev),
         "questionnaire": progress(now.items),
         "answer_findings": _answer_finding_rows(now, prev),
+    }
+
+
+def history(session: Session, review: Review) -> list[dict[str, Any]]:
+    """The client's assessed reviews up to this one, oldest first: each one's scores, risk
+    levels and framework groups (a line per category on the report's trend chart)."""
+    ids = assessed_reviews(session, review.client_id)
+    upto = ids[: ids.index(review.id) + 1] if review.id in ids else [
+        i for i in ids if i < review.id
+    ]  # fmt: skip
+    return [_history_row(session, load_review(session, i)) for i in upto]
+
+
+def score_history(uow: UnitOfWork, client_name: str) -> dict[str, Any]:
+    """Every assessed review of a client, oldest first: per category its score and risk
+    level, per framework group its items met (`xbr scorecard CLIENT --history`)."""
+    with uow:
+        session = uow.session
+        client = client_by_name(session, client_name)
+        reviews = [load_review(session, i) for i in assessed_reviews(session, client.id)]
+        return {"client": client.name, "reviews": [_history_row(session, r) for r in reviews]}
+
+
+def _history_row(session: Session, review: Review) -> dict[str, Any]:
+    found = scored(session, review)
+    return {
+        "review_id": review.id,
+        "name": review_name(review),
+        "period": review.period,
+        "scores": {name: part.score for name, part in found.categories.items()},
+        "risk": dict(found.risk),
+        "frameworks": found.frameworks,
     }
 
 
@@ -288,6 +320,7 @@ def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) ->
             },
             "generated_at": (now or utcnow()).isoformat(),
             **card,
+            "history": history(session, review),
             "findings": findings,
             "tickets": tickets,
             "ticket_volume": ticket_volume(session, review.id),
