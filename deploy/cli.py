@@ -390,7 +390,13 @@ def task_skip(
 def _after(review_id: int, what: str, round_before: int, actor: str) -> None:
     note = _follow_up(review_id, round_before, {})
     data = views.review_view(uow(), review_id)
-    waiting = ", ".join(data.gate.open_required_tasks) if data.gate else ""
+    gate = data.gate
+    items = (
+        f"{len(gate.open_required_items)} assessment items"
+        if gate and gate.open_required_items
+        else ""
+    )
+    waiting = ", ".join(filter(None, [*(gate.open_required_tasks if gate else ()), items]))
     tail = f"; still open in {data.status}: {waiting}" if waiting else ""
     render.say(f"{what}; review {review_id} is in {data.status}{tail}{note}")
 

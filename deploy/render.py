@@ -93,7 +93,10 @@ def review(data: ReviewView) -> None:
     ]
     if gate:
         who = safe(", ".join(gate.eligible_approvers) or "nobody holds the role yet")
-        waiting = safe(", ".join(gate.open_required_tasks) or "nothing: ready to approve")
+        items = gate.open_required_items
+        unanswered = [f"{len(items)} assessment items (xbr assess {data.id})"] if items else []
+        open_work = [*gate.open_required_tasks, *unanswered]
+        waiting = safe(", ".join(open_work) or "nothing: ready to approve")
         lines.append(
             f"gate [bold]{gate.trigger}[/] by {gate.accountable_role} ({who}); "
             f"waiting for: {waiting}"

@@ -15,6 +15,7 @@ from states.lifecycle.machine import FORWARD, OPEN_PHASES, Phase
 from states.lifecycle.run_records import REFUSED
 from states.lifecycle.schedule import review_template
 from states.lifecycle.steps import eligible_approvers, open_required_tasks
+from states.standards.answers import gate_facts
 from states.store.db import UnitOfWork
 from states.store.models import AuditEntry, Installation, Review, ReviewTask
 from states.templates.schema import BOARD_DEFAULTS, Template
@@ -69,6 +70,8 @@ class GateView(GatePosition):
     accountable_role: str
     eligible_approvers: tuple[str, ...]
     open_required_tasks: tuple[str, ...]
+    # staging's assessment: its required items without an answer (standard:item)
+    open_required_items: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,9 @@ def _gate(session: Session, review: Review, template: Template) -> GateView | No
         accountable_role=spec.raci.accountable.value,
         eligible_approvers=tuple(eligible_approvers(session, review, template)),
         open_required_tasks=tuple(open_required_tasks(review)),
+        open_required_items=gate_facts(session, review)[0]
+        if review.status == Phase.STAGING
+        else (),
     )
 
 

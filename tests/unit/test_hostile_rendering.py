@@ -112,7 +112,7 @@ def _review(value: str) -> ReviewView:
     gate = GateView(
         phase="prep", round=1, trigger="finish_prep", approval=True,
         accountable_role="account_manager", eligible_approvers=(value,),
-        open_required_tasks=("finalise-agenda",),
+        open_required_tasks=("finalise-agenda",), open_required_items=(),
     )  # fmt: skip
     return ReviewView(
         id=7, name=value, client=value, client_slug="x", type="qbr", period="2026-q4",
