@@ -124,6 +124,7 @@ def review_for_this_run(
         review_type,
         meeting.isoformat() if meeting else None,
         "prefect-ui",
+        standards=root().standards(),
     )
     attach_run(root().uow(), started, run_id, 0)
     return started
