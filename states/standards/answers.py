@@ -182,11 +182,11 @@ class Questionnaire:
                     "id": s.item.id,
                     "question": s.item.question,
                     "category": s.item.category,
-                    "required": s.item.required,
                     "answer": s.answer.value if s.answer else None,
                     "note": s.note,
                     "answered_by": s.answered_by,
                     "source": s.source.value if s.source else None,
+                    "required": s.item.required,
                     "carried_from": s.carried_from,
                 }
                 for s in self.items

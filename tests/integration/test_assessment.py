@@ -276,9 +276,10 @@ def test_assess_on_the_command_line(xbr: Xbr) -> None:
     assert data["review_id"] == int(rid)
     assert data["standards"] == ["policy-procedure"]
     first = data["items"][0]
-    assert list(first)[:8] == [
-        "standard", "id", "question", "category", "required", "answer", "note", "answered_by",
-    ]  # fmt: skip
+    assert list(first) == [
+        "standard", "id", "question", "category", "answer", "note", "answered_by", "source",
+        "required", "carried_from",
+]  # fmt: skip
     assert first["source"] is None
     assert len(data["items"]) == 21
     answered = xbr.json("assess", rid, "POL-01", "--answer", "partial", "--note", "draft only",
