@@ -68,6 +68,12 @@ def gate_description(review: ReviewView) -> str:
             "",
             f"Still open: {'; '.join(_open_task(review, k) for k in gate.open_required_tasks)}.",
         ]
+    if gate.open_required_items:
+        lines += [
+            "",
+            f"Assessment: {len(gate.open_required_items)} required items without an answer "
+            f"(`xbr assess {review.id}`, or the approval page).",
+        ]
     return "\n".join(lines)
 
 
