@@ -30,6 +30,8 @@ from states.store.models import ItemAnswer, Person, Review, utcnow
 from states.templates.schema import Role
 from states.text import check_text
 
+ITEM_NAME_MAX = 129  # a standard's name (64), a colon and an item's id (64)
+
 # Answers are taken until the meeting is delivered: staging's, and the vCIO's changes in prep.
 ANSWERING = (Phase.NEEDED, Phase.SCHEDULING, Phase.SCHEDULED, Phase.STAGING, Phase.PREP)
 
@@ -75,13 +77,13 @@ def answer_items(
 ) -> Answered:
     """Record `actor`'s answers (item -> (answer, note)) in one transaction: all or none."""
     now = now or utcnow()
-    for item, (_, note) in answers.items():
-        check_text(note, f"the note of {item} (--note)")
     with uow:
         session = uow.session
         review, person = _answering(session, review_id, actor)
         states = questionnaire(session, review)
         chosen = [(find_item(states, item, review_id), *given) for item, given in answers.items()]
+        for state, _, note in chosen:  # named by its key: the name given may be anything
+            check_text(note, f"the note of {state.key} (--note)")
         for state, answer, note in chosen:
             if answer is Answer.NOT_APPLICABLE and state.item.required and not note.strip():
                 raise InvalidInput(
@@ -136,6 +138,11 @@ def access(uow: UnitOfWork, review_id: int, email: str) -> Access:
 
 def find_item(states: list[ItemState], wanted: str, review_id: int) -> ItemState:
     """The item named ITEM or STANDARD:ITEM, or an error naming the way to list them."""
+    if len(wanted) > ITEM_NAME_MAX:
+        raise InvalidInput(
+            f"an item is named ITEM or STANDARD:ITEM, at most {ITEM_NAME_MAX} characters; "
+            f"see `xbr assess {review_id}`"
+        )
     standard, _, item_id = wanted.strip().rpartition(":")
     found = [
         s for s in states if s.item.id == item_id and (not standard or s.standard.name == standard)

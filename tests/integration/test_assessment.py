@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from states import directory
 from states.calendar.opening import start_review
-from states.errors import IllegalTrigger, InvalidInput, NotFound, Refused
+from states.errors import IllegalTrigger, InvalidInput, NotFound, Refused, XbrError
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
 from states.read.scorecards import report_data
 from states.staging.intake import import_files
@@ -24,7 +26,8 @@ from states.standards.answers import AnswerSource, review_questionnaire
 from states.standards.catalog import parse_standard
 from states.standards.pinning import shipped_standards
 from states.standards.schema import Answer
-from states.store.models import ItemAnswer, StandardVersion
+from states.store.models import ItemAnswer, Review, StandardVersion
+from states.templates.catalog import load_catalog
 from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.integration.conftest import Xbr
@@ -241,7 +244,7 @@ def test_answers_are_checked_at_the_edge(mini: UowFactory, catalog: dict[str, Te
         answer_item(uow(), review_id, "G-1", Answer.MET, "andy@msp.example")
     with pytest.raises(NotFound, match="has no item 'X-9'"):
         answer_item(uow(), review_id, "X-9", Answer.MET, SAM)
-    with pytest.raises(InvalidInput, match="the note of G-1"):
+    with pytest.raises(InvalidInput, match="the note of mini:G-1"):
         answer_item(uow(), review_id, "G-1", Answer.MET, SAM, "x" * 2001)
     with pytest.raises(InvalidInput, match="no carried answers"):
         confirm_carried(uow(), review_id, SAM)
@@ -314,3 +317,30 @@ def test_a_standard_added_to_the_client_reaches_its_review_until_staging_is_appr
     walk(uow, review_id, "prep")
     directory.set_standards(uow(), catalog, KNOWN, CLIENT, remove=["hipaa-security"])
     assert review_questionnaire(uow(), review_id).standards == ["mini", "hipaa-security"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(max_size=300), note=st.text(max_size=2100))
+def test_any_item_name_and_note_is_answered_or_refused_in_one_line(
+    sqlite_uow: UowFactory, name: str, note: str
+) -> None:
+    uow, catalog = sqlite_uow, load_catalog()  # a fixture's long repr would hide a failure
+    if not review_ids(uow):
+        directory.set_standards(uow(), catalog, KNOWN, CLIENT, add=["mini"])
+        open_review(uow, catalog, NOW)
+    review_id = review_ids(uow)[0]
+    try:
+        done = answer_item(uow(), review_id, name, Answer.PARTIAL, SAM, note)
+    except XbrError as refused:
+        said = str(refused)
+        assert "\n" not in said
+        assert len(said) < 400
+        return
+    assert done.item == f"mini:{name.strip().rpartition(':')[2]}"
+
+
+def review_ids(uow: UowFactory) -> list[int]:
+    with uow() as work:
+        return list(work.session.scalars(select(Review.id)))
