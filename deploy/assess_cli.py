@@ -88,9 +88,10 @@ def _show(shown: Questionnaire) -> None:
     if not items:
         render.say(f"review {shown.review_id} assesses no standard; see `xbr client standards`")
         return
+    several = len(shown.standards) > 1  # then an item is named with its standard
     rows = [
         {
-            "item": s.key,
+            "item": s.key if several else s.item.id,
             "question": s.item.question,
             "answer": (s.answer.value if s.answer else "-") + ("" if s.item.required else " (opt)"),
             "source": _source(s),
