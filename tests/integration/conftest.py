@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from deploy.cli import run
-from states.settings import normalize_url
+from deploy.stack import free_port
+from deploy.web import start_in_thread
+from states.settings import Settings, normalize_url
+from states.store.db import UnitOfWork
 from states.store.models import Base
 from tests.conftest import STAFF
 
@@ -62,3 +68,23 @@ def snapshot(url: str) -> dict[str, Any]:
             } | {"count": conn.execute(select(func.count()).select_from(text("reviews"))).all()}
     finally:
         engine.dispose()
+
+
+@contextmanager
+def serving(
+    home: Path, database_url: str, uow: Callable[[], UnitOfWork], **settings: Any
+) -> Iterator[tuple[Settings, httpx.Client]]:
+    """The web app on a free local port for one test, with a client for its pages; stopped,
+    and proven stopped, afterwards."""
+    config = Settings(
+        home=home, database_url=database_url, secret_key="", public_url="",
+        web_host="127.0.0.1", web_port=free_port(), **settings,
+    )  # fmt: skip
+    server, thread = start_in_thread(config, uow)
+    try:
+        with httpx.Client(base_url=config.page_url, timeout=30) as client:
+            yield config, client
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        assert not thread.is_alive()

@@ -22,18 +22,17 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from deploy.stack import free_port
-from deploy.web import MAX_FORM_BYTES, MAX_FORM_FIELDS, start_in_thread
+from deploy.web import MAX_FORM_BYTES, MAX_FORM_FIELDS
 from notifications import links
 from notifications.links import LinkClaims
 from states.calendar.opening import start_review
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
-from states.settings import Settings
 from states.standards.answers import AnswerSource, ItemState, review_questionnaire
 from states.store.models import AuditEntry, ItemAnswer, Review, utcnow
 from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.e2e.test_prefect_ui import CHROMIUM_ARGS, chromium  # noqa: F401
+from tests.integration.conftest import serving
 from tests.team import walk
 
 SAM = "sam@msp.example"  # support engineer: responsible in staging
@@ -101,23 +100,9 @@ class Site:
 def site(
     sqlite_url: str, sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
 ) -> Iterator[Site]:
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=sqlite_url,
-        secret_key="",
-        public_url="",
-        web_host="127.0.0.1",
-        web_port=free_port(),
-    )
-    server, thread = start_in_thread(settings, sqlite_uow)
-    key = links.load_key(settings.home, None)
-    try:
-        with httpx.Client(base_url=settings.page_url, timeout=30) as client:
-            yield Site(client, sqlite_uow, key, catalog)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        assert not thread.is_alive()
+    with serving(tmp_path / "home", sqlite_url, sqlite_uow) as (settings, client):
+        key = links.load_key(settings.home, None)
+        yield Site(client, sqlite_uow, key, catalog)
 
 
 def _words(markup: str) -> str:

@@ -17,8 +17,6 @@ import httpx
 import pytest
 
 from deploy.board_page import board_url
-from deploy.stack import free_port
-from deploy.web import start_in_thread
 from notifications import links
 from notifications.messages import local_time
 from states import directory
@@ -31,6 +29,7 @@ from states.store.models import Review, utcnow
 from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.e2e.test_prefect_ui import ARTIFACTS, CHROMIUM_ARGS, chromium  # noqa: F401
+from tests.integration.conftest import serving
 from tests.team import walk
 
 ODD = "<b>&x"  # a client name that breaks the page unless it is escaped
@@ -70,23 +69,9 @@ def _fill(uow: UowFactory, catalog: dict[str, Template]) -> dict[str, int]:
 def board(
     sqlite_url: str, sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
 ) -> Iterator[Board]:
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=sqlite_url,
-        secret_key="",
-        public_url="",
-        web_host="127.0.0.1",
-        web_port=free_port(),
-    )
     reviews = _fill(sqlite_uow, catalog)
-    server, thread = start_in_thread(settings, sqlite_uow)
-    try:
-        with httpx.Client(base_url=settings.page_url, timeout=30) as client:
-            yield Board(board_url(settings, sqlite_uow), client, sqlite_uow, reviews)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        assert not thread.is_alive()
+    with serving(tmp_path / "home", sqlite_url, sqlite_uow) as (settings, client):
+        yield Board(board_url(settings, sqlite_uow), client, sqlite_uow, reviews)
 
 
 def _words(markup: str) -> str:

@@ -28,7 +28,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from deploy.stack import free_port
 from deploy.web import MAX_FORM_BYTES, start_in_thread
 from notifications import links
 from notifications.links import LinkClaims
@@ -40,6 +39,7 @@ from states.settings import Settings
 from states.store.models import AuditEntry, Base, Decision, LinkUse, Review
 from states.templates.schema import Template
 from tests.conftest import UowFactory
+from tests.integration.conftest import serving
 
 ANDY, OLGA, SAM = "andy@msp.example", "olga@msp.example", "sam@msp.example"
 SCOPE = "confirm-qbr-scope"  # needed's one required task: Andy's (account manager)
@@ -130,26 +130,11 @@ def _site(
     tmp_path: Path,
     **limits: int,
 ) -> Iterator[Site]:
-    port = free_port()
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=engine.url.render_as_string(hide_password=False),
-        secret_key="",
-        public_url="",
-        web_host="127.0.0.1",
-        web_port=port,
-        **limits,
-    )
-    server, thread = start_in_thread(settings, uow)
-    review_id = start_review(uow(), "Client qbr", catalog, actor="cli")
-    key = links.load_key(settings.home, None)
-    try:
-        with httpx.Client(base_url=settings.page_url, timeout=30) as client:
-            yield Site(settings.page_url, client, engine, uow, key, review_id)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        assert not thread.is_alive()
+    url = engine.url.render_as_string(hide_password=False)
+    with serving(tmp_path / "home", url, uow, **limits) as (settings, client):
+        review_id = start_review(uow(), "Client qbr", catalog, actor="cli")
+        key = links.load_key(settings.home, None)
+        yield Site(settings.page_url, client, engine, uow, key, review_id)
 
 
 @pytest.fixture
