@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from deploy import render
-from deploy.context import JsonOpt, ReviewId, uow
+from deploy.context import JsonOpt, ReviewId, settings, uow
+from flows.wake import follow_up
 from states.errors import InvalidInput
+from states.read import views
 from states.standards.answering import answer_item, confirm_carried
 from states.standards.answers import AnswerSource, ItemState, Questionnaire, review_questionnaire
 from states.standards.schema import Answer
@@ -45,20 +47,25 @@ def assess_command(
     if confirm:
         if item is not None or answer is not None:
             raise InvalidInput("--confirm-carried confirms every carried answer; give no ITEM")
+        before = _round(review_id)
         count = confirm_carried(uow(), review_id, actor)
+        note = follow_up(uow(), settings(), review_id, before, {})
         left = _open_required(review_id)
         render.out(
             as_json,
             {"review_id": review_id, "confirmed": count, "open_required": left},
             f"review {review_id}: {count} carried answers confirmed by {actor}"
-            + (f"; {left} required items still unanswered" if left else ""),
+            + (f"; {left} required items still unanswered" if left else "")
+            + note,
         )
         return
     if answer is None or item is None:
         raise InvalidInput(
             f"answering {item} needs --answer (met, partial, not_met, not_applicable)"
         )
+    before = _round(review_id)
     done = answer_item(uow(), review_id, item, answer, actor, note)
+    woken = follow_up(uow(), settings(), review_id, before, {})
     render.out(
         as_json,
         done.__dict__,
@@ -67,8 +74,13 @@ def assess_command(
             f"{done.open_required} required items still unanswered"
             if done.open_required
             else f"every required item is answered; the review is in {done.status}"
-        ),
+        )
+        + woken,
     )
+
+
+def _round(review_id: int) -> int:
+    return views.review_view(uow(), review_id).round
 
 
 def _open_required(review_id: int) -> int:
