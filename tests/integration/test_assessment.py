@@ -5,6 +5,7 @@ change between reviews explained; the JSON contract of `xbr assess`."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from states import directory
 from states.calendar.opening import start_review
@@ -26,7 +27,7 @@ from states.standards.answers import AnswerSource, review_questionnaire
 from states.standards.catalog import parse_standard
 from states.standards.pinning import shipped_standards
 from states.standards.schema import Answer
-from states.store.models import ItemAnswer, Review, StandardVersion
+from states.store.models import AuditEntry, ItemAnswer, Review, StandardVersion
 from states.templates.catalog import load_catalog
 from states.templates.schema import Template
 from tests.conftest import UowFactory
@@ -344,3 +345,32 @@ def test_any_item_name_and_note_is_answered_or_refused_in_one_line(
 def review_ids(uow: UowFactory) -> list[int]:
     with uow() as work:
         return list(work.session.scalars(select(Review.id)))
+
+
+def test_concurrent_answers_to_one_item_keep_one_row_and_audit_each(
+    mini: UowFactory, catalog: dict[str, Template]
+) -> None:
+    uow = mini
+    review_id = open_review(uow, catalog, NOW)
+    answers = [Answer.MET, Answer.PARTIAL, Answer.NOT_MET, Answer.MET]
+    errors: list[BaseException] = []
+
+    def answer(given: Answer) -> None:
+        try:
+            answer_item(uow(), review_id, "G-1", given, SAM)
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=answer, args=(a,)) for a in answers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with uow() as work:
+        rows = list(work.session.scalars(select(ItemAnswer).where(ItemAnswer.item == "G-1")))
+        audited = work.session.scalar(
+            select(func.count()).where(AuditEntry.trigger == "item_answered")
+        )
+    assert len(rows) == 1
+    assert audited == len(answers)
