@@ -89,8 +89,9 @@ def answer_items(
                 raise InvalidInput(
                     f"{state.key} is required: not_applicable needs a note saying why (--note)"
                 )
+        kept = _kept_rows(session, review)
         for state, answer, note in chosen:
-            _write(session, review, state, answer, note, person, now)
+            _write(session, review, state, answer, note, person, now, kept)
             said = f" ({note.strip()})" if note.strip() else ""
             audit.note(
                 session, review, "item_answered", person.email,
@@ -115,9 +116,10 @@ def confirm_carried(
                 f"review {review_id} has no carried answers to confirm; "
                 f"see `xbr assess {review_id}`"
             )
+        kept = _kept_rows(session, review)
         for state in carried:
             assert state.answer is not None
-            _write(session, review, state, state.answer, state.note, person, now)
+            _write(session, review, state, state.answer, state.note, person, now, kept)
         audit.note(
             session, review, "answers_confirmed", person.email,
             f"{len(carried)} carried answers confirmed", now,
@@ -193,6 +195,11 @@ def _answerers(review: Review) -> list[str]:
     return list(dict.fromkeys(str(r) for r in (*raci.responsible, raci.accountable)))
 
 
+def _kept_rows(session: Session, review: Review) -> dict[tuple[str, str], ItemAnswer]:
+    rows = session.scalars(select(ItemAnswer).where(ItemAnswer.review_id == review.id))
+    return {(row.standard, row.item): row for row in rows}
+
+
 def _holds(session: Session, review: Review, email: str, roles: Iterable[str]) -> bool:
     return any(
         p.email == email for role in roles for p in people_for(session, review.client_id, role)
@@ -207,15 +214,11 @@ def _write(
     note: str,
     person: Person,
     now: datetime,
+    kept: dict[tuple[str, str], ItemAnswer],
 ) -> None:
-    """Keep the person's answer; confirming a carried one names the review it came from."""
-    row = session.scalar(
-        select(ItemAnswer).where(
-            ItemAnswer.review_id == review.id,
-            ItemAnswer.standard == state.standard.name,
-            ItemAnswer.item == state.item.id,
-        )
-    )
+    """Keep the person's answer (`kept`: the review's answer rows, read once); confirming a
+    carried one names the review it came from."""
+    row = kept.get((state.standard.name, state.item.id))
     if row is None:
         row = ItemAnswer(
             review_id=review.id,
