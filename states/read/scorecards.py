@@ -66,13 +66,21 @@ def baseline_review(session: Session, review: Review) -> int | None:
     return ids[0] if ids else None
 
 
-def _earlier(session: Session, review: Review) -> tuple[int | None, int | None]:
-    """The baseline (unless it is this review) and the assessed review before this one."""
+def _before(session: Session, review: Review) -> list[int]:
+    """The client's assessed reviews before this one, oldest first."""
     ids = assessed_reviews(session, review.client_id)
-    before = ids[: ids.index(review.id)] if review.id in ids else [
-        i for i in ids if i < review.id
-    ]  # fmt: skip
-    return (before[0] if before else None), (before[-1] if before else None)
+    return ids[: ids.index(review.id)] if review.id in ids else [i for i in ids if i < review.id]
+
+
+Memo = dict[int, Scored]
+
+
+def _scored(session: Session, review_id: int, memo: Memo) -> Scored:
+    """A review's scorecard, scored once per read (the baseline, the previous review and the
+    history ask for the same reviews)."""
+    if review_id not in memo:
+        memo[review_id] = scored(session, load_review(session, review_id))
+    return memo[review_id]
 
 
 def _framework_rows(
@@ -94,13 +102,15 @@ def _framework_rows(
     }
 
 
-def scorecard(session: Session, review: Review) -> dict[str, Any]:
+def scorecard(session: Session, review: Review, memo: Memo | None = None) -> dict[str, Any]:
     """Per category: score (evidence and answers), risk, baseline, previous, the change since
     each and why; per framework group: the share of answered items met."""
-    now = scored(session, review)
-    base_id, prev_id = _earlier(session, review)
-    base = scored(session, load_review(session, base_id)) if base_id is not None else None
-    prev = scored(session, load_review(session, prev_id)) if prev_id is not None else None
+    memo = {} if memo is None else memo
+    now = _scored(session, review.id, memo)
+    earlier = _before(session, review)
+    base_id, prev_id = (earlier[0], earlier[-1]) if earlier else (None, None)
+    base = _scored(session, base_id, memo) if base_id is not None else None
+    prev = _scored(session, prev_id, memo) if prev_id is not None else None
     since_base, since_prev = why(now, base), why(now, prev)
     rows = []
     for category in Category:
@@ -143,14 +153,14 @@ def scorecard(session: Session, review: Review) -> dict[str, Any]:
     }
 
 
-def history(session: Session, review: Review) -> list[dict[str, Any]]:
+def history(session: Session, review: Review, memo: Memo | None = None) -> list[dict[str, Any]]:
     """The client's assessed reviews up to this one, oldest first: each one's scores, risk
     levels and framework groups (a line per category on the report's trend chart)."""
-    ids = assessed_reviews(session, review.client_id)
-    upto = ids[: ids.index(review.id) + 1] if review.id in ids else [
-        i for i in ids if i < review.id
-    ]  # fmt: skip
-    return [_history_row(session, load_review(session, i)) for i in upto]
+    memo = {} if memo is None else memo
+    upto = [*_before(session, review), review.id]
+    if review.id not in assessed_reviews(session, review.client_id):
+        upto.pop()
+    return [_history_row(session, load_review(session, i), memo) for i in upto]
 
 
 def score_history(uow: UnitOfWork, client_name: str) -> dict[str, Any]:
@@ -160,11 +170,13 @@ def score_history(uow: UnitOfWork, client_name: str) -> dict[str, Any]:
         session = uow.session
         client = client_by_name(session, client_name)
         reviews = [load_review(session, i) for i in assessed_reviews(session, client.id)]
-        return {"client": client.name, "reviews": [_history_row(session, r) for r in reviews]}
+        memo: Memo = {}
+        rows = [_history_row(session, r, memo) for r in reviews]
+        return {"client": client.name, "reviews": rows}
 
 
-def _history_row(session: Session, review: Review) -> dict[str, Any]:
-    found = scored(session, review)
+def _history_row(session: Session, review: Review, memo: Memo) -> dict[str, Any]:
+    found = _scored(session, review.id, memo)
     return {
         "review_id": review.id,
         "name": review_name(review),
@@ -299,7 +311,8 @@ def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) ->
         session = uow.session
         review = load_review(session, review_id)
         template = review_template(review)
-        card = scorecard(session, review)
+        memo: Memo = {}
+        card = scorecard(session, review, memo)
         findings = findings_of(session, review.id)
         tickets = _tickets_in_play(session, review, findings)
         findings = _red_first([*findings, *card.pop("answer_findings")])
@@ -320,7 +333,7 @@ def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) ->
             },
             "generated_at": (now or utcnow()).isoformat(),
             **card,
-            "history": history(session, review),
+            "history": history(session, review, memo),
             "findings": findings,
             "tickets": tickets,
             "ticket_volume": ticket_volume(session, review.id),
