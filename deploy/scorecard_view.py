@@ -13,7 +13,7 @@ RISK_MARKS = {"at_risk": " !", "critical": " !!"}
 
 
 def scorecard(data: dict[str, Any]) -> None:
-    """A review's scorecard (score, color, risk, items met, baseline, previous), a table per
+    """A review's scorecard (score, risk, items met, baseline, previous), a table per
     framework, the questionnaire's progress, and why each category moved since the previous
     review."""
     from reports.run_pages import questionnaire_line  # its Markdown helpers only when shown
@@ -29,7 +29,7 @@ def scorecard(data: dict[str, Any]) -> None:
     ]
     render.rows(
         f"Scorecard of {data['review']['name']} (baseline: {base})",
-        ["label", "score", "color", "risk", "items", "baseline", "previous", "change"],
+        ["label", "score", "risk", "items", "baseline", "previous", "change"],
         rows,
     )
     for name, groups in data["frameworks"].items():
