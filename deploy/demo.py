@@ -100,7 +100,7 @@ def do_phase_work(review_id: int) -> None:
                 "--hours", "0.25")  # fmt: skip
 
 
-def answer_assessment(review_id: int, first: bool) -> None:
+def answer_assessment(review_id: int) -> None:
     """Sam answers the policy and procedure assessment: the evidence answered some items
     already; the first time he answers the rest, the next time he confirms what was carried
     and says what changed. Olga, who approves staging, reviews his answers."""
@@ -109,7 +109,8 @@ def answer_assessment(review_id: int, first: bool) -> None:
     from states.standards.schema import Answer
 
     rid, sam = str(review_id), "sam@msp.example"
-    if first:
+    items = review_questionnaire(bootstrap.root().uow(), review_id).items
+    if not any(s.source == "carried" for s in items):
         xbr("assess", rid, "POL-01", "--answer", "not_met", "--note",
             "no written security policy yet; the owner will sign one", "--as", sam)  # fmt: skip
         xbr("assess", rid, "OPS-03", "--answer", "partial", "--note",
@@ -200,7 +201,7 @@ def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
         step(f"{gate.phase}: the team closes its tasks, {gate.accountable_role} decides")
         if gate.phase == "staging":
             xbr("findings", str(review_id))
-            answer_assessment(review_id, first)
+            answer_assessment(review_id)
         if gate.phase == "delivery":
             xbr("feedback", str(review_id), "--as", "vera@msp.example", "--better",
                 "send the agenda a week ahead", "--next-meeting", "in three months",
