@@ -17,7 +17,16 @@ from sqlalchemy.exc import OperationalError
 
 import bootstrap
 from bootstrap import prefect_env
-from deploy import assess_cli, faults, metrics_cli, render, stack, staging_cli, standards_cli
+from deploy import (
+    assess_cli,
+    faults,
+    metrics_cli,
+    plan_cli,
+    render,
+    stack,
+    staging_cli,
+    standards_cli,
+)
 from deploy.context import (
     AsOpt,
     JsonOpt,
@@ -76,6 +85,10 @@ app.add_typer(standards_cli.standard_app, name="standard")
 app.command("findings")(staging_cli.findings_command)
 app.command("scorecard")(staging_cli.scorecard_command)
 app.command("assess")(assess_cli.assess_command)
+app.add_typer(plan_cli.initiative_app, name="initiative")
+app.command("roadmap")(plan_cli.roadmap_command)
+app.command("budget")(plan_cli.budget_command)
+client_app.command("fiscal-year")(plan_cli.fiscal_year_command)
 app.add_typer(staging_cli.ticket_app, name="ticket")
 app.command("feedback")(staging_cli.feedback_command)
 app.command("report")(staging_cli.report_command)
@@ -126,6 +139,7 @@ def _client_data(client: Client) -> dict[str, object]:
         "timezone": client.timezone,
         "active": client.active,
         "standards": client.standards or [],
+        "fiscal_year_start": client.fiscal_year_start,
     }
 
 

@@ -263,3 +263,16 @@ def set_standards(
             uow.commit()
         base = pick(catalog, client.template).standards
         return own, list(dict.fromkeys([*base, *own]))
+
+
+def set_fiscal_year_start(uow: UnitOfWork, client_name: str, month: int | None) -> int:
+    """The month the client's fiscal year starts (1-12), changed when `month` is given; its
+    plan's quarters follow it."""
+    if month is not None and not 1 <= month <= 12:
+        raise InvalidInput(f"--start {month}: a fiscal year starts in a month, 1 to 12")
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        if month is not None:
+            client.fiscal_year_start = month
+            uow.commit()
+        return client.fiscal_year_start

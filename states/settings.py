@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     # the organizer of the meeting invitations xbr sends
     organizer: str = "xbr@localhost"
+    # the MSP's currency: every amount of the plans and budgets is in it (ISO 4217 code)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     prefect_database_url: str = Field(
         default="",
         validation_alias=AliasChoices(

@@ -20,11 +20,14 @@ def record(
     actor: str,
     comment: str = "",
     now: datetime | None = None,
+    initiative_id: int | None = None,
 ) -> None:
-    """One audit row: who did what (`trigger`), moving the review from `source` to `dest`."""
+    """One audit row: who did what (`trigger`), moving the review (or the initiative) from
+    `source` to `dest`."""
     session.add(
         AuditEntry(
             review_id=review_id,
+            initiative_id=initiative_id,
             at=now or utcnow(),
             from_state=source,
             to_state=dest,

@@ -5,6 +5,7 @@ to the standards' questions."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -90,6 +92,8 @@ class Client(Base):
     thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # standards its reviews assess besides its template's (e.g. hipaa-security), by name
     standards: Mapped[list[str] | None] = mapped_column(JSON)
+    # the month its fiscal year starts (1 January ... 12 December): the plan's quarters
+    fiscal_year_start: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # the day the account calendar looks at the client again: None now, WHILE_HELD while a
     # review holds its slot (the pass never reads those clients)
     next_review_on: Mapped[date | None] = mapped_column(Date, index=True)
@@ -304,6 +308,9 @@ class AuditEntry(Base):
     # how the actor was known: the entry point and its proof (a signed link, a decision code,
     # the command line and the operating-system user who ran it)
     via: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # a step of an initiative (its statuses in from_state and to_state) instead of a review's
+    # (no foreign key: the append-only trail is never rebuilt, and names what it names)
+    initiative_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class OutboxMessage(Base):
@@ -465,3 +472,70 @@ class ItemAnswer(Base):
     via: Mapped[str] = mapped_column(String(200), default="")
     carried_from: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# An initiative still to be decided or worked: a recurring finding attaches to it.
+OPEN_INITIATIVE = text("status IN ('proposed', 'deferred', 'approved', 'in_progress')")
+MONEY = Numeric(14, 2)
+
+
+class Initiative(Base):
+    """A piece of the client's roadmap: why, what it costs, when, and where it stands."""
+
+    __tablename__ = "initiatives"
+    __table_args__ = (
+        # what proposed it (a finding, an item, an asset): one open initiative each
+        Index(
+            "one_open_initiative_per_source",
+            "client_id",
+            "source_key",
+            unique=True,
+            sqlite_where=OPEN_INITIATIVE,
+            postgresql_where=OPEN_INITIATIVE,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    why: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    owner_role: Mapped[str] = mapped_column(String(40))
+    # the first day of its target fiscal quarter (the label follows the client's fiscal year)
+    quarter_start: Mapped[date | None] = mapped_column(Date)
+    source_key: Mapped[str | None] = mapped_column(String(200))
+    findings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    items: Mapped[list[str]] = mapped_column(JSON, default=list)
+    assets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    actual_cost: Mapped[Decimal | None] = mapped_column(MONEY)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    costs: Mapped[list[CostLine]] = relationship(
+        back_populates="initiative", order_by="CostLine.id", cascade="all, delete-orphan"
+    )
+
+    # two decisions on one initiative: the second finds the version changed and is refused
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CostLine(Base):
+    """One line of an initiative's cost: once (in a month) or every month (from, until)."""
+
+    __tablename__ = "cost_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(ForeignKey("initiatives.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # one_time or recurring
+    amount: Mapped[Decimal] = mapped_column(MONEY)  # recurring: per month
+    starts: Mapped[date] = mapped_column(Date)  # the first day of its (first) month
+    ends: Mapped[date | None] = mapped_column(Date)  # recurring: the first day of its last month
+    hardware: Mapped[bool] = mapped_column(Boolean, default=False)
+    label: Mapped[str] = mapped_column(String(200), default="")
+
+    initiative: Mapped[Initiative] = relationship(back_populates="costs")

@@ -28,6 +28,8 @@ TABLES = {
     "assessments",
     "answers",
     "standard_versions",
+    "initiatives",
+    "cost_lines",
     "link_uses",
     "people",
     "person_roles",

@@ -1,0 +1,312 @@
+"""The plan's commands: `xbr initiative add|edit|merge|drop|decide|start|done`, `xbr roadmap`,
+`xbr budget` and `xbr client fiscal-year`."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from deploy import render
+from deploy.context import AsOpt, JsonOpt, settings, uow
+from notifications.psa import spreadsheet_cell
+from states import directory
+from states.errors import InvalidInput
+from states.plans.fiscal import FiscalQuarter
+from states.plans.initiatives import (
+    Draft,
+    Move,
+    add_initiative,
+    edit_initiative,
+    load_initiative,
+    merge_initiatives,
+    move_initiative,
+    parse_cost,
+)
+from states.plans.money import display_amount, parse_amount
+from states.read.plans import Budget, InitiativeView, Roadmap, budget, initiative_view, roadmap
+
+initiative_app = typer.Typer(
+    no_args_is_help=True, help="A client's roadmap: add, edit, merge, drop and decide initiatives."
+)
+
+IdArg = Annotated[int, typer.Argument(min=1, max=2**31 - 1, help="The initiative's number.")]
+Title = Annotated[str | None, typer.Option("--title", help="What it is, in a line.")]
+Why = Annotated[str | None, typer.Option("--why", help="Why the client should do it.")]
+CategoryOpt = Annotated[str | None, typer.Option("--category", help="A scorecard category.")]
+PriorityOpt = Annotated[str | None, typer.Option("--priority", help="high, medium or low.")]
+OwnerOpt = Annotated[str | None, typer.Option("--owner-role", help="Who leads it, e.g. vcio.")]
+QuarterOpt = Annotated[str | None, typer.Option("--quarter", help="Target quarter: FY2027-Q3.")]
+OneTime = Annotated[
+    list[str] | None, typer.Option("--one-time", help="AMOUNT@QUARTER, e.g. 4800@FY2027-Q2.")
+]
+Monthly = Annotated[
+    list[str] | None,
+    typer.Option("--monthly", help="AMOUNT@FROM[..UNTIL] a month, e.g. 150@FY2027-Q2."),
+]
+Findings = Annotated[list[str] | None, typer.Option("--finding", help="A finding it addresses.")]
+Items = Annotated[list[str] | None, typer.Option("--item", help="A standard item it addresses.")]
+Assets = Annotated[list[str] | None, typer.Option("--asset", help="An asset it replaces.")]
+
+
+def _quarter(text: str | None) -> FiscalQuarter | None:
+    return FiscalQuarter.parse(text) if text else None
+
+
+def _costs(one_time: list[str] | None, monthly: list[str] | None) -> tuple[Any, ...]:
+    return (
+        *(parse_cost(t, "one_time", "--one-time") for t in one_time or []),
+        *(parse_cost(t, "recurring", "--monthly") for t in monthly or []),
+    )
+
+
+def _shown(view: InitiativeView, as_json: bool, what: str) -> None:
+    render.out(
+        as_json,
+        view,
+        f"initiative {view.id} {what}: {view.title} "
+        f"({view.status}, {view.quarter or 'no quarter'})",
+    )
+
+
+def _view(initiative_id: int) -> InitiativeView:
+    with uow() as work:
+        return initiative_view(load_initiative(work.session, initiative_id))
+
+
+@initiative_app.command("add")
+def initiative_add(
+    client: str,
+    title: Annotated[str, typer.Option("--title", help="What it is, in a line.")],
+    actor: AsOpt,
+    why: Why = None,
+    category: CategoryOpt = None,
+    priority: PriorityOpt = None,
+    owner_role: OwnerOpt = None,
+    quarter: QuarterOpt = None,
+    one_time: OneTime = None,
+    monthly: Monthly = None,
+    finding: Findings = None,
+    item: Items = None,
+    asset: Assets = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add an initiative to a client's roadmap (proposed until the client decides)."""
+    draft = Draft(
+        title=title,
+        why=why or "",
+        category=category or "governance",
+        priority=priority or "medium",
+        owner_role=owner_role or "vcio",
+        quarter=_quarter(quarter),
+        costs=_costs(one_time, monthly),
+        findings=tuple(finding or []),
+        items=tuple(item or []),
+        assets=tuple(asset or []),
+    )
+    initiative_id = add_initiative(uow(), client, draft, actor)
+    _shown(_view(initiative_id), as_json, "added")
+
+
+@initiative_app.command("edit")
+def initiative_edit(
+    initiative_id: IdArg,
+    actor: AsOpt,
+    title: Title = None,
+    why: Why = None,
+    category: CategoryOpt = None,
+    priority: PriorityOpt = None,
+    owner_role: OwnerOpt = None,
+    quarter: QuarterOpt = None,
+    one_time: OneTime = None,
+    monthly: Monthly = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an open initiative; --one-time and --monthly replace all its cost lines."""
+    before = _view(initiative_id)
+    given = {
+        "title": title, "why": why, "category": category, "priority": priority,
+        "owner_role": owner_role, "quarter": quarter,
+    }  # fmt: skip
+    changed = [name for name, value in given.items() if value is not None]
+    if one_time is not None or monthly is not None:
+        changed.append("costs")
+    if not changed:
+        raise InvalidInput("nothing to change; give e.g. --title, --quarter or --one-time")
+    draft = Draft(
+        title=title if title is not None else before.title,
+        why=why if why is not None else before.why,
+        category=category or before.category,
+        priority=priority or before.priority,
+        owner_role=owner_role or before.owner_role,
+        quarter=_quarter(quarter),
+        costs=_costs(one_time, monthly),
+    )
+    edit_initiative(uow(), initiative_id, actor, draft, changed)
+    _shown(_view(initiative_id), as_json, f"edited ({', '.join(changed)})")
+
+
+@initiative_app.command("merge")
+def initiative_merge(
+    initiative_id: IdArg,
+    others: Annotated[list[int], typer.Option("--with", help="An initiative to fold in.")],
+    actor: AsOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fold other initiatives into this one (they are cancelled, "merged into" it)."""
+    merge_initiatives(uow(), initiative_id, others, actor)
+    _shown(_view(initiative_id), as_json, "took in " + ", ".join(map(str, others)))
+
+
+@initiative_app.command("drop")
+def initiative_drop(
+    initiative_id: IdArg,
+    actor: AsOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is dropped.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Drop an initiative from the plan (cancelled, with the reason)."""
+    move_initiative(uow(), initiative_id, Move.CANCEL, actor, reason)
+    _shown(_view(initiative_id), as_json, "dropped")
+
+
+@initiative_app.command("decide")
+def initiative_decide(
+    initiative_id: IdArg,
+    actor: AsOpt,
+    approve: Annotated[bool, typer.Option("--approve", help="The client approves it.")] = False,
+    decline: Annotated[bool, typer.Option("--decline", help="The client declines it.")] = False,
+    defer: Annotated[
+        str | None, typer.Option("--defer", help="The client defers it to a quarter.")
+    ] = None,
+    comment: Annotated[str, typer.Option("--comment", help="What the client said.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Record the client's decision made in the meeting (noted as recorded by staff)."""
+    chosen = [m for m, on in ((Move.APPROVE, approve), (Move.DECLINE, decline),
+                              (Move.DEFER, defer is not None)) if on]  # fmt: skip
+    if len(chosen) != 1:
+        raise InvalidInput("give one of --approve, --decline or --defer QUARTER")
+    move_initiative(uow(), initiative_id, chosen[0], actor, comment, _quarter(defer))
+    _shown(_view(initiative_id), as_json, DECIDED[chosen[0]])
+
+
+DECIDED = {Move.APPROVE: "approved", Move.DECLINE: "declined", Move.DEFER: "deferred"}
+
+
+@initiative_app.command("start")
+def initiative_start(initiative_id: IdArg, actor: AsOpt, as_json: JsonOpt = False) -> None:
+    """Work on an approved initiative has begun."""
+    move_initiative(uow(), initiative_id, Move.START, actor)
+    _shown(_view(initiative_id), as_json, "started")
+
+
+@initiative_app.command("done")
+def initiative_done(
+    initiative_id: IdArg,
+    actor: AsOpt,
+    actual: Annotated[str | None, typer.Option("--actual", help="What it cost in the end.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """An initiative is done; --actual records what it cost (the budget shows it)."""
+    cost = parse_amount(actual, "--actual") if actual is not None else None
+    move_initiative(uow(), initiative_id, Move.FINISH, actor, actual=cost)
+    _shown(_view(initiative_id), as_json, "done")
+
+
+def roadmap_command(client: str, as_json: JsonOpt = False) -> None:
+    """A client's roadmap: its initiatives by target quarter, with their cost and status."""
+    shown = roadmap(uow(), client)
+    render.out(as_json, shown, lambda: _roadmap_table(shown))
+
+
+def _roadmap_table(shown: Roadmap) -> None:
+    currency = settings().currency
+    rows = [
+        {
+            **v.to_json(),
+            "quarter": v.quarter or "-",
+            "one_time": display_amount(v.one_time, currency),
+            "monthly": display_amount(v.monthly, currency),
+        }
+        for v in shown.initiatives
+    ]
+    render.rows(
+        f"Roadmap of {shown.client} (fiscal year from month {shown.fiscal_year_start})",
+        ["id", "quarter", "title", "priority", "status", "one_time", "monthly"],
+        rows,
+    )
+
+
+def budget_command(
+    client: str,
+    years: Annotated[int, typer.Option("--years", min=1, max=10, help="Fiscal years ahead.")] = 3,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write it as CSV.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A client's budget per fiscal quarter: one-time, recurring and hardware, approved and
+    proposed apart, with the actual cost of what was done."""
+    shown = budget(uow(), client, settings().currency, years)
+    if csv_file is not None:
+        _write_csv(shown, csv_file)
+    render.out(as_json, shown, lambda: _budget_table(shown))
+
+
+COLUMNS = [
+    "quarter", "one_time_approved", "one_time_proposed", "recurring_approved",
+    "recurring_proposed", "hardware_approved", "hardware_proposed", "actual",
+]  # fmt: skip
+
+
+def _flat(shown: Budget) -> list[dict[str, str]]:
+    rows = []
+    for q in shown.quarters:
+        data = q.to_json()
+        rows.append(
+            {
+                "quarter": data["quarter"],
+                **{
+                    f"{k}_{side}": data[k][side]
+                    for k in ("one_time", "recurring", "hardware")
+                    for side in ("approved", "proposed")
+                },
+                "actual": data["actual"],
+            }  # fmt: skip
+        )
+    return rows
+
+
+def _write_csv(shown: Budget, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, ["client", "currency", *COLUMNS])
+        writer.writeheader()
+        for row in _flat(shown):
+            cells = {"client": shown.client, "currency": shown.currency, **row}
+            writer.writerow({k: spreadsheet_cell(v) for k, v in cells.items()})
+
+
+def _budget_table(shown: Budget) -> None:
+    rows = [
+        {k: v if k == "quarter" or Decimal(v) else "-" for k, v in row.items()}
+        for row in _flat(shown)
+    ]
+    render.rows(f"Budget of {shown.client} ({shown.currency})", COLUMNS, rows)
+
+
+def fiscal_year_command(
+    client: str,
+    start: Annotated[
+        int | None, typer.Option("--start", help="The month it starts, 1 (January) to 12.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The month a client's fiscal year starts (--start changes it): the plan's quarters."""
+    month = directory.set_fiscal_year_start(uow(), client, start)
+    render.out(
+        as_json,
+        {"client": client, "fiscal_year_start": month},
+        f"{client}'s fiscal year starts in month {month}",
+    )

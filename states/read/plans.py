@@ -1,0 +1,235 @@
+"""Read models of a client's plan: the roadmap of its initiatives, and the budget by fiscal
+quarter (one-time, recurring and hardware; approved and proposed apart; actual cost beside).
+
+A quarter's numbers are the sums of the cost lines in it: a one-time line in the quarter of its
+month, a recurring one its monthly amount times the months of the quarter it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from states.directory import client_by_name
+from states.plans.fiscal import FiscalQuarter, months_in_quarter_running, quarters_from
+from states.plans.initiatives import Status, quarter_label
+from states.plans.money import format_amount, total
+from states.read.views import ReadModel
+from states.store.db import UnitOfWork
+from states.store.models import Client, CostLine, Initiative
+
+# the budget's two columns: what the client approved (and what is being done), and proposals
+APPROVED = frozenset({Status.APPROVED, Status.IN_PROGRESS, Status.DONE})
+PROPOSED = frozenset({Status.PROPOSED, Status.DEFERRED})
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True, slots=True)
+class InitiativeView(ReadModel):
+    """One initiative as the roadmap shows it; money as two-decimal strings."""
+
+    id: int
+    title: str
+    category: str
+    priority: str
+    status: str
+    quarter: str | None
+    one_time: Decimal
+    monthly: Decimal
+    findings: list[str]
+    items: list[str]
+    assets: list[str]
+    review_id: int | None
+    why: str
+    owner_role: str
+    actual: Decimal | None
+
+    MONEY: ClassVar[frozenset[str]] = frozenset({"one_time", "monthly", "actual"})
+
+    def to_json(self) -> dict[str, Any]:
+        data = ReadModel.to_json(self)
+        return {k: format_amount(v) if k in self.MONEY and v is not None else v
+                for k, v in data.items()}  # fmt: skip
+
+
+def initiative_view(initiative: Initiative) -> InitiativeView:
+    """An initiative row as the roadmap shows it."""
+    lines = initiative.costs
+    return InitiativeView(
+        id=initiative.id,
+        title=initiative.title,
+        category=initiative.category,
+        priority=initiative.priority,
+        status=initiative.status,
+        quarter=quarter_label(initiative.quarter_start, initiative.client.fiscal_year_start),
+        one_time=total(c.amount for c in lines if c.kind == "one_time"),
+        monthly=total(c.amount for c in lines if c.kind == "recurring"),
+        findings=list(initiative.findings),
+        items=list(initiative.items),
+        assets=list(initiative.assets),
+        review_id=initiative.review_id,
+        why=initiative.why,
+        owner_role=initiative.owner_role,
+        actual=initiative.actual_cost,
+    )
+
+
+@dataclass(frozen=True)
+class Roadmap:
+    """A client's initiatives, by target quarter (those without one last), then priority."""
+
+    client: str
+    fiscal_year_start: int
+    initiatives: list[InitiativeView]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client": self.client,
+            "fiscal_year_start": self.fiscal_year_start,
+            "initiatives": [i.to_json() for i in self.initiatives],
+        }
+
+
+PRIORITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def _initiatives(session: Session, client_ids: Iterable[int]) -> list[Initiative]:
+    return list(
+        session.scalars(
+            select(Initiative)
+            .where(Initiative.client_id.in_(list(client_ids)))
+            .options(selectinload(Initiative.costs))
+            .order_by(Initiative.id)
+        )
+    )
+
+
+def roadmap(uow: UnitOfWork, client_name: str) -> Roadmap:
+    """The client's roadmap."""
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        rows = _initiatives(uow.session, [client.id])
+        views = sorted(
+            (initiative_view(i) for i in rows),
+            key=lambda v: (v.quarter is None, v.quarter or "", PRIORITY_ORDER[v.priority], v.id),
+        )
+        return Roadmap(client.name, client.fiscal_year_start, views)
+
+
+@dataclass(frozen=True)
+class QuarterBudget:
+    """One fiscal quarter of a client's budget."""
+
+    quarter: FiscalQuarter
+    start: date
+    one_time: tuple[Decimal, Decimal]  # (approved, proposed)
+    recurring: tuple[Decimal, Decimal]
+    hardware: tuple[Decimal, Decimal]
+    actual: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        def pair(values: tuple[Decimal, Decimal]) -> dict[str, str]:
+            return {"approved": format_amount(values[0]), "proposed": format_amount(values[1])}
+
+        return {
+            "quarter": self.quarter.label,
+            "start": self.start.isoformat(),
+            "one_time": pair(self.one_time),
+            "recurring": pair(self.recurring),
+            "hardware": pair(self.hardware),
+            "actual": format_amount(self.actual),
+        }
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A client's budget forecast: a row per fiscal quarter."""
+
+    client: str
+    currency: str
+    quarters: list[QuarterBudget]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client": self.client,
+            "currency": self.currency,
+            "quarters": [q.to_json() for q in self.quarters],
+        }
+
+
+def budget(
+    uow: UnitOfWork, client_name: str, currency: str, years: int = 3, today: date | None = None
+) -> Budget:
+    """The client's budget for `years` fiscal years from the current quarter."""
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        rows = _initiatives(uow.session, [client.id])
+        return forecast(client, rows, currency, years, today or date.today())
+
+
+def forecast(
+    client: Client, initiatives: list[Initiative], currency: str, years: int, today: date
+) -> Budget:
+    """A budget from a client's initiatives (those declined or cancelled count for nothing)."""
+    start = client.fiscal_year_start
+    first = FiscalQuarter.of(today, start)
+    quarters = quarters_from(first, 4 * years)
+    sums: dict[tuple[FiscalQuarter, str, bool], list[Decimal]] = {}
+    actual: dict[FiscalQuarter, list[Decimal]] = {}
+    for initiative in initiatives:
+        status = Status(initiative.status)
+        if status is Status.DONE and initiative.actual_cost is not None:
+            done = FiscalQuarter.of(initiative.updated_at.date(), start)
+            actual.setdefault(done, []).append(initiative.actual_cost)
+        if status not in APPROVED and status not in PROPOSED:
+            continue
+        for line in initiative.costs:
+            for quarter, amount in _spread(line, quarters, start):
+                column = "hardware" if line.hardware else line.kind
+                sums.setdefault((quarter, column, status in APPROVED), []).append(amount)
+
+    def both(quarter: FiscalQuarter, column: str) -> tuple[Decimal, Decimal]:
+        return (
+            total(sums.get((quarter, column, True), [])),
+            total(sums.get((quarter, column, False), [])),
+        )
+
+    return Budget(
+        client.name,
+        currency,
+        [
+            QuarterBudget(
+                q,
+                q.start(start),
+                both(q, "one_time"),
+                both(q, "recurring"),
+                both(q, "hardware"),
+                total(actual.get(q, [])),
+            )  # fmt: skip
+            for q in quarters
+        ],
+    )
+
+
+def _spread(
+    line: CostLine, quarters: list[FiscalQuarter], start: int
+) -> Iterable[tuple[FiscalQuarter, Decimal]]:
+    """The amounts a cost line puts in each of the quarters."""
+    if line.kind == "one_time":
+        quarter = FiscalQuarter.of(line.starts, start)
+        if quarters[0] <= quarter <= quarters[-1]:
+            yield quarter, line.amount
+        return
+    for quarter in quarters:
+        months = months_in_quarter_running(quarter, start, line.starts, line.ends)
+        if months:
+            yield quarter, line.amount * months
+
+
+__all__ = ["ZERO", "Budget", "InitiativeView", "QuarterBudget", "Roadmap", "budget", "roadmap"]
