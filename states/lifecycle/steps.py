@@ -14,6 +14,7 @@ from states.lifecycle.machine import FORWARD, OPEN_PHASES, SLOT_PHASES, Gate, Ph
 from states.lifecycle.places import enqueue, lock_places, waits_for_place
 from states.lifecycle.schedule import set_wake
 from states.notices.planning import announce, inform, set_age_warning
+from states.plans.proposals import propose
 from states.standards.answers import gate_facts
 from states.store.models import AD_HOC, OutboxMessage, Review
 from states.templates.schema import Template
@@ -134,6 +135,8 @@ def record_step(
     audit.record(
         session, review.id, source, dest, trigger, actor, comment, now or review.phase_entered_at
     )
+    if source == Phase.STAGING and dest == Phase.PREP:  # staging's end: the plan is proposed
+        propose(session, review, template, now or review.phase_entered_at)
     step = {"trigger": trigger, "from": source, "to": dest, "actor": actor, "comment": comment}
     session.add(
         OutboxMessage(

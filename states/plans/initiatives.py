@@ -169,7 +169,8 @@ def _planner(session: Session, client: Client, actor: str) -> Person:
     return person
 
 
-def _cost_rows(costs: Sequence[Cost], start_month: int) -> list[CostLine]:
+def cost_rows(costs: Sequence[Cost], start_month: int) -> list[CostLine]:
+    """Cost lines as stored: in months, from the quarters given on the client's fiscal year."""
     rows = []
     for cost in costs:
         ends = None
@@ -232,7 +233,7 @@ def new_initiative(
         created_at=now,
         updated_at=now,
     )
-    initiative.costs = _cost_rows(draft.costs, start)
+    initiative.costs = cost_rows(draft.costs, start)
     session.add(initiative)
     return initiative
 
@@ -260,7 +261,7 @@ def edit_initiative(
                 quarter = draft.quarter.start(start) if draft.quarter else None
                 initiative.quarter_start = quarter
             elif name == "costs":
-                initiative.costs = _cost_rows(draft.costs, start)
+                initiative.costs = cost_rows(draft.costs, start)
             else:
                 setattr(initiative, name, getattr(draft, name))
         initiative.updated_at = now
@@ -330,28 +331,42 @@ def move_initiative(
         session = uow.session
         initiative = load_initiative(session, initiative_id)
         person = _planner(session, initiative.client, actor)
-        sources, dest = MOVES[move]
-        before = Status(initiative.status)
-        if before not in sources:
-            allowed = ", ".join(sorted(s.value for s in sources))
-            raise IllegalTrigger(
-                f"initiative {initiative.id} is {before.value}: "
-                f"{move.value.replace('_', ' ')} only when {allowed}"
-            )
-        if move is Move.DEFER:
-            assert defer_to is not None
-            initiative.quarter_start = defer_to.start(initiative.client.fiscal_year_start)
-        if move is Move.FINISH and actual is not None:
-            initiative.actual_cost = actual
-        initiative.status, initiative.updated_at = dest.value, now
         said = comment.strip()
         if move in CLIENT_MOVES:
             said = "; ".join(filter(None, ["recorded by staff for the client", said]))
-        if move is Move.DEFER and defer_to is not None:
-            said = f"to {defer_to.label}; {said}"
-        _audit(session, initiative, before, dest, move.value, person.email, said, now)
+        _step(session, initiative, move, person.email, said, defer_to, actual, now)
         uow.commit()
         return initiative
+
+
+def _step(
+    session: Session,
+    initiative: Initiative,
+    move: Move,
+    actor: str,
+    said: str,
+    defer_to: FiscalQuarter | None,
+    actual: Decimal | None,
+    now: datetime,
+) -> None:
+    """Make the move if the initiative's status allows it, and audit it, in the caller's
+    transaction: staff's moves and the client's own decisions take this one path."""
+    sources, dest = MOVES[move]
+    before = Status(initiative.status)
+    if before not in sources:
+        allowed = ", ".join(sorted(s.value for s in sources))
+        raise IllegalTrigger(
+            f"initiative {initiative.id} is {before.value}: "
+            f"{move.value.replace('_', ' ')} only when {allowed}"
+        )
+    if move is Move.DEFER:
+        assert defer_to is not None
+        initiative.quarter_start = defer_to.start(initiative.client.fiscal_year_start)
+        said = "; ".join(filter(None, [f"to {defer_to.label}", said]))
+    if move is Move.FINISH and actual is not None:
+        initiative.actual_cost = actual
+    initiative.status, initiative.updated_at = dest.value, now
+    _audit(session, initiative, before, dest, move.value, actor, said, now)
 
 
 def load_initiative(session: Session, initiative_id: int) -> Initiative:
@@ -400,3 +415,59 @@ def _audit(
 def quarter_label(day: date | None, start_month: int) -> str | None:
     """The fiscal quarter a stored first day falls in, as FY2027-Q1."""
     return FiscalQuarter.of(day, start_month).label if day else None
+
+
+# what a client still has to decide: the statuses its moves start from
+TO_DECIDE = MOVES[Move.APPROVE][0]
+
+
+def _client_contact(session: Session, client: Client, email: str) -> Person:
+    person = person_by_email(session, email)
+    contacts = {p.id for p in people_for(session, client.id, Role.CLIENT_CONTACT)}
+    if person.id not in contacts:
+        raise Refused(
+            f"{person.email} is not a contact of {client.name}; only its client contacts decide "
+            f"its plan (`xbr client assign {client.name!r} --role client_contact --email ...`)"
+        )
+    return person
+
+
+def is_client_contact(uow: UnitOfWork, client_name: str, email: str) -> bool:
+    """Whether `email` is one of the client's contacts, who decide its plan."""
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        try:
+            _client_contact(uow.session, client, email)
+        except (NotFound, Refused):
+            return False
+        return True
+
+
+def client_decides(
+    uow: UnitOfWork,
+    initiative_id: int,
+    move: Move,
+    contact_email: str,
+    comment: str = "",
+    defer_to: FiscalQuarter | None = None,
+    now: datetime | None = None,
+) -> Initiative:
+    """The client's own decision on an initiative of its plan (approve, decline, or defer to a
+    quarter), by one of its client contacts, audited as theirs and as the unit of work knows
+    them; of two decisions on one initiative at once, the second is refused."""
+    now = now or utcnow()
+    if move not in CLIENT_MOVES:
+        raise InvalidInput(
+            f"a client approves, declines or defers an initiative, not {move.value!r}: "
+            "its vCIO or account manager makes the other moves"
+        )
+    check_text(comment, "the comment")
+    if move is Move.DEFER and defer_to is None:
+        raise InvalidInput("deferring needs the quarter it comes back in, e.g. FY2028-Q1")
+    with uow, _one_writer(initiative_id):
+        session = uow.session
+        initiative = load_initiative(session, initiative_id)
+        person = _client_contact(session, initiative.client, contact_email)
+        _step(session, initiative, move, person.email, comment.strip(), defer_to, None, now)
+        uow.commit()
+        return initiative

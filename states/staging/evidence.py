@@ -87,6 +87,8 @@ class WarrantyAsset(EvidenceRow):
     model: str = ""
     purchase_date: date
     warranty_end: date | None = None
+    # laptop, desktop, server ...: what replacing it costs comes from the price book
+    type: str = Field(default="", max_length=40)
 
 
 class DarkWebBreach(EvidenceRow):

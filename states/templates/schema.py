@@ -16,6 +16,7 @@ from states.calendar.business_days import Anchor
 from states.lifecycle.machine import OPEN_PHASES, Phase
 from states.staging.assessment import Thresholds
 from states.staging.evidence import Source
+from states.templates.price_book import PriceBook
 
 
 class Role(StrEnum):
@@ -191,6 +192,7 @@ class Template(_Strict):
     schedule: Schedule = Schedule()
     thresholds: Thresholds = Thresholds()  # when staging's checks raise findings
     standards: list[Slug] = []  # what its reviews assess the client against, by name
+    plan: PriceBook = PriceBook()  # how staging's findings become priced initiatives
     phases: dict[Phase, PhaseSpec]
 
     @model_validator(mode="before")
@@ -241,6 +243,12 @@ class Template(_Strict):
                     raise ValueError(
                         f"phases.{phase}.verifies: {key!r} is not a task of {phase} or before it"
                     )
+        staff = {r.value for r in Role} - {Role.CLIENT_CONTACT.value}
+        for i, rule in enumerate(self.plan.rules):
+            if rule.owner_role not in staff:
+                raise ValueError(
+                    f"plan.rules[{i}].owner_role: {rule.owner_role[:40]!r} is not a staff role"
+                )
         return self
 
     def tasks(self) -> Iterator[tuple[Phase, TaskSpec]]:
