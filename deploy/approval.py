@@ -21,7 +21,9 @@ from states.errors import AlreadyDecided
 from states.lifecycle import link_uses
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, TRANSITIONS, Phase, Trigger
+from states.plans.initiatives import Status
 from states.read import views
+from states.read.plans import roadmap
 from states.settings import Settings
 from states.standards.answering import answer_items, confirm_carried
 from states.standards.answers import review_questionnaire
@@ -81,7 +83,8 @@ def field_value(form: Form, name: str) -> str:
 
 
 def check_link(uow: UnitOfWork, key: bytes, visit: Visit) -> LinkClaims:
-    """The link's claims if it is intact, due, for a known person and the review's round."""
+    """The link's claims if it is intact, due, for a known person and the review's round (a
+    plan link: any round)."""
     visit.claims = claims = links.verify(key, visit.token, utcnow())
     found = link_uses.visited(uow, claims.review_id, claims.email, links.digest(visit.token))
     if found is None:
@@ -90,7 +93,8 @@ def check_link(uow: UnitOfWork, key: bytes, visit: Visit) -> LinkClaims:
     if found.person is None:
         raise LinkRefused(f"this link is for {claims.email}, who is not in xbr; {links.NEW_LINK}")
     visit.person, visit.used_at = found.person, found.used_at
-    if found.round == claims.round:
+    # the client's plan outlives the gate that sent its link: a plan link holds for any round
+    if found.round == claims.round or claims.action == links.PLAN:
         return claims
     if visit.used_at:
         raise LinkRefused(f"{_used(visit)}; the review is now {where(found.status)}")
@@ -235,4 +239,18 @@ def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:
         "next_phase": FORWARD[Phase(status)][1] if status in OPEN_PHASES else status,
         "may_reschedule": status in RESCHEDULE_FROM,
         "assessment": assessment_page.assessment(uow, claims.review_id, claims.email),
+        "plan": plan_progress(uow, review) if status == Phase.DELIVERY else None,
     }
+
+
+def plan_progress(uow: UnitOfWork, review: views.ReviewView) -> tuple[int, int] | None:
+    """(decided, proposed): of the initiatives the review proposed, how many the client has
+    decided (approved, declined or deferred, and on since); None when it proposed none."""
+    proposed = [
+        i
+        for i in roadmap(uow, review.client).initiatives
+        if i.review_id == review.id and i.status != Status.CANCELLED
+    ]
+    if not proposed:
+        return None
+    return sum(i.status != Status.PROPOSED for i in proposed), len(proposed)

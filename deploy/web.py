@@ -1,6 +1,7 @@
 """The approval page (`xbr web`, also started by `xbr up`): small server-rendered pages, no
 JavaScript. A signed link shows its person the review's checklist, its assessment to staging's
-people (deploy/assessment_page.py) and, when the link allows, the gate's decision form. A
+people (deploy/assessment_page.py) and, when the link allows, the gate's decision form; a
+client contact's plan link shows the client's plan and takes its decisions (deploy/plan_page.py). A
 refused request gets a 403 page; a link xbr signed leaves one audit row per person and reason
 however often it is refused, one it never signed only a count; an address refused too often in
 a minute gets 429 (deploy/web_limits.py)."""
@@ -19,7 +20,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 
-from deploy import approval, board_page
+from deploy import approval, board_page, plan_page
 from deploy.approval import Form, Sender, UowFactory, Visit
 from deploy.web_limits import WINDOW, RefusalLimit, UnsignedLinks, slow_request_protocol
 from notifications import links
@@ -77,6 +78,7 @@ class _Handlers:
 
     def __init__(self, settings: Settings, uow: UowFactory) -> None:
         self.settings, self._uow = settings, uow
+        self.plan_uow = plan_page.plan_uow(uow)
         self.key = links.load_key(settings.home, settings.secret_key or None)
         self.pages = _pages()
         self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.page_url))
@@ -121,7 +123,8 @@ class _Handlers:
         if visit.claims is None:
             self.unsigned.refused()
         else:
-            approval.record_refusal(self.uow(), visit, reason)
+            plan = visit.claims.action == links.PLAN
+            approval.record_refusal(self.plan_uow() if plan else self.uow(), visit, reason)
         why, _, todo = reason.partition("; ")
         if not todo and links.NEW_LINK not in why:  # links' own messages carry their advice
             todo = "open the newest link sent to you, or ask the review's coordinator"
@@ -137,6 +140,9 @@ class _Handlers:
             approval.check_link(self.uow(), self.key, visit)
         except XbrError as exc:
             return self.refuse(request, visit, exc.worded(WEB_PAGE))
+        if visit.claims and visit.claims.action == links.PLAN:
+            shown = plan_page.page_context(self.plan_uow, self.key, visit, self.settings.currency)
+            return self.page("plan.html.j2", 200, **shown)
         context = approval.page_context(self.uow(), self.key, visit)
         return self.page("review.html.j2", 200, **context)
 
@@ -162,6 +168,8 @@ class _Handlers:
         except XbrError as exc:
             return self.refuse(request, visit, exc.worded(WEB_PAGE))
         form = sender.form or {}
+        if claims.action == links.PLAN:
+            return self.decide_plan(visit, form, request)
         try:
             decided = approval.apply(self.uow, visit, form, choice)
         except XbrError as exc:
@@ -178,6 +186,18 @@ class _Handlers:
         return self.page(
             "done.html.j2", 200, review=review, done=done, note=note, where=where, back=back
         )
+
+    def decide_plan(self, visit: Visit, form: Form, request: Request) -> HTMLResponse:
+        """POST of a plan link: check every decision, use the link up, make them, and show
+        the plan as it is now (409 when someone had decided each of them first)."""
+        try:
+            chosen = plan_page.choices(self.plan_uow, visit, form)
+            done, late = plan_page.apply(self.plan_uow, visit, chosen) if chosen else ([], [])
+        except XbrError as exc:
+            return self.refuse(request, visit, exc.worded(WEB_PAGE), heading="Not saved")
+        shown = plan_page.page_context(self.plan_uow, self.key, visit, self.settings.currency)
+        shown.update(sent=True, done=done, late=late)
+        return self.page("plan.html.j2", 409 if late and not done else 200, **shown)
 
 
 def _answered(visit: Visit) -> list[str]:

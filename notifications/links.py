@@ -15,7 +15,10 @@ from pathlib import Path
 
 from states.errors import XbrError
 
-ACTIONS = ("tasks", "decide")  # "tasks": tick own tasks; "decide": also approve/reject/reschedule
+# "tasks": tick own tasks; "decide": also approve/reject/reschedule; "plan": a client contact
+# decides the client's initiatives
+ACTIONS = ("tasks", "decide", "plan")
+PLAN = "plan"
 KEY_FILE = "secret.key"
 MIN_KEY_CHARS = 32
 # Words people leave in from examples: a key containing one was never meant to be secret.

@@ -36,6 +36,7 @@ KINDS = (
     "overdue",
     "escalation",
     "pulled",
+    "plan",
     "test",
 )
 

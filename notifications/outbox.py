@@ -93,6 +93,8 @@ def _person_name(uow: UnitOfWork, email: str) -> str:
 def _links(
     settings: Settings, key: bytes, review: ReviewView, payload: dict[str, Any], to: str
 ) -> dict[str, Any]:
+    if payload["kind"] == "plan":  # the client's contact: their plan page, never the run
+        return {"action": _plan_link(settings, key, review, to), "run": None, "code": None}
     ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
     run = f"{ui}/runs/flow-run/{review.flow_run_id}" if ui and review.flow_run_id else None
     action = code = None
@@ -110,6 +112,15 @@ def _links(
         if deciding and to in review.gate.eligible_approvers:
             code = links.decision_code(key, review.id, review.round, to, expires.date())
     return {"action": action, "run": run, "code": code}
+
+
+def _plan_link(settings: Settings, key: bytes, review: ReviewView, to: str) -> str | None:
+    """The plan page's signed link for a client contact: decides once, for LINK_DAYS."""
+    if to.startswith("role:"):
+        return None
+    expires = utcnow() + timedelta(days=LINK_DAYS)
+    claims = links.LinkClaims(review.id, review.round, to, links.PLAN, int(expires.timestamp()))
+    return f"{settings.page_url}/r/{links.sign(key, claims)}"
 
 
 def compose(

@@ -4,7 +4,6 @@ and the number the board page's key is signed with. The approval page works thro
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,11 +45,16 @@ def visited(uow: UnitOfWork, review_id: int, email: str, digest: str) -> Visited
         )
 
 
-def record_use(uow: UnitOfWork, digest: str, review_id: int, email: str) -> None:
-    """A decision link was used; a second use of it that lost the race records nothing."""
-    with uow, suppress(IntegrityError):
+def record_use(uow: UnitOfWork, digest: str, review_id: int, email: str) -> bool:
+    """A decision link was used: True for its first use; a second use of it that lost the
+    race records nothing (False)."""
+    with uow:
         uow.session.add(LinkUse(digest=digest, review_id=review_id, email=email))
-        uow.commit()
+        try:
+            uow.commit()
+        except IntegrityError:
+            return False
+        return True
 
 
 def record_refusal(

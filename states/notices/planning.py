@@ -11,16 +11,17 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from states.calendar.business_days import add_business_days, local_date, zone
 from states.directory import people_for
 from states.lifecycle.machine import OPEN_PHASES, Phase
 from states.lifecycle.schedule import review_template
+from states.plans.initiatives import TO_DECIDE
 from states.standards.answers import AnswerSource, questionnaire
 from states.store.db import UnitOfWork, read_unread
-from states.store.models import TASK_IS_OPEN, OutboxMessage, Review, ReviewTask
+from states.store.models import TASK_IS_OPEN, Initiative, OutboxMessage, Review, ReviewTask
 from states.templates.schema import Template
 
 PLANNED = "planned_notices"  # session.info: review id -> dedupe keys of its notices
@@ -108,8 +109,9 @@ def _task_owners(session: Session, review: Review, tasks: list[ReviewTask]) -> d
 
 def announce(session: Session, review: Review, template: Template) -> None:
     """Notices for the phase the review is in now: tasks to their people, consulted roles
-    asked for input, staging's people asked to answer its assessment, and the approval request
-    once no required task or assessment item is open."""
+    asked for input, staging's people asked to answer its assessment, in delivery the client's
+    contacts asked to decide its plan, and the approval request once no required task or
+    assessment item is open."""
     if review.status not in OPEN_PHASES:
         return
     spec, phase, key = template.phase(review.status), review.status, f"r{review.round}"
@@ -118,6 +120,7 @@ def announce(session: Session, review: Review, template: Template) -> None:
         _add(session, review, "tasks", email, key, phase=phase, tasks=keys)
     _to_roles(session, review, "consult", key, [r.value for r in spec.raci.consulted], phase=phase)
     unanswered = _ask_for_answers(session, review, template, key)
+    _ask_for_decisions(session, review)
     if spec.approval and not any(t.required for t in open_tasks) and not unanswered:
         accountable = [spec.raci.accountable.value]
         _to_roles(session, review, "approval", key, accountable, phase=phase)
@@ -139,6 +142,28 @@ def _ask_for_answers(session: Session, review: Review, template: Template, key: 
             standards=list(dict.fromkeys(s.standard.name for s in items)),
         )  # fmt: skip
     return unanswered
+
+
+def _ask_for_decisions(session: Session, review: Review) -> None:
+    """In delivery, the client's contacts hear that its plan has initiatives for them to
+    approve, decline or defer (once per review: the plan page shows the rest)."""
+    if review.status != Phase.DELIVERY:
+        return
+    to_decide = session.scalar(
+        select(func.count())
+        .select_from(Initiative)
+        .where(
+            Initiative.client_id == review.client_id,
+            Initiative.status.in_([s.value for s in TO_DECIDE]),
+        )
+    )
+    if not to_decide:
+        return
+    for email in _emails(session, review, ["client_contact"]):
+        _add(
+            session, review, "plan", email, "plan",
+            role="client_contact", phase=review.status, to_decide=to_decide,
+        )  # fmt: skip
 
 
 def inform(session: Session, review: Review, template: Template, step: dict[str, Any]) -> None:

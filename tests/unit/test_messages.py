@@ -166,6 +166,11 @@ def context(kind: str) -> dict[str, Any]:
         ctx.update(recipient=CARL, tasks=[], links={"action": None, "run": None}, sequence=0)
     elif kind == "overdue":
         ctx.update(tasks=own[:1])
+    elif kind == "plan":
+        ctx.update(
+            recipient=CARL, tasks=[], phase="delivery", role="client_contact", to_decide=3,
+            links={"action": APPROVE_URL, "run": None},
+        )  # fmt: skip
     elif kind == "assess":
         ctx.update(
             tasks=[], phase="staging", items=21, open_required=19, carried=2,
@@ -231,6 +236,10 @@ EXPECTED = {
         "Acme Law · QBR 2026-Q4 · a place freed: now in prep",
         "the Acme Law QBR 2026-Q4 left the queue and is now in **prep**. It was approved by"
         " olga@msp.example at 2026-11-20 14:00 UTC, and waited because prep was at its WIP limit.",
+    ),
+    "plan": (
+        "Acme Law · QBR 2026-Q4 · your plan: 3 initiatives to decide",
+        "Your plan from the Acme Law QBR 2026-Q4 has **3 initiatives** waiting for your decision.",
     ),
     "test": (
         "Acme Law · QBR 2026-Q4 · xbr test message: xbr can reach you",
