@@ -20,10 +20,12 @@ from notifications.messages import Message, render, review_type_label
 from states.errors import NotFound, XbrError
 from states.lifecycle.run_records import installation_id
 from states.notices.planning import NOTICE, due
+from states.plans.initiatives import load_initiative
+from states.read.plans import initiative_view
 from states.read.scorecards import ticket_by_id
 from states.read.views import ReviewView, review_view
 from states.settings import Settings
-from states.staging.tickets import TICKET
+from states.staging.ticket_exports import TICKET
 from states.store.db import UnitOfWork
 from states.store.models import OutboxMessage, Person, Review, utcnow
 
@@ -283,6 +285,16 @@ def _export_one(uow: UnitOfWork, settings: Settings, message_id: int) -> Deliver
         assert row is not None
         kind, dedupe, results = row.kind, row.dedupe_key, dict(row.results or {})
         payload = dict(row.payload)
+    if kind == f"{TICKET}initiative":  # an approved initiative, for the PSA to plan
+        if not settings.psa_webhook_url:
+            return _record(uow, message_id, results, None, NO_CHANNEL)
+        with uow:
+            initiative = load_initiative(uow.session, payload["initiative_id"])
+            data = initiative_view(initiative).to_json()
+        event = f"initiative.{payload.get('event', 'approved')}"
+        error = psa.post(settings.psa_webhook_url, event, data, dedupe, "initiative")
+        results[psa.masked(settings.psa_webhook_url)] = error or SENT
+        return _record(uow, message_id, results, error)
     if kind == f"{TICKET}webhook":
         if not settings.psa_webhook_url:
             return _record(uow, message_id, results, None, NO_CHANNEL)

@@ -61,13 +61,15 @@ def masked(url: str) -> str:
     return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}".rstrip(":")
 
 
-def post(url: str, event: str, data: dict[str, Any], idempotency_key: str) -> str | None:
-    """POST the event (ticket.created, ticket.closed) and the ticket as JSON; None when the PSA
-    took it, else the reason."""
+def post(
+    url: str, event: str, data: dict[str, Any], idempotency_key: str, name: str = "ticket"
+) -> str | None:
+    """POST the event (ticket.created, ticket.closed, initiative.approved) and its object (under
+    `name`) as JSON; None when the PSA took it, else the reason."""
     try:
         response = httpx.post(
             url,
-            content=json.dumps({"event": event, "ticket": data}),
+            content=json.dumps({"event": event, name: data}),
             headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
             timeout=10,
         )

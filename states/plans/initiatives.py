@@ -17,12 +17,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from states.directory import client_by_name, people_for, person_by_email
 from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, NotFound, Refused
 from states.lifecycle import audit
+from states.plans.execution import approved
 from states.plans.fiscal import FiscalQuarter
 from states.plans.money import parse_amount
 from states.staging.assessment import Category
@@ -367,6 +369,8 @@ def _step(
         initiative.actual_cost = actual
     initiative.status, initiative.updated_at = dest.value, now
     _audit(session, initiative, before, dest, move.value, actor, said, now)
+    if dest is Status.APPROVED:  # the work begins: the PSA hears of it, a first ticket
+        approved(session, initiative, now)
 
 
 def load_initiative(session: Session, initiative_id: int) -> Initiative:
@@ -389,7 +393,8 @@ def _one_writer(initiative_id: int) -> Iterator[None]:
     """Two writers of one initiative: the one that read an older version is refused."""
     try:
         yield
-    except StaleDataError:
+    # an older version, or the row of an event the winner already wrote (the approval's)
+    except (StaleDataError, IntegrityError):
         raise AlreadyDecided(
             f"initiative {initiative_id} changed meanwhile; look at it again"
         ) from None

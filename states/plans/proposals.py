@@ -89,7 +89,29 @@ def propose(session: Session, review: Review, template: Template, now: datetime)
             continue
         added.append(_add(session, review, draft, now))
     hardware = _hardware(session, review, template, book, today, current, held.get(HARDWARE), now)
+    _deferred_come_back(session, review, current, now)
     return added + hardware
+
+
+def _deferred_come_back(
+    session: Session, review: Review, current: FiscalQuarter, now: datetime
+) -> None:
+    """Initiatives the client deferred to a quarter that has come are proposed again."""
+    due = current.start(review.client.fiscal_year_start)
+    for initiative in session.scalars(
+        select(Initiative).where(
+            Initiative.client_id == review.client_id,
+            Initiative.status == "deferred",
+            Initiative.quarter_start <= due,
+        )
+    ):
+        initiative.status, initiative.updated_at = "proposed", now
+        text = (
+            f"initiative {initiative.id} ({initiative.title}): its quarter came; proposed "
+            f"again by review {review.id}"
+        )
+        audit.record(session, None, "deferred", "proposed", "initiative_propose_again",
+                     SYSTEM_ACTOR, text, now, initiative_id=initiative.id)  # fmt: skip
 
 
 def _from_finding(

@@ -1,7 +1,8 @@
 """Follow-up tickets: one open ticket per client and anomaly, told to the PSA through the outbox.
 
 A new ticket and a closed one each put two exports in the outbox, in the same transaction: the
-CSV file of every ticket, and one JSON webhook call.
+CSV file of every ticket, and one JSON webhook call (`ticket_exports`). Closing an initiative's
+ticket may finish the initiative (`states.plans.execution`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from states.calendar.business_days import add_business_days, due_at, local_date,
 from states.directory import person_by_email
 from states.errors import AlreadyDecided, NotFound
 from states.lifecycle.schedule import review_template
+from states.plans.execution import ticket_closed
 from states.staging.assessment import Finding, Severity
+from states.staging.ticket_exports import export_ticket
 from states.store.db import UnitOfWork
-from states.store.models import FollowUpTicket, OutboxMessage, Review, utcnow
+from states.store.models import FollowUpTicket, Review, utcnow
 
-TICKET = "ticket."
-TICKET_EXPORTS = ("csv", "webhook")
 # business days a follow-up ticket gets, by severity
 TICKET_DAYS = {Severity.RED: 3, Severity.AMBER: 10}
 
@@ -57,21 +58,8 @@ def ticket_for(
     )
     session.add(ticket)
     session.flush()
-    _export(session, ticket, "created")
+    export_ticket(session, ticket, "created")
     return ticket, True
-
-
-def _export(session: Session, ticket: FollowUpTicket, event: str) -> None:
-    for export in TICKET_EXPORTS:
-        session.add(
-            OutboxMessage(
-                dedupe_key=f"ticket:{ticket.id}:{event}:{export}",
-                kind=f"{TICKET}{export}",
-                review_id=ticket.review_id,
-                recipient=f"psa:{export}",
-                payload={"ticket_id": ticket.id, "review_id": ticket.review_id, "event": event},
-            )
-        )
 
 
 def close_dropped(session: Session, review: Review, keys: set[str], now: datetime) -> list[int]:
@@ -88,7 +76,7 @@ def close_dropped(session: Session, review: Review, keys: set[str], now: datetim
     for ticket in dropped:
         ticket.status, ticket.closed_at = "closed", now
         ticket.detail = f"{ticket.detail}\nNo longer found in the review's evidence.".strip()
-        _export(session, ticket, "closed")
+        export_ticket(session, ticket, "closed")
         closed.append(ticket.id)
     return closed
 
@@ -104,7 +92,7 @@ def close_ticket(
         ticket = uow.session.scalar(
             select(FollowUpTicket)
             .where(FollowUpTicket.id == ticket_id)
-            .with_for_update(key_share=True)
+            .with_for_update(key_share=True, of=FollowUpTicket)  # not its joined client
         )
         if ticket is None:
             raise NotFound(f"unknown ticket {ticket_id}; see `xbr ticket list`")
@@ -112,6 +100,7 @@ def close_ticket(
             raise AlreadyDecided(f"ticket {ticket_id} is already {ticket.status}")
         ticket.status, ticket.closed_at = "closed", now
         ticket.detail = f"{ticket.detail}\nClosed by {person.email}.".strip()
-        _export(uow.session, ticket, "closed")
+        export_ticket(uow.session, ticket, "closed")
+        ticket_closed(uow.session, ticket, person.email, now)
         uow.commit()
         return ticket

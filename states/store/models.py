@@ -397,6 +397,8 @@ class FollowUpTicket(Base):
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)  # raised it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the approved initiative whose work it is (its status follows its tickets)
+    initiative_id: Mapped[int | None] = mapped_column(ForeignKey("initiatives.id"), index=True)
 
     client: Mapped[Client] = relationship(lazy="joined")
 

@@ -16,6 +16,7 @@ from states import directory
 from states.calendar.opening import start_review
 from states.errors import InvalidInput
 from states.plans.fiscal import FiscalQuarter
+from states.plans.initiatives import Draft, Move, add_initiative, move_initiative
 from states.read.plans import budget, roadmap
 from states.staging.intake import import_files
 from states.staging.record import assess
@@ -145,3 +146,17 @@ def test_a_price_book_error_names_the_file_and_the_field(tmp_path: Path) -> None
         bad.write_text(yaml.safe_dump({**data, "plan": plan}))
         with pytest.raises(InvalidInput, match=rf"qbr\.yaml: {said}"):
             load_template_file(bad)
+
+
+def test_a_deferred_initiative_comes_back_as_a_proposal_in_its_quarter(
+    uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    now_q = FiscalQuarter.of(date.today(), 1)
+    later = add_initiative(uow(), CLIENT, Draft("Firewall upgrade"), "vera@msp.example")
+    move_initiative(uow(), later, Move.DEFER, "andy@msp.example", "next year", now_q.next(4))
+    due = add_initiative(uow(), CLIENT, Draft("Wi-Fi refresh"), "vera@msp.example")
+    move_initiative(uow(), due, Move.DEFER, "andy@msp.example", "after the move", now_q)
+    review_id = staged_review(uow, catalog, tmp_path / "q1", NOW)
+    walk(uow, review_id, "prep")
+    status = {i.title: i.status for i in roadmap(uow(), CLIENT).initiatives}
+    assert (status["Wi-Fi refresh"], status["Firewall upgrade"]) == ("proposed", "deferred")

@@ -64,6 +64,12 @@ def upgrade() -> None:
         sa.Column("label", sa.String(length=200), nullable=False),
     )
     op.create_index("ix_cost_lines_initiative_id", "cost_lines", ["initiative_id"])
+    with op.batch_alter_table("tickets") as batch:
+        batch.add_column(sa.Column("initiative_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_tickets_initiative_id", "initiatives", ["initiative_id"], ["id"]
+        )
+        batch.create_index("ix_tickets_initiative_id", ["initiative_id"])
     # added in place: rebuilding the append-only trail would drop its triggers
     op.add_column("audit_log", sa.Column("initiative_id", sa.Integer(), nullable=True))
     op.create_index("ix_audit_log_initiative_id", "audit_log", ["initiative_id"])
@@ -72,6 +78,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_audit_log_initiative_id", "audit_log")
     op.drop_column("audit_log", "initiative_id")
+    with op.batch_alter_table("tickets") as batch:
+        batch.drop_index("ix_tickets_initiative_id")
+        batch.drop_constraint("fk_tickets_initiative_id", type_="foreignkey")
+        batch.drop_column("initiative_id")
     op.drop_index("ix_cost_lines_initiative_id", "cost_lines")
     op.drop_table("cost_lines")
     op.drop_index("one_open_initiative_per_source", "initiatives")
