@@ -42,7 +42,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench import staging  # noqa: E402
-from bench.databases import PG_ADMIN_URL  # noqa: E402
 
 TARGET_SECONDS = 2.0
 TARGET_MIB = 300.0
@@ -437,28 +436,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--reps", type=int, help="measured runs of each kind (default 5/2)")
     parser.add_argument("--traced", type=int, help="extra runs of each under tracemalloc (1)")
-    parser.add_argument(
-        "--postgres",
-        metavar="URL",
-        nargs="?",
-        const=PG_ADMIN_URL,
-        help=f"run on a fresh database in this server (default {PG_ADMIN_URL})",
-    )
-    parser.add_argument("--quick", action="store_true", help="a small client: a smoke test")
     parser.add_argument("--profile", action="store_true", help="one more run of each, cProfile")
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--out", type=Path, help="default bench/results/assessment-<time>-<db>")
-    parser.add_argument("--keep-home", action="store_true", help="keep the temporary XBR_HOME")
-    parser.add_argument("--commit", help="measure this commit's code (git archive), not the tree")
-    parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results")
-    parser.add_argument("--from-commit", help=argparse.SUPPRESS)  # set by --commit
-    # a measured subprocess
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kind", choices=KINDS, help=argparse.SUPPRESS)
-    parser.add_argument("--review", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
-    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--profile-to", help=argparse.SUPPRESS)
+    staging.shared_options(parser, "assessment")
     args = parser.parse_args(argv)
     if not args.child:
         args.reps = args.reps or (2 if args.quick else 5)

@@ -790,10 +790,9 @@ def run_all(args: argparse.Namespace, home: Path, sizes: Sizes) -> dict[str, Any
             "profiled_run": (measured["profiled"] or [None])[0]}  # fmt: skip
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--reps", type=int, help="measured runs (default 7, --quick 2)")
-    parser.add_argument("--traced", type=int, help="extra runs under tracemalloc (default 2/1)")
+def shared_options(parser: argparse.ArgumentParser, name: str) -> None:
+    """The options every staging-sized benchmark takes: the database, the data's size and
+    seed, where results go, which code is measured, and the measured subprocess's own."""
     parser.add_argument(
         "--postgres",
         metavar="URL",
@@ -802,9 +801,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"run on a fresh database in this server (default {PG_ADMIN_URL})",
     )
     parser.add_argument("--quick", action="store_true", help="a small client: a smoke test")
-    parser.add_argument("--profile", action="store_true", help="one more run under cProfile")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--out", type=Path, help="default bench/results/staging-<time>-<db>.json")
+    parser.add_argument("--out", type=Path, help=f"default bench/results/{name}-<time>-<db>.json")
     parser.add_argument("--keep-home", action="store_true", help="keep the temporary XBR_HOME")
     parser.add_argument("--commit", help="measure this commit's code (git archive), not the tree")
     parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results")
@@ -815,6 +813,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", help=argparse.SUPPRESS)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--reps", type=int, help="measured runs (default 7, --quick 2)")
+    parser.add_argument("--traced", type=int, help="extra runs under tracemalloc (default 2/1)")
+    parser.add_argument("--profile", action="store_true", help="one more run under cProfile")
+    shared_options(parser, "staging")
     args = parser.parse_args(argv)
     if not args.child:
         args.reps = args.reps or (2 if args.quick else 7)
