@@ -1,5 +1,5 @@
 """The plan's commands: `xbr initiative add|edit|merge|drop|decide|start|done`, `xbr roadmap`,
-`xbr budget` and `xbr client fiscal-year`."""
+`xbr budget` (a client's, or every active client's with --all) and `xbr client fiscal-year`."""
 
 from __future__ import annotations
 
@@ -26,8 +26,17 @@ from states.plans.initiatives import (
     move_initiative,
     parse_cost,
 )
-from states.plans.money import display_amount, parse_amount
-from states.read.plans import Budget, InitiativeView, Roadmap, budget, initiative_view, roadmap
+from states.plans.money import display_amount, parse_amount, total
+from states.read.plans import (
+    ZERO,
+    Budget,
+    InitiativeView,
+    Roadmap,
+    budget,
+    budgets,
+    initiative_view,
+    roadmap,
+)
 
 initiative_app = typer.Typer(
     no_args_is_help=True, help="A client's roadmap: add, edit, merge, drop and decide initiatives."
@@ -242,17 +251,30 @@ def _roadmap_table(shown: Roadmap) -> None:
 
 
 def budget_command(
-    client: str,
+    client: Annotated[str | None, typer.Argument(help="The client; or --all.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every active client's budget.")] = False,
     years: Annotated[int, typer.Option("--years", min=1, max=10, help="Fiscal years ahead.")] = 3,
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write it as CSV.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A client's budget per fiscal quarter: one-time, recurring and hardware, approved and
-    proposed apart, with the actual cost of what was done."""
-    shown = budget(uow(), client, settings().currency, years)
+    proposed apart, with the actual cost of what was done; --all: every active client's."""
+    if every == (client is not None):
+        raise InvalidInput(
+            "give a client or --all, not both" if every else "give a client, or --all for every "
+            "active client's budget"
+        )  # fmt: skip
+    currency = settings().currency
+    shown = (
+        budgets(uow(), currency, years) if every else [budget(uow(), client or "", currency, years)]
+    )
     if csv_file is not None:
         _write_csv(shown, csv_file)
-    render.out(as_json, shown, lambda: _budget_table(shown))
+    if every:
+        portfolio = {"currency": currency, "clients": shown}
+        render.out(as_json, portfolio, lambda: _portfolio_table(shown, currency))
+    else:
+        render.out(as_json, shown[0], lambda: _budget_table(shown[0]))
 
 
 COLUMNS = [
@@ -279,13 +301,14 @@ def _flat(shown: Budget) -> list[dict[str, str]]:
     return rows
 
 
-def _write_csv(shown: Budget, path: Path) -> None:
+def _write_csv(shown: list[Budget], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, ["client", "currency", *COLUMNS])
         writer.writeheader()
-        for row in _flat(shown):
-            cells = {"client": shown.client, "currency": shown.currency, **row}
-            writer.writerow({k: spreadsheet_cell(v) for k, v in cells.items()})
+        for each in shown:
+            for row in _flat(each):
+                cells = {"client": each.client, "currency": each.currency, **row}
+                writer.writerow({k: spreadsheet_cell(v) for k, v in cells.items()})
 
 
 def _budget_table(shown: Budget) -> None:
@@ -294,6 +317,35 @@ def _budget_table(shown: Budget) -> None:
         for row in _flat(shown)
     ]
     render.rows(f"Budget of {shown.client} ({shown.currency})", COLUMNS, rows)
+
+
+def _portfolio_table(shown: list[Budget], currency: str) -> None:
+    """A line per client: its next four quarters (its coming fiscal year of quarters)."""
+    rows, sums = [], [ZERO, ZERO, ZERO]
+    for each in shown:
+        year = each.quarters[:4]
+        amounts = [
+            total(v for q in year for v in (q.one_time[0], q.recurring[0])),
+            total(v for q in year for v in (q.one_time[1], q.recurring[1])),
+            total(v for q in year for v in q.hardware),
+        ]
+        sums = [total(pair) for pair in zip(sums, amounts, strict=True)]
+        quarters = f"{year[0].quarter.label} to {year[-1].quarter.label}"
+        rows.append({"client": each.client, "quarters": quarters,
+                     **dict(zip(PORTFOLIO, (display_amount(a, currency) for a in amounts),
+                                strict=True))})  # fmt: skip
+    rows.append({"client": f"{len(shown)} clients", "quarters": "",
+                 **dict(zip(PORTFOLIO, (display_amount(a, currency) for a in sums),
+                            strict=True))})  # fmt: skip
+    render.rows(
+        "Budgets of the next four quarters: one-time and recurring approved and proposed; "
+        "hardware (approved and proposed)",
+        ["client", "quarters", *PORTFOLIO],
+        rows,
+    )
+
+
+PORTFOLIO = ["approved", "proposed", "hardware"]
 
 
 def fiscal_year_command(

@@ -1,5 +1,6 @@
 """Read models of a client's plan: the roadmap of its initiatives, and the budget by fiscal
-quarter (one-time, recurring and hardware; approved and proposed apart; actual cost beside).
+quarter (one-time, recurring and hardware; approved and proposed apart; actual cost beside),
+for one client or every active one (the portfolio).
 
 A quarter's numbers are the sums of the cost lines in it: a one-time line in the quarter of its
 month, a recurring one its monthly amount times the months of the quarter it runs.
@@ -9,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from states.directory import client_by_name
-from states.plans.fiscal import FiscalQuarter, months_in_quarter_running, quarters_from
+from states.plans.fiscal import FiscalQuarter, quarters_from
 from states.plans.initiatives import Status, quarter_label
 from states.plans.money import format_amount, total
 from states.read.views import ReadModel
@@ -163,18 +164,97 @@ class Budget:
         }
 
 
+class LineRow(NamedTuple):
+    """What the budget reads of a cost line."""
+
+    kind: str
+    amount: Decimal
+    starts: date
+    ends: date | None
+    hardware: bool
+
+
+class PlannedRow(NamedTuple):
+    """What the budget reads of an initiative, with its lines that count."""
+
+    status: str
+    actual_cost: Decimal | None
+    updated_at: datetime
+    costs: list[LineRow]
+
+
+class OwnerRow(NamedTuple):
+    """What the budget reads of a client."""
+
+    id: int
+    name: str
+    fiscal_year_start: int
+
+
 def budget(
     uow: UnitOfWork, client_name: str, currency: str, years: int = 3, today: date | None = None
 ) -> Budget:
     """The client's budget for `years` fiscal years from the current quarter."""
     with uow:
         client = client_by_name(uow.session, client_name)
-        rows = _initiatives(uow.session, [client.id])
-        return forecast(client, rows, currency, years, today or date.today())
+        owner = OwnerRow(client.id, client.name, client.fiscal_year_start)
+        planned = _planned(uow.session, Initiative.client_id == client.id)
+    return forecast(owner, planned.get(owner.id, []), currency, years, today or date.today())
+
+
+def budgets(
+    uow: UnitOfWork, currency: str, years: int = 3, today: date | None = None
+) -> list[Budget]:
+    """Every active client's budget (the portfolio), by client name, in three queries."""
+    with uow:
+        session = uow.session
+        clients = [
+            OwnerRow(*row)
+            for row in session.execute(
+                select(Client.id, Client.name, Client.fiscal_year_start)
+                .where(Client.active)
+                .order_by(Client.name)
+            )
+        ]
+        planned = _planned(session, Client.active.is_(True))
+    day = today or date.today()
+    return [forecast(c, planned.get(c.id, []), currency, years, day) for c in clients]
+
+
+def _planned(session: Session, which: ColumnElement[bool]) -> dict[int, list[PlannedRow]]:
+    """The initiatives `which` selects (with their cost lines where they count), by client
+    id: columns only, two queries whatever the number of clients and lines."""
+    found = session.execute(
+        select(
+            Initiative.id, Initiative.client_id, Initiative.status, Initiative.actual_cost,
+            Initiative.updated_at,
+        )
+        .join(Client, Client.id == Initiative.client_id)
+        .where(which)
+    )  # fmt: skip
+    by_id: dict[int, PlannedRow] = {}
+    by_client: dict[int, list[PlannedRow]] = {}
+    for initiative_id, client_id, status, actual_cost, updated_at in found:
+        row = PlannedRow(status, actual_cost, updated_at, [])
+        by_id[initiative_id] = row
+        by_client.setdefault(client_id, []).append(row)
+    lines = session.execute(
+        select(
+            CostLine.initiative_id, CostLine.kind, CostLine.amount, CostLine.starts,
+            CostLine.ends, CostLine.hardware,
+        )
+        .join(Initiative, Initiative.id == CostLine.initiative_id)
+        .join(Client, Client.id == Initiative.client_id)
+        .where(which, Initiative.status.in_([str(s) for s in APPROVED | PROPOSED]))
+        .order_by(CostLine.id)
+    )  # fmt: skip
+    for initiative_id, kind, amount, starts, ends, hardware in lines:
+        by_id[initiative_id].costs.append(LineRow(kind, amount, starts, ends, hardware))
+    return by_client
 
 
 def forecast(
-    client: Client, initiatives: list[Initiative], currency: str, years: int, today: date
+    client: OwnerRow, initiatives: Iterable[PlannedRow], currency: str, years: int, today: date
 ) -> Budget:
     """A budget from a client's initiatives (those declined or cancelled count for nothing)."""
     start = client.fiscal_year_start
@@ -182,6 +262,7 @@ def forecast(
     quarters = quarters_from(first, 4 * years)
     sums: dict[tuple[FiscalQuarter, str, bool], list[Decimal]] = {}
     actual: dict[FiscalQuarter, list[Decimal]] = {}
+    spread = Spread(quarters, start)
     for initiative in initiatives:
         status = Status(initiative.status)
         if status is Status.DONE and initiative.actual_cost is not None:
@@ -189,10 +270,11 @@ def forecast(
             actual.setdefault(done, []).append(initiative.actual_cost)
         if status not in APPROVED and status not in PROPOSED:
             continue
+        approved = status in APPROVED
         for line in initiative.costs:
-            for quarter, amount in _spread(line, quarters, start):
-                column = "hardware" if line.hardware else line.kind
-                sums.setdefault((quarter, column, status in APPROVED), []).append(amount)
+            column = "hardware" if line.hardware else line.kind
+            for quarter, amount in spread(line):
+                sums.setdefault((quarter, column, approved), []).append(amount)
 
     def both(quarter: FiscalQuarter, column: str) -> tuple[Decimal, Decimal]:
         return (
@@ -217,19 +299,33 @@ def forecast(
     )
 
 
-def _spread(
-    line: CostLine, quarters: list[FiscalQuarter], start: int
-) -> Iterable[tuple[FiscalQuarter, Decimal]]:
-    """The amounts a cost line puts in each of the quarters."""
-    if line.kind == "one_time":
-        quarter = FiscalQuarter.of(line.starts, start)
-        if quarters[0] <= quarter <= quarters[-1]:
-            yield quarter, line.amount
-        return
-    for quarter in quarters:
-        months = months_in_quarter_running(quarter, start, line.starts, line.ends)
-        if months:
-            yield quarter, line.amount * months
+class Spread:
+    """The amounts a cost line puts in each of a budget's quarters, in month arithmetic (the
+    quarters' months counted once per budget, not once per line)."""
+
+    def __init__(self, quarters: list[FiscalQuarter], start: int) -> None:
+        self.first = [_month(q.start(start)) for q in quarters]
+        self.quarters = quarters
+
+    def __call__(self, line: LineRow) -> Iterable[tuple[FiscalQuarter, Decimal]]:
+        begins = _month(line.starts)
+        if line.kind == "one_time":
+            n = (begins - self.first[0]) // 3
+            if 0 <= n < len(self.quarters):
+                yield self.quarters[n], line.amount
+            return
+        ends = None if line.ends is None else _month(line.ends)
+        for quarter, first in zip(self.quarters, self.first, strict=True):
+            last = first + 2 if ends is None else min(first + 2, ends)
+            months = last - max(first, begins) + 1
+            if months > 0:
+                yield quarter, line.amount * months
 
 
-__all__ = ["ZERO", "Budget", "InitiativeView", "QuarterBudget", "Roadmap", "budget", "roadmap"]
+def _month(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+__all__ = [
+    "ZERO", "Budget", "InitiativeView", "QuarterBudget", "Roadmap", "budget", "budgets", "roadmap",
+]  # fmt: skip
