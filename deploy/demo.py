@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ STAFF = [
     ("Carl Contact", "carl@acme-dental.example", ["client_contact"]),
 ]
 CLIENT = "Acme Dental"
+CONTACT = "carl@acme-dental.example"
 EVIDENCE = Path(__file__).parent / "demo_evidence"
 # the day each quarter's sample exports were taken; the demo moves them to today
 EXPORTED_ON = {"q1": date(2026, 8, 10), "q2": date(2026, 11, 10)}
@@ -98,6 +100,14 @@ def do_phase_work(review_id: int) -> None:
         if task.phase == data.status and task.status == "open" and task.assignee:
             xbr("task", "done", str(review_id), task.key, "--as", task.assignee,
                 "--hours", "0.25")  # fmt: skip
+
+
+def first_plan(review_id: int) -> bool:
+    """Whether the client still has initiatives to decide (its first review's plan)."""
+    from states.read.plans import roadmap
+
+    rows = roadmap(bootstrap.root().uow(), CLIENT).initiatives
+    return any(row.status == "proposed" for row in rows)
 
 
 def answer_assessment(review_id: int) -> None:
@@ -157,20 +167,63 @@ def page_links(message: Any) -> list[str]:
 def approve_from_email(mailbox: Mailbox, approver: str) -> None:
     """What the approver does: open the link in the approval email and approve on the page."""
     email = mailbox.wait_for(
-        lambda m: approver in str(m["To"]) and "approv" in str(m["Subject"]).lower(), 60
+        lambda m: (
+            approver in str(m["To"])
+            and "approv" in str(m["Subject"]).lower()
+            and CLIENT in str(m["Subject"])
+        ),
+        60,
     )
     console.print(f"[dim]{approver} got: {email['Subject']}; opens its link and approves[/]")
-    link = page_links(email)[0]
+    said = submit_page(
+        page_links(email)[0],
+        lambda page: [("decision", "approve"), ("comment", "approved from the email")],
+    )
+    console.print(f"approval page: {said}")
+
+
+def submit_page(link: str, fill: Callable[[str], list[tuple[str, str]]]) -> str:
+    """Open a page's link, send its form filled by `fill(page)`; returns the answer's heading."""
     with urllib.request.urlopen(link, timeout=60) as response:
         page = response.read().decode()
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
-    if csrf is None:
-        raise SystemExit(f"demo stopped: the approval page has no form: {link}")
-    form = {"csrf": csrf.group(1), "decision": "approve", "comment": "approved from the email"}
-    request = urllib.request.Request(link, data=urllib.parse.urlencode(form).encode())
-    with urllib.request.urlopen(request, timeout=60) as response:
+    form = fill(page)
+    if csrf is None or not form:
+        raise SystemExit(f"demo stopped: the page has nothing to send: {link}")
+    data = urllib.parse.urlencode([("csrf", csrf.group(1)), *form]).encode()
+    with urllib.request.urlopen(urllib.request.Request(link, data=data), timeout=60) as response:
         done = re.search(r"<h1>(.*?)</h1>", response.read().decode())
-    console.print(f"approval page: {done.group(1) if done else response.status}")
+        return done.group(1) if done else str(response.status)
+
+
+def _decisions(page: str) -> list[tuple[str, str]]:
+    """Approve the first initiative on the plan page, decline the second, defer the third."""
+    ids = list(dict.fromkeys(re.findall(r'name="move:(\d+)"', page)))
+    quarters = re.findall(r'<option value="(FY\d{4}-Q\d)">', page)
+    form = []
+    for initiative, move in zip(ids, ("approve", "decline", "defer"), strict=False):
+        form += [(f"move:{initiative}", move), (f"comment:{initiative}", f"{move} in the QBR")]
+        if move == "defer" and quarters:
+            form.append((f"defer:{initiative}", quarters[min(3, len(quarters) - 1)]))
+    return form
+
+
+def client_decides_plan(mailbox: Mailbox, review_id: int) -> None:
+    """What the client's contact does at delivery: open the plan link from the email and
+    approve the first proposed initiative, decline the second and defer the third."""
+    period = review(review_id).period.upper()  # this review's email, not the last one's
+    email = mailbox.wait_for(
+        lambda m: (
+            CONTACT in str(m["To"])
+            and "your plan" in str(m["Subject"]).lower()
+            and period in str(m["Subject"])
+        ),
+        90,
+    )
+    console.print(f"[dim]{CONTACT} got: {email['Subject']}; opens its link and decides[/]")
+    said = submit_page(page_links(email)[0], _decisions)
+    console.print(f"plan page: {said}")
+    xbr("roadmap", CLIENT)
 
 
 def drop_exports(quarter: str) -> None:
@@ -202,6 +255,11 @@ def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
         if gate.phase == "staging":
             xbr("findings", str(review_id))
             answer_assessment(review_id)
+        if gate.phase == "prep":
+            xbr("roadmap", CLIENT)  # what staging proposed: priced, by fiscal quarter
+            xbr("budget", CLIENT, "--years", "1")
+        if gate.phase == "delivery" and first_plan(review_id):
+            client_decides_plan(mailbox, review_id)
         if gate.phase == "delivery":
             xbr("feedback", str(review_id), "--as", "vera@msp.example", "--better",
                 "send the agenda a week ahead", "--next-meeting", "in three months",

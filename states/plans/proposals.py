@@ -159,7 +159,7 @@ def _draft(
     )  # fmt: skip
 
 
-def _short(text: str, limit: int = 120) -> str:
+def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
