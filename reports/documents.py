@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -17,7 +18,9 @@ from jinja2 import Environment, select_autoescape
 from notifications.messages import local_time, markdown_values, template_environment
 from reports.charts import scorecard_chart, trend_chart, volume_chart
 from reports.frameworks import framework_tables
+from reports.plan_charts import budget_chart, roadmap_chart
 from states.calendar.business_days import zone as time_zone
+from states.plans.money import display_amount
 from states.staging.assessment import GREEN_FROM, PENALTY, YELLOW_FROM, color
 
 ROADMAP_QUESTIONS: tuple[str, ...] = (
@@ -56,6 +59,8 @@ def report_html(data: dict[str, Any]) -> str:
         "scorecard": scorecard_chart(context["rows"], data["baseline"] is not None),
         "trend": trend_chart(data.get("history", []), context["rows"]),
         "volume": volume_chart(data["ticket_volume"]),
+        "roadmap": roadmap_chart(context["roadmap"], context["this_quarter"]),
+        "budget": budget_chart(context["budget"]),
     }
     return _environment().get_template("report.html.j2").render(context, charts=charts)
 
@@ -87,6 +92,7 @@ def _context(data: dict[str, Any]) -> dict[str, Any]:
         "previous_period": _period(data["previous"]) if data.get("previous") else "",
         "framework_tables": framework_tables(data.get("frameworks", {})),
         "questionnaire": data.get("questionnaire"),
+        **_plan(data),
         "roadmap_questions": ROADMAP_QUESTIONS,
         "follow_up_questions": FOLLOW_UP_QUESTIONS,
         "scoring": {
@@ -95,6 +101,34 @@ def _context(data: dict[str, Any]) -> dict[str, Any]:
             "penalty": {s.value: p for s, p in PENALTY.items()},
         },
     }
+
+
+def _plan(data: dict[str, Any]) -> dict[str, Any]:
+    """The plan's part of the context (data from before plans had none)."""
+    budget = data.get("budget")
+    quarters = budget["quarters"] if budget else []
+    return {
+        "last_plan": data.get("last_plan", []),
+        "roadmap": data.get("roadmap", []),
+        "budget": budget,
+        "currency": budget["currency"] if budget else "USD",
+        "this_quarter": quarters[0]["quarter"] if quarters else None,
+    }
+
+
+def _money(amount: str | None, currency: str) -> str:
+    """An amount from the data (a two-decimal string) for people: USD 1,200.50."""
+    return "—" if amount is None else display_amount(Decimal(amount), currency)
+
+
+def _spent(initiative: dict[str, Any], currency: str) -> str:
+    """An initiative's cost against its budget: spent USD 5,200.00 of USD 4,800.00 budgeted."""
+    budgeted = _money(initiative["one_time"], currency)
+    if Decimal(initiative["monthly"]):
+        budgeted += f" + {_money(initiative['monthly'], currency)} a month"
+    if initiative["actual"] is None:
+        return f"budget {budgeted}, no actual cost yet"
+    return f"spent {_money(initiative['actual'], currency)} of {budgeted} budgeted"
 
 
 def _period(review: dict[str, Any]) -> str:
@@ -247,4 +281,5 @@ def _environment() -> Environment:
         "reports", "templates", select_autoescape(["html.j2"]), markdown_values
     )
     env.filters.update(day=_day, month=_month, team=_team, oneline=_oneline, moved=_moved)
+    env.filters.update(money=_money, spent=_spent)
     return env

@@ -1,6 +1,6 @@
 """What a review shows on its flow run: the checklist, its progress and a summary with links,
 the questionnaire's progress, and once assessed its findings, scorecard, frameworks, agenda and
-client summary draft, as artifacts."""
+client summary draft, and the client's roadmap and budget, as artifacts."""
 
 from __future__ import annotations
 
@@ -128,3 +128,45 @@ def publish_assessment(data: dict[str, Any]) -> None:
             markdown=summary_markdown(data),
             description="Client summary email (draft)",
         )
+
+
+BUDGET_COLUMNS = ("one_time", "recurring", "hardware")
+
+
+def publish_plan(data: dict[str, Any]) -> None:
+    """The client's roadmap (its open initiatives) and its budget by fiscal quarter, as
+    tables; amounts in the budget's currency."""
+    key, name = f"review-{data['review']['id']}", md(data["review"]["client"])
+    currency = data["budget"]["currency"]
+    create_table_artifact(
+        key=f"{key}-roadmap",
+        table=[
+            {
+                "quarter": i["quarter"] or "",
+                "initiative": cell(i["title"]),
+                "category": cell(i["category"]),
+                "priority": i["priority"],
+                "status": i["status"],
+                "one_time": i["one_time"],
+                "monthly": i["monthly"],
+            }
+            for i in data["roadmap"]
+        ],
+        description=f"Roadmap of {name}: open initiatives by fiscal quarter ({currency})",
+    )
+    create_table_artifact(
+        key=f"{key}-budget",
+        table=[
+            {
+                "quarter": q["quarter"],
+                **{
+                    f"{c}_{side}": q[c][side]
+                    for c in BUDGET_COLUMNS
+                    for side in ("approved", "proposed")
+                },
+                "actual": q["actual"],
+            }
+            for q in data["budget"]["quarters"]
+        ],
+        description=f"Budget of {name} by fiscal quarter ({currency}): approved and proposed",
+    )

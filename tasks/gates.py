@@ -33,13 +33,16 @@ from tasks.runtime import xbr_task
 def publish_gate(review_id: int) -> None:
     """Checklist, progress and summary artifacts for the review's current gate, and the
     questionnaire's progress; once staging has assessed it, its findings, scorecard,
-    frameworks, agenda and client summary draft."""
+    frameworks, agenda and client summary draft; the client's roadmap and budget when it has
+    initiatives."""
     artifacts.publish(root().uow(), views.review_view(root().uow(), review_id))
-    data = report_data(root().uow(), review_id)
+    data = report_data(root().uow(), review_id, currency=root().settings.currency)
     if data["questionnaire"]["items"]:
         artifacts.publish_questionnaire(data)
     if data["assessed"]:
         artifacts.publish_assessment(data)
+    if data["roadmap"] or data["last_plan"]:
+        artifacts.publish_plan(data)
 
 
 # How the Resume form's decisions are known in the audit trail

@@ -18,6 +18,7 @@ from states.directory import client_by_name, people_for
 from states.errors import NotFound
 from states.lifecycle.decisions import load_review
 from states.lifecycle.schedule import review_template
+from states.read.plan_progress import last_plan, plan_outlook
 from states.read.views import review_name
 from states.staging.assessment import NIST_CSF, Category, color
 from states.staging.doubts import stored_sets
@@ -305,8 +306,11 @@ def _tickets_in_play(
     return [ticket_row(t, linked.get(t.id, t.review_id != review.id)) for t in rows]
 
 
-def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the agenda, the summary and the report show about one review."""
+def report_data(
+    uow: UnitOfWork, review_id: int, now: datetime | None = None, currency: str = "USD"
+) -> dict[str, Any]:
+    """Everything the agenda, the summary and the report show about one review; the plan's
+    money in `currency` (the installation's, XBR_CURRENCY)."""
     with uow:
         session = uow.session
         review = load_review(session, review_id)
@@ -319,7 +323,7 @@ def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) ->
         presenters = people_for(session, review.client_id, "vcio") or people_for(
             session, review.client_id, "account_manager"
         )
-        return {
+        data = {
             "review": {
                 "id": review.id,
                 "name": review_name(review),
@@ -340,7 +344,10 @@ def report_data(uow: UnitOfWork, review_id: int, now: datetime | None = None) ->
             "feedback": review.feedback,
             "contacts": [p.name for p in people_for(session, review.client_id, "client_contact")],
             "presenter": presenters[0].name if presenters else None,
+            "last_plan": last_plan(session, review, memo),
         }
+    today = (now or utcnow()).date()
+    return {**data, **plan_outlook(uow, data["review"]["client"], currency, today)}
 
 
 def client_tickets(uow: UnitOfWork, client_id: int | None = None) -> list[dict[str, Any]]:
