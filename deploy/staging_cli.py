@@ -195,7 +195,7 @@ def report_command(
     """Write the review's self-contained HTML report (scorecard, findings, tickets, charts)."""
     from reports.documents import report_html
 
-    data = report_data(uow(), review_id)
+    data = report_data(uow(), review_id, currency=settings().currency)
     path = out or settings().exports / "reports" / f"{data['review']['name']}.html"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
