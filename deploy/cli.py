@@ -19,6 +19,7 @@ import bootstrap
 from bootstrap import prefect_env
 from deploy import (
     assess_cli,
+    budget_cli,
     faults,
     metrics_cli,
     plan_cli,
@@ -86,8 +87,8 @@ app.command("findings")(staging_cli.findings_command)
 app.command("scorecard")(staging_cli.scorecard_command)
 app.command("assess")(assess_cli.assess_command)
 app.add_typer(plan_cli.initiative_app, name="initiative")
-app.command("roadmap")(plan_cli.roadmap_command)
-app.command("budget")(plan_cli.budget_command)
+app.command("roadmap")(budget_cli.roadmap_command)
+app.command("budget")(budget_cli.budget_command)
 client_app.command("fiscal-year")(plan_cli.fiscal_year_command)
 app.add_typer(staging_cli.ticket_app, name="ticket")
 app.command("feedback")(staging_cli.feedback_command)
