@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from deploy import assessment_page
+from deploy import assessment_page, plan_editing
 from flows.wake import follow_up
 from notifications import links
 from notifications.links import LinkClaims, LinkRefused
@@ -52,6 +52,7 @@ class Visit:
     saved: list[str] = field(default_factory=list)  # tasks ticked before a refusal
     answered: list[str] = field(default_factory=list)  # items answered (standard:item)
     confirmed: int = 0  # carried answers confirmed
+    planned: list[str] = field(default_factory=list)  # changes to the client's plan, in words
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,13 @@ def check_post(key: bytes, visit: Visit, sender: Sender) -> str:
 
 
 def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
-    """Tick the tasks (their keys go to visit.saved), answer the assessment, then decide;
-    returns the decision in words, or "". Raises XbrError when the service refuses."""
+    """Check the plan's changes, tick the tasks (their keys go to visit.saved), answer the
+    assessment, change the plan, then decide; returns the decision in words, or "". Raises
+    XbrError when the service refuses."""
     assert visit.claims is not None
     claims = visit.claims
+    # checked before anything is saved: a refused plan change leaves the rest unsaved too
+    plan = plan_editing.changes(uow(), claims.review_id, claims.email, form)
     for task_key in dict.fromkeys(form.get("task", [])):
         try:
             complete_task(uow(), claims.review_id, task_key, claims.email)
@@ -147,6 +151,8 @@ def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
             continue
         visit.saved.append(task_key)
     _answer(uow, visit, form)
+    if plan is not None:
+        plan_editing.save(uow, claims.email, plan, visit.planned)
     if not choice:
         return ""
     kind, comment = CHOICES[choice], field_value(form, "comment")
@@ -240,6 +246,7 @@ def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:
         "may_reschedule": status in RESCHEDULE_FROM,
         "assessment": assessment_page.assessment(uow, claims.review_id, claims.email),
         "plan": plan_progress(uow, review) if status == Phase.DELIVERY else None,
+        "plan_editing": plan_editing.section(uow, claims.review_id, claims.email),
     }
 
 

@@ -128,7 +128,7 @@ class _Handlers:
         why, _, todo = reason.partition("; ")
         if not todo and links.NEW_LINK not in why:  # links' own messages carry their advice
             todo = "open the newest link sent to you, or ask the review's coordinator"
-        saved = [*visit.saved, *visit.answered]
+        saved = [*visit.saved, *visit.answered, *visit.planned]
         return self.page("refused.html.j2", 403, heading=heading, why=why, todo=todo, saved=saved)
 
     def show(self, token: str, request: Request) -> HTMLResponse:
@@ -180,6 +180,7 @@ class _Handlers:
         review = views.review_view(self.uow(), claims.review_id)
         titles = {t.key: t.title for t in review.tasks}
         done = [f"Done: {titles.get(k, k)}" for k in visit.saved] + _answered(visit)
+        done += visit.planned
         done += [decided] if decided else []
         where = approval.where(review.status)
         back = review.round == claims.round  # the link still works: offer the way back

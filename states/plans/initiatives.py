@@ -295,9 +295,11 @@ def merge_initiatives(
             into.findings = list(dict.fromkeys([*into.findings, *other.findings]))
             into.items = list(dict.fromkeys([*into.items, *other.items]))
             into.assets = list(dict.fromkeys([*into.assets, *other.assets]))
-            for line in list(other.costs):
-                other.costs.remove(line)
-                into.costs.append(line)
+            # loading into.costs must not flush the line removed a moment ago: an orphan, deleted
+            with session.no_autoflush:
+                for line in list(other.costs):
+                    other.costs.remove(line)
+                    into.costs.append(line)
             before = Status(other.status)
             other.status, other.updated_at = Status.CANCELLED.value, now
             other.source_key = None  # its source now proposes into the one kept
@@ -476,3 +478,14 @@ def client_decides(
         _step(session, initiative, move, person.email, comment.strip(), defer_to, None, now)
         uow.commit()
         return initiative
+
+
+def is_planner(uow: UnitOfWork, client_name: str, email: str) -> bool:
+    """Whether `email` is the client's vCIO or account manager, who shape its plan."""
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        try:
+            _planner(uow.session, client, email)
+        except (NotFound, Refused):
+            return False
+        return True

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from states.directory import client_by_name
 from states.plans.fiscal import FiscalQuarter, quarters_from
-from states.plans.initiatives import Status, quarter_label
+from states.plans.initiatives import Cost, Status, quarter_label
 from states.plans.money import format_amount, total
 from states.read.views import ReadModel
 from states.store.db import UnitOfWork
@@ -121,6 +121,27 @@ def roadmap(uow: UnitOfWork, client_name: str) -> Roadmap:
             key=lambda v: (v.quarter is None, v.quarter or "", PRIORITY_ORDER[v.priority], v.id),
         )
         return Roadmap(client.name, client.fiscal_year_start, views)
+
+
+def cost_lines(uow: UnitOfWork, client_name: str) -> dict[int, list[Cost]]:
+    """Each initiative's cost lines as people give them (in fiscal quarters), by its id."""
+    with uow:
+        client = client_by_name(uow.session, client_name)
+        start = client.fiscal_year_start
+        lines: dict[int, list[Cost]] = {}
+        for initiative in _initiatives(uow.session, [client.id]):
+            lines[initiative.id] = [
+                Cost(
+                    line.kind,
+                    line.amount,
+                    FiscalQuarter.of(line.starts, start),
+                    FiscalQuarter.of(line.ends, start) if line.ends else None,
+                    line.hardware,
+                    line.label,
+                )
+                for line in initiative.costs
+            ]
+        return lines
 
 
 @dataclass(frozen=True)
