@@ -71,6 +71,15 @@ def _shown(view: InitiativeView, as_json: bool, what: str) -> None:
     )
 
 
+# the fields an edit keeps from the initiative unless it changes them
+EDITABLE = ("title", "why", "category", "priority", "owner_role")
+
+
+def _given(**options: str | None) -> dict[str, str]:
+    """The options given on the command line (the rest keep their defaults or values)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def _view(initiative_id: int) -> InitiativeView:
     with uow() as work:
         return initiative_view(load_initiative(work.session, initiative_id))
@@ -95,16 +104,13 @@ def initiative_add(
 ) -> None:
     """Add an initiative to a client's roadmap (proposed until the client decides)."""
     draft = Draft(
-        title=title,
-        why=why or "",
-        category=category or "governance",
-        priority=priority or "medium",
-        owner_role=owner_role or "vcio",
+        title,
         quarter=_quarter(quarter),
         costs=_costs(one_time, monthly),
         findings=tuple(finding or []),
         items=tuple(item or []),
         assets=tuple(asset or []),
+        **_given(why=why, category=category, priority=priority, owner_role=owner_role),
     )
     initiative_id = add_initiative(uow(), client, draft, actor)
     _shown(_view(initiative_id), as_json, "added")
@@ -126,24 +132,16 @@ def initiative_edit(
 ) -> None:
     """Change an open initiative; --one-time and --monthly replace all its cost lines."""
     before = _view(initiative_id)
-    given = {
-        "title": title, "why": why, "category": category, "priority": priority,
-        "owner_role": owner_role, "quarter": quarter,
-    }  # fmt: skip
-    changed = [name for name, value in given.items() if value is not None]
+    given = _given(
+        title=title, why=why, category=category, priority=priority, owner_role=owner_role
+    )
+    changed = [*given, *(["quarter"] if quarter is not None else [])]
     if one_time is not None or monthly is not None:
         changed.append("costs")
     if not changed:
         raise InvalidInput("nothing to change; give e.g. --title, --quarter or --one-time")
-    draft = Draft(
-        title=title if title is not None else before.title,
-        why=why if why is not None else before.why,
-        category=category or before.category,
-        priority=priority or before.priority,
-        owner_role=owner_role or before.owner_role,
-        quarter=_quarter(quarter),
-        costs=_costs(one_time, monthly),
-    )
+    kept = {name: getattr(before, name) for name in EDITABLE}
+    draft = Draft(**{**kept, **given}, quarter=_quarter(quarter), costs=_costs(one_time, monthly))
     edit_initiative(uow(), initiative_id, actor, draft, changed)
     _shown(_view(initiative_id), as_json, f"edited ({', '.join(changed)})")
 

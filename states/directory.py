@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -160,6 +160,12 @@ def people_for(session: Session, client_id: int, role: str) -> list[Person]:
 # Opening a review asks people_for for every task, notice and gate: each transaction reads
 # the roles once (people and roles change in transactions of their own), without flushing
 # what it has pending, and without loading every person's role list along.
+
+
+def covers(session: Session, client_id: int, email: str, roles: Iterable[str]) -> bool:
+    """Whether the person with `email` covers one of `roles` for the client."""
+    wanted = email.strip().lower()
+    return any(p.email == wanted for role in roles for p in people_for(session, client_id, role))
 
 
 def _role_holders(session: Session) -> dict[str, list[Person]]:

@@ -8,7 +8,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from states.store.models import AuditEntry, Review, utcnow
+from states.store.models import AuditEntry, Initiative, Review, utcnow
+
+SYSTEM_ACTOR = "xbr"  # what xbr does by itself: passing empty phases, staging, proposing
 
 
 def record(
@@ -49,3 +51,19 @@ def note(
 ) -> None:
     """One audit row about the review that leaves it where it is (a task done, a refusal)."""
     record(session, review.id, review.status, review.status, trigger, actor, comment, now)
+
+
+def initiative_step(
+    session: Session,
+    initiative: Initiative,
+    before: str | None,
+    after: str,
+    trigger: str,
+    actor: str,
+    comment: str = "",
+    now: datetime | None = None,
+) -> None:
+    """One audit row of an initiative's step (`initiative_<trigger>`), from status `before` to
+    `after`, naming the initiative in its comment."""
+    text = f"initiative {initiative.id} ({initiative.title})" + (f": {comment}" if comment else "")
+    record(session, None, before, after, f"initiative_{trigger}", actor, text, now, initiative.id)

@@ -19,7 +19,7 @@ from states.standards.answers import gate_facts
 from states.store.models import AD_HOC, OutboxMessage, Review
 from states.templates.schema import Template
 
-SYSTEM_ACTOR = "xbr"
+SYSTEM_ACTOR = audit.SYSTEM_ACTOR  # (kept here too: most callers know it from here)
 
 
 def eligible_approvers(session: Session, review: Review, template: Template) -> list[str]:

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from states.calendar.business_days import add_business_days, due_at, local_date, zone
 from states.lifecycle import audit
+from states.lifecycle.audit import SYSTEM_ACTOR
 from states.lifecycle.schedule import review_template
 from states.staging.ticket_exports import TICKET, export_ticket
 from states.store.models import FollowUpTicket, Initiative, OutboxMessage, Review
 
-SYSTEM_ACTOR = "xbr"
 FIRST_STEP_DAYS = {"high": 5, "medium": 10, "low": 20}  # business days for the first step
 
 
@@ -96,6 +96,4 @@ def _step(
     """The initiative's status follows its work, audited like a person's step."""
     before = initiative.status
     initiative.status, initiative.updated_at = status, now
-    text = f"initiative {initiative.id} ({initiative.title}): {comment}"
-    audit.record(session, None, before, status, f"initiative_{move}", actor, text, now,
-                 initiative_id=initiative.id)  # fmt: skip
+    audit.initiative_step(session, initiative, before, status, move, actor, comment, now)

@@ -24,7 +24,7 @@ def validate_start_month(value: int) -> int:
     return value
 
 
-def _month_index(day: date) -> int:
+def month_index(day: date) -> int:
     """Months since year 0, so that month arithmetic is integer arithmetic."""
     return day.year * 12 + day.month - 1
 
@@ -71,7 +71,7 @@ class FiscalQuarter:
     def _first_month(self, start_month: int) -> int:
         # FY2027 with a July start begins in July 2026; with a January start, in January 2027
         year = self.year if validate_start_month(start_month) == 1 else self.year - 1
-        return _month_index(date(year, start_month, 1)) + 3 * (self.quarter - 1)
+        return month_index(date(year, start_month, 1)) + 3 * (self.quarter - 1)
 
     def months(self, start_month: int) -> list[date]:
         """The first day of each of the quarter's three months."""
@@ -106,9 +106,10 @@ def months_in_quarter_running(
 ) -> int:
     """How many of the quarter's months a recurring line runs: from the month of `starts`
     through the month of `ends`, both whole; with no `ends`, it runs on."""
-    first, last = _month_index(starts), None if ends is None else _month_index(ends)
-    return sum(
-        1
-        for month in quarter.months(start_month)
-        if first <= _month_index(month) and (last is None or _month_index(month) <= last)
-    )
+    return months_running(month_index(quarter.start(start_month)), starts, ends)
+
+
+def months_running(first: int, starts: date, ends: date | None) -> int:
+    """How many of the three months from month index `first` (a quarter's) a line covers."""
+    last = first + 2 if ends is None else min(first + 2, month_index(ends))
+    return max(0, last - max(first, month_index(starts)) + 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from states.directory import client_by_name, people_for, person_by_email
+from states.directory import client_by_name, covers, person_by_email
 from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, NotFound, Refused
 from states.lifecycle import audit
 from states.plans.execution import approved
@@ -133,7 +133,6 @@ class Draft:
     items: tuple[str, ...] = ()
     assets: tuple[str, ...] = ()
     source_key: str | None = None  # what proposed it, when xbr did
-    hardware: bool = field(default=False, repr=False)
 
     def checked(self) -> Draft:
         """The draft with its text trimmed, or an error naming the field and the fix."""
@@ -162,8 +161,7 @@ class Draft:
 
 def _planner(session: Session, client: Client, actor: str) -> Person:
     person = person_by_email(session, actor)
-    planners = {p.id for role in PLANNERS for p in people_for(session, client.id, role)}
-    if person.id not in planners:
+    if not covers(session, client.id, person.email, PLANNERS):
         raise Refused(
             f"{person.email} is not {client.name}'s vCIO or account manager; they shape its "
             "plan and record its decisions (`xbr client assign`)"
@@ -412,11 +410,8 @@ def _audit(
     comment: str,
     now: datetime,
 ) -> None:
-    text = f"initiative {initiative.id} ({initiative.title})" + (f": {comment}" if comment else "")
-    audit.record(
-        session, None, before.value if before else None, after.value, f"initiative_{trigger}",
-        actor, text, now, initiative_id=initiative.id,
-    )  # fmt: skip
+    status = before.value if before else None
+    audit.initiative_step(session, initiative, status, after.value, trigger, actor, comment, now)
 
 
 def quarter_label(day: date | None, start_month: int) -> str | None:
@@ -430,8 +425,7 @@ TO_DECIDE = MOVES[Move.APPROVE][0]
 
 def _client_contact(session: Session, client: Client, email: str) -> Person:
     person = person_by_email(session, email)
-    contacts = {p.id for p in people_for(session, client.id, Role.CLIENT_CONTACT)}
-    if person.id not in contacts:
+    if not covers(session, client.id, person.email, [Role.CLIENT_CONTACT]):
         raise Refused(
             f"{person.email} is not a contact of {client.name}; only its client contacts decide "
             f"its plan (`xbr client assign {client.name!r} --role client_contact --email ...`)"
@@ -441,13 +435,16 @@ def _client_contact(session: Session, client: Client, email: str) -> Person:
 
 def is_client_contact(uow: UnitOfWork, client_name: str, email: str) -> bool:
     """Whether `email` is one of the client's contacts, who decide its plan."""
+    return _covers(uow, client_name, email, [Role.CLIENT_CONTACT])
+
+
+def _covers(uow: UnitOfWork, client_name: str, email: str, roles: Sequence[str]) -> bool:
     with uow:
-        client = client_by_name(uow.session, client_name)
         try:
-            _client_contact(uow.session, client, email)
-        except (NotFound, Refused):
+            client = client_by_name(uow.session, client_name)
+        except NotFound:
             return False
-        return True
+        return covers(uow.session, client.id, email, roles)
 
 
 def client_decides(
@@ -482,10 +479,4 @@ def client_decides(
 
 def is_planner(uow: UnitOfWork, client_name: str, email: str) -> bool:
     """Whether `email` is the client's vCIO or account manager, who shape its plan."""
-    with uow:
-        client = client_by_name(uow.session, client_name)
-        try:
-            _planner(uow.session, client, email)
-        except (NotFound, Refused):
-            return False
-        return True
+    return _covers(uow, client_name, email, PLANNERS)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from states.calendar.business_days import local_date, zone
 from states.lifecycle import audit
+from states.lifecycle.audit import SYSTEM_ACTOR
 from states.plans.fiscal import FiscalQuarter
 from states.plans.initiatives import OPEN, Cost, Draft, cost_rows, new_initiative
 from states.plans.money import CENT
@@ -29,7 +30,6 @@ from states.store.models import EvidenceSet, Initiative, Review, ReviewFinding
 from states.templates.price_book import PlanRule, PriceBook
 from states.templates.schema import Template
 
-SYSTEM_ACTOR = "xbr"
 HARDWARE = "hardware"
 WARRANTY_CHECK = "warranty-lifecycle"
 # a finding's priority, and how many quarters from now its initiative is placed
@@ -106,12 +106,10 @@ def _deferred_come_back(
         )
     ):
         initiative.status, initiative.updated_at = "proposed", now
-        text = (
-            f"initiative {initiative.id} ({initiative.title}): its quarter came; proposed "
-            f"again by review {review.id}"
-        )
-        audit.record(session, None, "deferred", "proposed", "initiative_propose_again",
-                     SYSTEM_ACTOR, text, now, initiative_id=initiative.id)  # fmt: skip
+        audit.initiative_step(
+            session, initiative, "deferred", "proposed", "propose_again", SYSTEM_ACTOR,
+            f"its quarter came; proposed again by review {review.id}", now,
+        )  # fmt: skip
 
 
 def _from_finding(
@@ -187,9 +185,7 @@ def _attach(
 
 def _note(session: Session, initiative: Initiative, what: str, comment: str, now: datetime) -> None:
     status = initiative.status
-    text = f"initiative {initiative.id} ({initiative.title}): {comment}"
-    audit.record(session, None, status, status, f"initiative_{what}", SYSTEM_ACTOR, text, now,
-                 initiative_id=initiative.id)  # fmt: skip
+    audit.initiative_step(session, initiative, status, status, what, SYSTEM_ACTOR, comment, now)
 
 
 def _hardware(

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from states.directory import client_by_name
-from states.plans.fiscal import FiscalQuarter, quarters_from
+from states.plans.fiscal import FiscalQuarter, month_index, months_running, quarters_from
 from states.plans.initiatives import Cost, Status, quarter_label
 from states.plans.money import format_amount, total
 from states.read.views import ReadModel
@@ -325,26 +325,19 @@ class Spread:
     quarters' months counted once per budget, not once per line)."""
 
     def __init__(self, quarters: list[FiscalQuarter], start: int) -> None:
-        self.first = [_month(q.start(start)) for q in quarters]
+        self.first = [month_index(q.start(start)) for q in quarters]
         self.quarters = quarters
 
     def __call__(self, line: LineRow) -> Iterable[tuple[FiscalQuarter, Decimal]]:
-        begins = _month(line.starts)
         if line.kind == "one_time":
-            n = (begins - self.first[0]) // 3
+            n = (month_index(line.starts) - self.first[0]) // 3
             if 0 <= n < len(self.quarters):
                 yield self.quarters[n], line.amount
             return
-        ends = None if line.ends is None else _month(line.ends)
         for quarter, first in zip(self.quarters, self.first, strict=True):
-            last = first + 2 if ends is None else min(first + 2, ends)
-            months = last - max(first, begins) + 1
-            if months > 0:
+            months = months_running(first, line.starts, line.ends)
+            if months:
                 yield quarter, line.amount * months
-
-
-def _month(day: date) -> int:
-    return day.year * 12 + day.month - 1
 
 
 __all__ = [

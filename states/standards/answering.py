@@ -8,7 +8,7 @@ staging's gate: that is the second set of eyes on the answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from states.directory import people_for, person_by_email
+from states.directory import covers, person_by_email
 from states.errors import IllegalTrigger, InvalidInput, NotFound, Refused
 from states.lifecycle import audit
 from states.lifecycle.decisions import load_review
@@ -179,7 +179,7 @@ def _answering(session: Session, review_id: int, actor: str) -> tuple[Review, Pe
 def may_answer(session: Session, review: Review, email: str) -> bool:
     """Whether `email` holds one of staging's responsible roles or its accountable one for the
     review's client: who answers its questionnaire (while its status is in ANSWERING)."""
-    return _holds(session, review, email, _answerers(review))
+    return covers(session, review.client_id, email, _answerers(review))
 
 
 def may_read(session: Session, review: Review, email: str) -> bool:
@@ -187,7 +187,7 @@ def may_read(session: Session, review: Review, email: str) -> bool:
     see its answers. Never the client's contacts: the notes are the MSP's working notes."""
     raci = review_template(review).phase(Phase.STAGING).raci
     readers = [r for r in (*raci.consulted, *raci.informed) if r != Role.CLIENT_CONTACT]
-    return may_answer(session, review, email) or _holds(session, review, email, readers)
+    return may_answer(session, review, email) or covers(session, review.client_id, email, readers)
 
 
 def _answerers(review: Review) -> list[str]:
@@ -198,12 +198,6 @@ def _answerers(review: Review) -> list[str]:
 def _kept_rows(session: Session, review: Review) -> dict[tuple[str, str], ItemAnswer]:
     rows = session.scalars(select(ItemAnswer).where(ItemAnswer.review_id == review.id))
     return {(row.standard, row.item): row for row in rows}
-
-
-def _holds(session: Session, review: Review, email: str, roles: Iterable[str]) -> bool:
-    return any(
-        p.email == email for role in roles for p in people_for(session, review.client_id, role)
-    )
 
 
 def _write(

@@ -36,11 +36,6 @@ def names_assessed(template: Template, client: Client) -> list[str]:
     return list(dict.fromkeys([*template.standards, *(client.standards or [])]))
 
 
-def digest_of(standard: Standard) -> str:
-    """The content digest a standard is kept under."""
-    return _digest(standard.model_dump(mode="json"))
-
-
 def _digest(data: dict[str, Any]) -> str:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
