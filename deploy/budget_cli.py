@@ -110,11 +110,26 @@ def _write_csv(shown: list[Budget], path: Path) -> None:
 
 
 def _budget_table(shown: Budget) -> None:
+    """A row per quarter; each column "approved / proposed", "-" for nothing."""
+
+    def cell(values: tuple[Decimal, Decimal]) -> str:
+        return " / ".join(money(v) if v else "-" for v in values)
+
     rows = [
-        {k: v if k == "quarter" or Decimal(v) else "-" for k, v in row.items()}
-        for row in _flat(shown)
+        {
+            "quarter": q.quarter.label,
+            "one-time": cell(q.one_time),
+            "recurring": cell(q.recurring),
+            "hardware": cell(q.hardware),
+            "actual": money(q.actual) if q.actual else "-",
+        }
+        for q in shown.quarters
     ]
-    render.rows(f"Budget of {shown.client} ({shown.currency})", COLUMNS, rows)
+    render.rows(
+        f"Budget of {shown.client} ({shown.currency}; approved / proposed)",
+        ["quarter", "one-time", "recurring", "hardware", "actual"],
+        rows,
+    )
 
 
 def _portfolio_table(shown: list[Budget], currency: str) -> None:

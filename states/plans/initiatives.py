@@ -152,11 +152,11 @@ class Draft:
             if len(values) > LIST_MAX:
                 raise InvalidInput(f"an initiative names at most {LIST_MAX} {name}s")
             for value in values:
-                parse_name(value, f"the {name} {value[:40]!r}")
+                parse_name(value, f"{name} {value[:40]!r}")
         if len(self.costs) > COST_LINES_MAX:
             raise InvalidInput(f"an initiative has at most {COST_LINES_MAX} cost lines")
         check_text(self.why, "the why (--why)")
-        return replace(self, title=parse_name(self.title, "the title"), why=self.why.strip())
+        return replace(self, title=parse_name(self.title, "initiative"), why=self.why.strip())
 
 
 def _planner(session: Session, client: Client, actor: str) -> Person:
