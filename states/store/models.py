@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     literal_column,
     text,
 )
@@ -94,6 +95,10 @@ class Client(Base):
     standards: Mapped[list[str] | None] = mapped_column(JSON)
     # the month its fiscal year starts (1 January ... 12 December): the plan's quarters
     fiscal_year_start: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # where its public holidays come from (ISO 3166 country, subdivision): None is the
+    # MSP's default (XBR_COUNTRY, XBR_SUBDIVISION)
+    country: Mapped[str | None] = mapped_column(String(2))
+    subdivision: Mapped[str | None] = mapped_column(String(10))
     # the day the account calendar looks at the client again: None now, WHILE_HELD while a
     # review holds its slot (the pass never reads those clients)
     next_review_on: Mapped[date | None] = mapped_column(Date, index=True)
@@ -108,6 +113,11 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "immediate", or "digest": one email a day at 08:00 in their time zone (None: the MSP's)
+    notify: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # up to when the last digest told them everything
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role_rows: Mapped[list[PersonRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="PersonRole.role"
@@ -185,6 +195,10 @@ class Review(Base):
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     run_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     progress_artifact_id: Mapped[str | None] = mapped_column(String(64))
+    # the run's artifacts by kind (checklist, summary, ...): each is updated in place
+    artifact_ids: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # started without a run (`review start --no-flow`): none is made until `xbr review run`
+    run_held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # the meeting invitation's SEQUENCE: -1 until one is sent, +1 for every change after
     invite_sequence: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     # the client's answers to the follow-up questions, asked at delivery
