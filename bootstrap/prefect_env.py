@@ -31,7 +31,8 @@ def server_env(settings: Settings, port: int) -> dict[str, str]:
     return {
         "PREFECT_HOME": str(home),
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
+        # links in messages open the UI where people reach it (e.g. behind the MSP's proxy)
+        "PREFECT_UI_URL": os.environ.get("PREFECT_UI_URL") or f"http://127.0.0.1:{port}",
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": settings.prefect_url,

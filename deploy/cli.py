@@ -524,7 +524,12 @@ def board_key(
 
 @app.command("up")
 def up_command(
-    port: Annotated[int | None, typer.Option(help="Port of the Prefect server.")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the Prefect server (default XBR_PREFECT_PORT, 4200).", min=1, max=65535
+        ),
+    ] = None,
 ) -> None:
     """Run xbr: a Prefect server under XBR_HOME (unless PREFECT_API_URL is set) and a runner
     serving the business-review and review-sweeper deployments. Ctrl-C stops it."""

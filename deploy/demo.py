@@ -34,9 +34,11 @@ import bootstrap
 from deploy.cli import run
 from deploy.mailbox import Mailbox
 from deploy.render import console, say
-from deploy.stack import free_port
+from deploy.stack import free_port, require_free
 from states import directory
+from states.errors import XbrError
 from states.read import views
+from states.settings import Settings
 
 STAFF = [
     ("Olga Ops", "olga@msp.example", ["ops_manager", "team_lead", "exec_assistant"]),
@@ -323,8 +325,18 @@ def show_inbox(mailbox: Mailbox) -> None:
     console.print(table)
 
 
+def _port(wanted: int) -> int:
+    try:
+        require_free(wanted)
+    except XbrError:
+        return free_port()
+    return wanted
+
+
 def start_stack(home: Path) -> subprocess.Popen[bytes]:
     step(f"xbr up: a private Prefect server and the runner, under {home}")
+    # the demo's server is thrown away with its home: any free port will do when 4200 is taken
+    os.environ.setdefault("XBR_PREFECT_PORT", str(_port(Settings().prefect_port)))
     log = (home / "up.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "deploy.cli", "up"], stdout=log, stderr=subprocess.STDOUT,

@@ -32,6 +32,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def require_free(port: int) -> None:
+    """Refuse, in one line, a port that something else listens on."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise XbrError(
+                f"port {port} for the Prefect server is taken (another Prefect or `xbr up`?); "
+                "stop what uses it, or set XBR_PREFECT_PORT to a free port"
+            ) from None
+
+
 @contextmanager
 def prefect_server(settings: Settings, port: int) -> Iterator[dict[str, str]]:
     """A private Prefect server for as long as the block runs; yields its client settings."""
@@ -182,11 +194,15 @@ def up(root: Root, port: int | None, limit: int = 8) -> None:
 
     private_home(settings)
     _stop_stale_server(settings)
+    external = os.environ.get("PREFECT_API_URL")
+    # a fixed port (XBR_PREFECT_PORT): the run links in older emails keep working
+    port = port or settings.prefect_port
+    if not external:
+        require_free(port)
     _stop_on_sigterm(lambda: _stop_stale_server(settings, force=True))
     # the runner polls every second, so a resumed review continues within a few seconds
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
     os.environ.setdefault("PREFECT_HOME", str(prefect_home(settings)))
-    external = os.environ.get("PREFECT_API_URL")
     with _maybe_server(settings, external, port) as env:
         server_pid = env.pop("XBR_SERVER_PID", None)
         os.environ.update(env)
@@ -238,12 +254,10 @@ def _start_page(root: Root) -> tuple[Any, threading.Thread] | None:
 
 
 @contextmanager
-def _maybe_server(
-    settings: Settings, external: str | None, port: int | None
-) -> Iterator[dict[str, str]]:
+def _maybe_server(settings: Settings, external: str | None, port: int) -> Iterator[dict[str, str]]:
     if external:
         ui = os.environ.get("PREFECT_UI_URL", external.removesuffix("/api"))
         yield {"PREFECT_API_URL": external, "PREFECT_UI_URL": ui}
         return
-    with prefect_server(settings, port or free_port()) as env:
+    with prefect_server(settings, port) as env:
         yield env

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # the Prefect server `xbr up` starts: how long it keeps the runs that ended (days), and
     # its own database, SQLite under XBR_HOME by default
     run_retention_days: int = Field(default=90, ge=1)
+    # and its port: fixed, so that the run links in last week's emails still open
+    prefect_port: int = Field(default=4200, ge=1, le=65535)
     # a new review's run waits suspended from the start, running no process until its first
     # decision: for installations that open hundreds of reviews at once (the first gate's
     # Resume form and checklist appear once the run has run)
