@@ -34,12 +34,12 @@ class Root:
 
     def uow(self) -> UnitOfWork:
         """A unit of work on the application database."""
-        return UnitOfWork(self.engine, self.via)
+        return UnitOfWork(self.engine, self.via, self.settings.holiday_place)
 
     def migrated_uow(self) -> UnitOfWork:
         """A unit of work on the application database, refused unless its schema is current."""
         require_current_schema(self.engine)
-        return UnitOfWork(self.engine, self.via)
+        return UnitOfWork(self.engine, self.via, self.settings.holiday_place)
 
     def catalog(self) -> dict[str, Template]:
         """The shipped templates and the MSP's own (the same name replaces a shipped one)."""

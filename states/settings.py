@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     calendar_cron: str = "0 6 * * 1-5"
     # the MSP's time zone: the calendar's schedule and the days of the lean metrics
     timezone: str = "UTC"
+    # where the public holidays of clients without their own country come from (ISO 3166
+    # country code, e.g. US, and subdivision, e.g. NY); empty: business days skip weekends only
+    country: str = ""
+    subdivision: str = ""
     # the organizer of the meeting invitations xbr sends
     organizer: str = "xbr@localhost"
     # the MSP's currency: every amount of the plans and budgets is in it (ISO 4217 code)
@@ -66,6 +70,25 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value else value
+
+    @model_validator(mode="after")
+    def _known_place(self) -> Settings:
+        # the holidays library is read only when a place is set
+        if self.country or self.subdivision:
+            from states.calendar.public_holidays import check_place
+            from states.errors import InvalidInput
+
+            try:
+                country, subdivision = check_place(self.country, self.subdivision)
+            except InvalidInput as unknown:  # XBR_COUNTRY=XX: one ValidationError, as others
+                raise ValueError(str(unknown).replace("--country", "XBR_COUNTRY")) from None
+            self.country, self.subdivision = country or "", subdivision or ""
+        return self
+
+    @property
+    def holiday_place(self) -> tuple[str | None, str | None]:
+        """The MSP's holidays, for clients without their own: (country, subdivision)."""
+        return (self.country or None, self.subdivision or None)
 
     @property
     def url(self) -> str:

@@ -1,12 +1,17 @@
-"""Business-day arithmetic and due dates, in the client's time zone."""
+"""Business-day arithmetic and due dates, in the client's time zone and by its holidays."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.orm import Session
+
+from states.calendar.public_holidays import NOWHERE, Place, holidays_in, place_of
 from states.errors import InvalidInput
+from states.store.models import Client
 
 
 class Anchor(StrEnum):
@@ -19,22 +24,45 @@ class Anchor(StrEnum):
     POST_MEETING = "post_meeting"  # the internal post-meeting
 
 
-def is_business_day(day: date) -> bool:
-    """Monday to Friday."""
-    return day.weekday() < 5
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """The days a client's people work: Monday to Friday in its time zone, less the public
+    holidays of its place (none without a country)."""
+
+    tz: ZoneInfo
+    place: Place = NOWHERE
+
+    def holiday(self, day: date) -> str | None:
+        """The public holiday `day` is, if any."""
+        country, subdivision = self.place
+        return holidays_in(country, subdivision, day.year).get(day) if country else None
+
+    def is_business_day(self, day: date) -> bool:
+        """A weekday that is not a public holiday."""
+        return day.weekday() < 5 and self.holiday(day) is None
 
 
-def add_business_days(day: date, n: int) -> date:
-    """Move `n` business days from `day`; with n == 0, roll a weekend forward to Monday."""
+def working_calendar(session: Session, client: Client) -> WorkingCalendar:
+    """The client's working calendar: its time zone and its (or the MSP's) holidays."""
+    return WorkingCalendar(zone(client.timezone), place_of(session, client))
+
+
+def is_business_day(day: date, cal: WorkingCalendar) -> bool:
+    """A weekday that is not a public holiday of the calendar's place."""
+    return cal.is_business_day(day)
+
+
+def add_business_days(day: date, n: int, cal: WorkingCalendar) -> date:
+    """Move `n` business days from `day`; with n == 0, roll a weekend or holiday forward."""
     step = 1 if n >= 0 else -1
     remaining = abs(n)
     if remaining == 0:
-        while not is_business_day(day):
+        while not cal.is_business_day(day):
             day += timedelta(days=1)
         return day
     while remaining:
         day += timedelta(days=step)
-        if is_business_day(day):
+        if cal.is_business_day(day):
             remaining -= 1
     return day
 
@@ -60,26 +88,29 @@ def anchor_dates(
     prep_days_before: int,
     staging_days_before_prep: int,
     post_days_after: int,
+    cal: WorkingCalendar,
 ) -> dict[Anchor, date | None]:
     """The dates each due rule counts from; the meeting-relative ones are None until it is set."""
     if meeting is None:
         return {a: (start if a is Anchor.START else None) for a in Anchor}
-    prep = add_business_days(meeting, -prep_days_before)
+    prep = add_business_days(meeting, -prep_days_before, cal)
     return {
         Anchor.START: start,
         Anchor.MEETING: meeting,
         Anchor.PREP_MEETING: prep,
-        Anchor.STAGING_DONE: add_business_days(prep, -staging_days_before_prep),
-        Anchor.POST_MEETING: add_business_days(meeting, post_days_after),
+        Anchor.STAGING_DONE: add_business_days(prep, -staging_days_before_prep, cal),
+        Anchor.POST_MEETING: add_business_days(meeting, post_days_after, cal),
     }
 
 
-def due_at(anchor: date | None, business_days: int, tz: ZoneInfo, hour: int) -> datetime | None:
+def due_at(
+    anchor: date | None, business_days: int, cal: WorkingCalendar, hour: int
+) -> datetime | None:
     """End of the business day `business_days` from `anchor`, local `hour`, as UTC."""
     if anchor is None:
         return None
-    day = add_business_days(anchor, business_days)
-    return datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
+    day = add_business_days(anchor, business_days, cal)
+    return datetime.combine(day, time(hour), tzinfo=cal.tz).astimezone(UTC)
 
 
 # How far ahead a meeting may be set: further is a typo (2062 for 2026), and far dates

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from states.calendar.business_days import add_business_days, local_date, zone
+from states.calendar.business_days import add_business_days, local_date, working_calendar
 from states.directory import people_for
 from states.lifecycle.machine import OPEN_PHASES, Phase
 from states.lifecycle.schedule import review_template
@@ -209,13 +209,14 @@ def remind(
     if review.status not in OPEN_PHASES:
         return 0
     added = 0
-    tz = zone(review.client.timezone)
+    cal = working_calendar(session, review.client)
+    tz = cal.tz
     today = local_date(now, tz)
     due = [t for t in tasks if t.phase == review.status and t.status == "open" and t.due_at]
     for task in due:
         assert task.due_at is not None
         kind = "overdue" if task.due_at <= now else "reminder"
-        if kind == "reminder" and add_business_days(today, 1) < local_date(task.due_at, tz):
+        if kind == "reminder" and add_business_days(today, 1, cal) < local_date(task.due_at, tz):
             continue
         for email in _task_owners(session, review, [task]):
             # keyed on the due date too: a task that got a new date is reminded again
@@ -262,9 +263,9 @@ def _escalate(session: Session, review: Review, template: Template, now: datetim
     return added
 
 
-# A reminder goes out from the business day before a task is due: at most a long weekend,
-# in any time zone, ahead of now.
-REMIND_AHEAD = timedelta(days=5)
+# A reminder goes out from the business day before a task is due: at most a long weekend
+# with holidays either side of it (Easter), in any time zone, ahead of now.
+REMIND_AHEAD = timedelta(days=7)
 
 
 def plan_reminders(uow: UnitOfWork, now: datetime) -> int:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from states.calendar.business_days import add_business_days, due_at, local_date, zone
+from states.calendar.business_days import add_business_days, due_at, local_date, working_calendar
 from states.lifecycle import audit
 from states.lifecycle.audit import SYSTEM_ACTOR
 from states.lifecycle.schedule import review_template
@@ -34,8 +34,8 @@ def approved(session: Session, initiative: Initiative, now: datetime) -> None:
     review = _review_of(session, initiative)
     if review is None:  # added by hand for a client without a review: no ticket to hang it on
         return
-    tz = zone(initiative.client.timezone)
-    due_day = add_business_days(local_date(now, tz), FIRST_STEP_DAYS[initiative.priority])
+    cal = working_calendar(session, initiative.client)
+    due_day = add_business_days(local_date(now, cal.tz), FIRST_STEP_DAYS[initiative.priority], cal)
     ticket = FollowUpTicket(
         client_id=initiative.client_id,
         key=f"initiative-{initiative.id}",
@@ -43,7 +43,7 @@ def approved(session: Session, initiative: Initiative, now: datetime) -> None:
         detail=initiative.why,
         severity="red" if initiative.priority == "high" else "amber",
         owner_role=initiative.owner_role,
-        due_at=due_at(due_day, 0, tz, review_template(review).schedule.due_hour),
+        due_at=due_at(due_day, 0, cal, review_template(review).schedule.due_hour),
         status="open",
         review_id=review.id,
         created_at=now,

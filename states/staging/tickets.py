@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from states.calendar.business_days import add_business_days, due_at, local_date, zone
+from states.calendar.business_days import add_business_days, due_at, local_date, working_calendar
 from states.directory import person_by_email
 from states.errors import AlreadyDecided, NotFound
 from states.lifecycle.schedule import review_template
@@ -42,8 +42,8 @@ def ticket_for(
     if existing is not None:
         return existing, False
     template = review_template(review)
-    tz = zone(review.client.timezone)
-    due_day = add_business_days(local_date(now, tz), TICKET_DAYS[finding.severity])
+    cal = working_calendar(session, review.client)
+    due_day = add_business_days(local_date(now, cal.tz), TICKET_DAYS[finding.severity], cal)
     ticket = FollowUpTicket(
         client_id=review.client_id,
         key=finding.key,
@@ -51,7 +51,7 @@ def ticket_for(
         detail=finding.detail,
         severity=finding.severity.value,
         owner_role=finding.owner_role or "support_engineer",
-        due_at=due_at(due_day, 0, tz, template.schedule.due_hour),
+        due_at=due_at(due_day, 0, cal, template.schedule.due_hour),
         status="open",
         review_id=review.id,
         created_at=now,

@@ -57,14 +57,22 @@ class UnitOfWork:
     """One transaction: commit explicitly, anything else rolls back. `via` says through which
     entry point and proof of identity its changes come; every audit row it writes keeps it."""
 
-    def __init__(self, engine: Engine, via: str = "") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        via: str = "",
+        holiday_place: tuple[str | None, str | None] = (None, None),
+    ) -> None:
         self._factory = sessionmaker(engine, expire_on_commit=False)
         self.session: Session
         self.via = via
+        # the MSP's holidays (XBR_COUNTRY, XBR_SUBDIVISION), for clients without their own
+        self.holiday_place = holiday_place
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         self.session.info["via"] = self.via
+        self.session.info["holiday_place"] = self.holiday_place
         return self
 
     def __exit__(

@@ -8,6 +8,7 @@ import pytest
 
 from states.calendar.business_days import (
     Anchor,
+    WorkingCalendar,
     add_business_days,
     anchor_dates,
     due_at,
@@ -19,6 +20,7 @@ from states.calendar.business_days import (
 from states.errors import InvalidInput
 
 D = date.fromisoformat
+WEEKENDS = WorkingCalendar(zone("UTC"))  # no country: weekends only
 
 # December 2026: Fri 11, Sat 12, Sun 13, Mon 14, Tue 15, Wed 16.
 BUSINESS_DAYS = [
@@ -52,7 +54,7 @@ BUSINESS_DAYS = [
 )
 def test_add_business_days(start: str, n: int, expected: str) -> None:
     """Counting business days skips Saturdays and Sundays in both directions."""
-    assert add_business_days(D(start), n) == D(expected)
+    assert add_business_days(D(start), n, WEEKENDS) == D(expected)
 
 
 @pytest.mark.parametrize("n", [-12, -5, -1, 1, 3, 5, 12])
@@ -60,11 +62,11 @@ def test_add_business_days_lands_on_a_business_day_and_returns(n: int) -> None:
     """From each day of a week, a non-zero count lands on a weekday; from a weekday it returns."""
     for offset in range(7):
         day = D("2026-12-14") + timedelta(days=offset)
-        moved = add_business_days(day, n)
-        assert is_business_day(moved)
+        moved = add_business_days(day, n, WEEKENDS)
+        assert is_business_day(moved, WEEKENDS)
         assert (moved > day) == (n > 0)
-        if is_business_day(day):
-            assert add_business_days(moved, -n) == day
+        if is_business_day(day, WEEKENDS):
+            assert add_business_days(moved, -n, WEEKENDS) == day
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,7 @@ def test_add_business_days_lands_on_a_business_day_and_returns(n: int) -> None:
 )
 def test_is_business_day(day: str, expected: bool) -> None:
     """Monday to Friday are business days."""
-    assert is_business_day(D(day)) is expected
+    assert is_business_day(D(day), WEEKENDS) is expected
 
 
 # (id, meeting, prep before, staging before prep, post after, prep, staging done, post)
@@ -102,7 +104,7 @@ def test_anchor_dates_around_a_meeting(
     """Prep meeting before the meeting, staging done before prep, post-meeting after, in
     business days."""
     start = D("2026-10-20")
-    dates = anchor_dates(start, D(meeting), prep_before, staging_before, post_after)
+    dates = anchor_dates(start, D(meeting), prep_before, staging_before, post_after, WEEKENDS)
     assert dates == {
         Anchor.START: start,
         Anchor.MEETING: D(meeting),
@@ -115,7 +117,7 @@ def test_anchor_dates_around_a_meeting(
 def test_anchor_dates_without_a_meeting() -> None:
     """Until the meeting is set, only the start date is known."""
     start = D("2026-10-20")
-    dates = anchor_dates(start, None, 2, 5, 1)
+    dates = anchor_dates(start, None, 2, 5, 1, WEEKENDS)
     assert dates == {
         Anchor.START: start,
         Anchor.MEETING: None,
@@ -154,7 +156,7 @@ def test_due_at_is_local_hour_in_utc(
     tz: str, anchor: str, days: int, hour: int, expected: str
 ) -> None:
     """The due time is the local hour on the business day, converted to UTC."""
-    due = due_at(D(anchor), days, zone(tz), hour)
+    due = due_at(D(anchor), days, WorkingCalendar(zone(tz)), hour)
     assert due == datetime.fromisoformat(expected).replace(tzinfo=UTC)
     assert due is not None
     assert due.utcoffset() == timedelta(0)
@@ -162,7 +164,7 @@ def test_due_at_is_local_hour_in_utc(
 
 def test_due_at_without_anchor_is_none() -> None:
     """A due rule counting from an unknown date has no due time yet."""
-    assert due_at(None, 3, zone("America/New_York"), 17) is None
+    assert due_at(None, 3, WorkingCalendar(zone("America/New_York")), 17) is None
 
 
 @pytest.mark.parametrize(
