@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from html import unescape
 from typing import Any
 
 import markdown
@@ -37,6 +38,7 @@ KINDS = (
     "escalation",
     "pulled",
     "plan",
+    "digest",
     "test",
 )
 
@@ -49,6 +51,16 @@ class Message:
     markdown: str
     html: str
 
+    @property
+    def subject(self) -> str:
+        """The title as plain text, e.g. an email's Subject."""
+        return plain_text(self.title)
+
+    @property
+    def text(self) -> str:
+        """The body as plain text: every link written out with its address."""
+        return plain_text(self.markdown)
+
 
 def render(kind: str, context: dict[str, Any]) -> Message:
     """One recipient's message of `kind`; a missing context key raises UndefinedError."""
@@ -60,12 +72,54 @@ def render(kind: str, context: dict[str, Any]) -> Message:
     # python-markdown passes raw HTML through, so the HTML is converted from a second rendering
     # of the same template in which every value from the data is also HTML-escaped.
     source = escaped.get_template(f"{kind}.md.j2").render(context)
+    before, action, after = _split_action(clean_html(markdown.markdown(source)), context)
     html = escaped.get_template("email.html.j2").render(
         context,
         title=_ESCAPED.sub(r"\1", title),  # shown as text there, not read as Markdown
-        body=Markup(clean_html(markdown.markdown(source))),
+        body=Markup(before),
+        action=action,
+        after=Markup(after),
     )
     return Message(title=title, markdown=_BLANK_LINES.sub("\n\n", body).strip() + "\n", html=html)
+
+
+# The message's main action as Markdown renders it: a bold link alone in its paragraph.
+_ACTION = re.compile(r'<p><strong><a href="([^"<>]*)">([^<]*)</a></strong></p>')
+
+
+def _split_action(html: str, context: dict[str, Any]) -> tuple[str, dict[str, Markup] | None, str]:
+    """The cleaned HTML around its main action link (the context's `links.action`), which the
+    email's template draws as a button; (html, None, "") when the message has none."""
+    links = context.get("links")
+    wanted = links.get("action") if isinstance(links, dict) else None
+    found = _ACTION.search(html) if wanted else None
+    if found is None or unescape(found.group(1)) != wanted:
+        return html, None, ""
+    action = {"href": Markup(found.group(1)), "label": Markup(found.group(2))}
+    return html[: found.start()], action, html[found.end() :]
+
+
+# An unescaped Markdown link (only xbr's templates write them), or an escaped character
+_LINK_OR_ESCAPE = re.compile(r"\\([\\`*\[\]<>|])|\[((?:\\.|[^\]\\])*)\]\(([^()\s]+)\)")
+_EMPHASIS = re.compile(r"\*\*|`")
+
+
+def plain_text(text: str) -> str:
+    """Markdown as xbr's templates write it, as plain text: `[Open →](url)` becomes
+    "Open: url", emphasis and code marks go, escaped characters are themselves again."""
+    pieces = _LINK_OR_ESCAPE.split(text)
+    # split() keeps the groups: text, escape, label, url, text, ...
+    out = []
+    for index in range(0, len(pieces), 4):
+        out.append(_EMPHASIS.sub("", pieces[index]))
+        if index + 3 < len(pieces):
+            escape, label, url = pieces[index + 1 : index + 4]
+            if escape is not None:
+                out.append(escape)
+            else:
+                name = plain_text(label).rstrip(" →:")
+                out.append(f"{name}: {url}" if name else url)
+    return "".join(out)
 
 
 def local_time(when: datetime | str | None, zone: str) -> str:

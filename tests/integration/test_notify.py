@@ -174,10 +174,10 @@ def test_smtp_down_never_stops_the_review_and_the_email_arrives_once(
 
 
 def _invite(message: EmailMessage) -> Any:
-    for part in message.iter_attachments():
+    for part in message.walk():
         if part.get_content_type() == "text/calendar":
             return Calendar.from_ical(part.get_content())
-    raise AssertionError("no text/calendar attachment")
+    raise AssertionError("no text/calendar part")
 
 
 def test_a_rescheduled_meeting_updates_the_same_invitation(

@@ -283,7 +283,9 @@ def test_the_action_link_comes_before_the_details(kind: str) -> None:
     details = [text.find(part) for part in ("Client meeting:", RUN_URL) if part in text]
     assert details
     assert all(text.index(APPROVE_URL) < position for position in details)
-    assert f'<p><strong><a href="{APPROVE_URL}">' in render(kind, context(kind)).html
+    message = render(kind, context(kind))
+    assert f'<a href="{APPROVE_URL}" style="display:inline-block;' in message.html  # a button
+    assert f": {APPROVE_URL}\n" in message.text  # the plain text carries the address
 
 
 def test_approval_without_a_link_names_the_commands() -> None:
