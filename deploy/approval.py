@@ -11,18 +11,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
+
+from markupsafe import Markup
 
 from deploy import assessment_page, plan_editing
 from flows.wake import follow_up
 from notifications import links
+from notifications.gate_notice import REPORT
 from notifications.links import LinkClaims, LinkRefused
 from notifications.messages import local_time, phase_label
+from reports.documents import agenda_html
 from states.errors import AlreadyDecided
 from states.lifecycle import link_uses
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, TRANSITIONS, Phase, Trigger
 from states.plans.initiatives import Status
 from states.read import views
+from states.read.gate_evidence import gate_evidence
 from states.read.plans import roadmap
 from states.settings import Settings
 from states.standards.answering import answer_items, confirm_carried
@@ -205,6 +211,19 @@ def record_refusal(uow: UnitOfWork, visit: Visit, reason: str) -> None:
     review_id = claims.review_id if claims and visit.status else None
     actor = claims.email if claims else "unknown"
     link_uses.record_refusal(uow, review_id, visit.status, actor, reason)
+
+
+def evidence_context(uow: UnitOfWork, visit: Visit, currency: str) -> dict[str, Any]:
+    """What the phase produced (`evidence`), the prep agenda as HTML (`agenda`) and the full
+    report's address for this link (`report_url`)."""
+    assert visit.claims is not None
+    evidence = gate_evidence(uow, visit.claims.review_id, currency)
+    report = evidence.report if evidence else None
+    return {
+        "evidence": evidence,
+        "agenda": Markup(agenda_html(report)) if report else None,  # cut to Markdown's tags
+        "report_url": f"{REPORT}{quote(visit.token, safe='')}",
+    }
 
 
 def page_context(uow: UnitOfWork, key: bytes, visit: Visit) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The approval page (`xbr web`, also started by `xbr up`): small server-rendered pages, no
-JavaScript. A signed link shows its person the review's checklist, its assessment to staging's
+JavaScript. A signed link shows its person what the phase produced (evidence.html.j2) with the
+full report (`/report/<token>`), the review's checklist, its assessment to staging's
 people (deploy/assessment_page.py) and, when the link allows, the gate's decision form; a
 client contact's plan link shows the client's plan and takes its decisions (deploy/plan_page.py). A
 refused request gets a 403 page; a link xbr signed leaves one audit row per person and reason
@@ -24,9 +25,13 @@ from deploy import approval, board_page, plan_page
 from deploy.approval import Form, Sender, UowFactory, Visit
 from deploy.web_limits import WINDOW, RefusalLimit, UnsignedLinks, slow_request_protocol
 from notifications import links
+from notifications.gate_notice import REPORT
+from notifications.links import LinkRefused
 from notifications.messages import template_environment
+from reports.documents import report_html
 from states.errors import WEB_PAGE, XbrError
 from states.read import views
+from states.read.scorecards import report_data
 from states.settings import Settings
 from states.store.db import UnitOfWork
 
@@ -144,7 +149,23 @@ class _Handlers:
             shown = plan_page.page_context(self.plan_uow, self.key, visit, self.settings.currency)
             return self.page("plan.html.j2", 200, **shown)
         context = approval.page_context(self.uow(), self.key, visit)
+        context |= approval.evidence_context(self.uow(), visit, self.settings.currency)
         return self.page("review.html.j2", 200, **context)
+
+    def report(self, token: str, request: Request) -> HTMLResponse:
+        """GET: the review's full report, for whoever holds a valid link to its page (a
+        client's plan link shows the plan only)."""
+        if blocked := self.too_many(request):
+            return blocked
+        visit = Visit(token)
+        try:
+            claims = approval.check_link(self.uow(), self.key, visit)
+            if claims.action == links.PLAN:
+                raise LinkRefused("this link is for the client's plan; open it for the plan")
+        except XbrError as exc:
+            return self.refuse(request, visit, exc.worded(WEB_PAGE))
+        data = report_data(self.uow(), claims.review_id, currency=self.settings.currency)
+        return HTMLResponse(report_html(data))
 
     async def sender(self, request: Request) -> Sender:
         """The form and where the browser says it comes from."""
@@ -241,6 +262,7 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
     app.include_router(board_page.router(handlers.key, uow, handlers.page, handlers))
     # `:path`: a damaged token with a "/" in it still gets the 403 page, not a 404.
     app.get("/r/{token:path}")(handlers.show)
+    app.get(REPORT + "{token:path}")(handlers.report)
 
     @app.post("/r/{token:path}")
     async def submit(token: str, request: Request) -> HTMLResponse:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from notifications import invites, links, psa
+from notifications import gate_notice, invites, links, psa
 from notifications.channels import Attachment, Channels, label, load_channels, redact, send
 from notifications.messages import Message, render, review_type_label
 from states.errors import NotFound, XbrError
@@ -155,6 +155,10 @@ def compose(
         "links": urls,
         "zone": zone,
     }
+    if payload["kind"] == "approval":  # decided with what the phase produced in front
+        context |= gate_notice.approval_context(
+            uow, settings, review, context["phase"], urls["action"]
+        )
     message = render(payload["kind"], context)
     files = []
     if payload["kind"] == "invite":

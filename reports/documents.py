@@ -13,9 +13,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import markdown
 from jinja2 import Environment, select_autoescape
 
-from notifications.messages import local_time, markdown_values, template_environment
+from notifications.messages import clean_html, local_time, markdown_values, template_environment
 from reports.charts import scorecard_chart, trend_chart, volume_chart
 from reports.frameworks import framework_tables
 from reports.plan_charts import budget_chart, roadmap_chart
@@ -63,6 +64,13 @@ def report_html(data: dict[str, Any]) -> str:
         "budget": budget_chart(context["budget"]),
     }
     return _environment().get_template("report.html.j2").render(context, charts=charts)
+
+
+def agenda_html(data: dict[str, Any]) -> str:
+    """The agenda as HTML for a page: its values escaped for Markdown and HTML before the
+    Markdown is converted, and the result cut to the tags Markdown makes."""
+    source = _environment(html=True).get_template("agenda.md.j2").render(_context(data))
+    return clean_html(markdown.markdown(source, extensions=["tables"]))
 
 
 def _markdown(template: str, data: dict[str, Any]) -> str:
@@ -275,11 +283,12 @@ _TEAMS = {
 
 
 @cache
-def _environment() -> Environment:
-    # The HTML report escapes for HTML, the Markdown documents for Markdown.
-    env = template_environment(
-        "reports", "templates", select_autoescape(["html.j2"]), markdown_values
-    )
+def _environment(html: bool = False) -> Environment:
+    # The HTML report escapes for HTML, the Markdown documents for Markdown; with `html`, the
+    # Markdown's values for HTML too (a Markdown document shown as a page).
+    escapes = True if html else select_autoescape(["html.j2"])
+    env = template_environment("reports", "templates", escapes, markdown_values)
+    env.globals["html"] = html
     env.filters.update(day=_day, month=_month, team=_team, oneline=_oneline, moved=_moved)
     env.filters.update(money=_money, spent=_spent)
     return env
