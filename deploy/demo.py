@@ -248,6 +248,19 @@ def copy_exports(quarter: str, folder: Path) -> None:
         (folder / export.name).write_text(text, encoding="utf-8")
 
 
+def meeting_takes_place(review_id: int) -> None:
+    """The demo skips the weeks until the client meeting: it moves the meeting to an hour ago,
+    since delivery is approved only once the meeting has started."""
+    from states.store.models import Review
+
+    with bootstrap.root().uow() as work:
+        row = work.session.get(Review, review_id)
+        if row is not None and row.meeting_at is not None:
+            row.meeting_at = datetime.now(UTC) - timedelta(hours=1)
+            work.commit()
+    step("the client meeting takes place (the demo moves it to an hour ago)")
+
+
 def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
     """Walk a review to closed, with the client's feedback at delivery, then its report."""
     while (data := review(review_id)).gate is not None:
@@ -263,6 +276,7 @@ def run_review(review_id: int, mailbox: Mailbox, first: bool) -> None:
         if gate.phase == "delivery" and first_plan(review_id):
             client_decides_plan(mailbox, review_id)
         if gate.phase == "delivery":
+            meeting_takes_place(review_id)
             xbr("feedback", str(review_id), "--as", "vera@msp.example", "--better",
                 "send the agenda a week ahead", "--next-meeting", "in three months",
                 "--referrals", "Bright Smiles Orthodontics", "--review-request", "yes")  # fmt: skip

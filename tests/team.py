@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from states.errors import Refused
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
@@ -11,6 +12,19 @@ from states.standards.answering import answer_items
 from states.standards.answers import review_questionnaire
 from states.standards.schema import Answer
 from states.store.db import UnitOfWork
+from states.store.models import Review, utcnow
+
+
+def hold_meeting(
+    uow: Callable[[], UnitOfWork], review_id: int, now: datetime | None = None
+) -> None:
+    """The client meeting takes place: its date moves to an hour before `now`, as if the
+    weeks until it had passed (delivery is approved only once the meeting has started)."""
+    with uow() as work:
+        review = work.session.get(Review, review_id)
+        assert review is not None
+        review.meeting_at = (now or utcnow()) - timedelta(hours=1)
+        work.commit()
 
 
 def answer_assessment(
@@ -37,6 +51,8 @@ def walk(uow: Callable[[], UnitOfWork], review_id: int, until: str) -> None:
                 complete_task(uow(), review_id, task.key, task.assignee)
         if review.status == "staging":
             answer_assessment(uow, review_id, staging_person(review.tasks))
+        if review.status == "delivery":
+            hold_meeting(uow, review_id)
         review = review_view(uow(), review_id)
         if review.status == until or review.gate is None or not review.gate.approval:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -72,13 +72,16 @@ _GATE = [
     "target_has_capacity",
 ]
 
+# the dates a forward step waits for: a meeting ahead to schedule, its start to approve delivery
+_WHEN = {Phase.SCHEDULED: ["meeting_in_future"], Phase.FOLLOW_UP: ["meeting_has_started"]}
+
 TRANSITIONS: list[dict[str, Any]] = [
     *(
         {
             "trigger": trigger,
             "source": source,
             "dest": dest,
-            "conditions": _GATE + (["meeting_in_future"] if dest is Phase.SCHEDULED else []),
+            "conditions": _GATE + _WHEN.get(dest, []),
         }
         for source, (trigger, dest) in FORWARD.items()
     ),
@@ -129,6 +132,7 @@ class Gate:
     answered_by: frozenset[str] = frozenset()
     wip: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # phase -> (in it, limit)
     meeting_at: datetime | None = None
+    tz: tzinfo = UTC  # the client's: how a refusal shows the meeting
     proposed_meeting_at: datetime | None = None
     comment: str = ""
     refusal: str = ""
@@ -200,6 +204,19 @@ class Gate:
                 f"the meeting date {meeting.isoformat()} is in the past; give a future {{meeting}}"
             )
         return True
+
+    def meeting_has_started(self, event: EventData) -> bool:
+        if self.meeting_at is not None and self.meeting_at <= self.now:
+            return True
+        when = (
+            f" ({self.meeting_at.astimezone(self.tz):%a %d %b %Y, %H:%M %Z})"
+            if self.meeting_at is not None
+            else ""
+        )
+        return self._refuse(
+            f"delivery cannot be approved before the client meeting starts{when}; "
+            "approve it once the meeting has started"
+        )
 
     def proposed_meeting_valid(self, event: EventData) -> bool:
         if self.proposed_meeting_at is None or self.proposed_meeting_at > self.now:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from states.calendar.business_days import zone
 from states.directory import people_for
 from states.errors import Refused
 from states.lifecycle import audit
@@ -88,6 +89,7 @@ def build_gate(
         answered_by=answered_by,
         wip=wip_counts(session, template, exclude=review.id),
         meeting_at=review.meeting_at,
+        tz=zone(review.client.timezone),
         proposed_meeting_at=proposed_meeting_at,
         comment=comment,
     )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.store.models import AuditEntry, Decision, OutboxMessage, Review, ReviewTask
 from tests.e2e.conftest import ROOT, Stack, wait_for
-from tests.team import answer_assessment
+from tests.team import answer_assessment, hold_meeting
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=8)).strftime("%Y-%m-%dT10:00")
 PHASES = ["needed", "scheduling", "scheduled", "staging", "prep", "delivery", "follow_up",
@@ -39,6 +39,8 @@ def approve_gate(stack: Stack, review_id: int) -> None:
     """The accountable person approves through the command line (the real resume path)."""
     review = stack.review(review_id)
     gate = review["gate"]
+    if gate["phase"] == "delivery":
+        hold_meeting(stack.uow, review_id)
     for approver in gate["eligible_approvers"]:
         done = stack.xbr("approve", str(review_id), "--as", approver, "--phase", gate["phase"],
                          ok=False)  # fmt: skip

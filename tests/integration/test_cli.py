@@ -13,7 +13,7 @@ import pytest
 
 from states.store.db import UnitOfWork, make_engine
 from tests.integration.conftest import Xbr, snapshot
-from tests.team import answer_assessment
+from tests.team import answer_assessment, hold_meeting
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
 
@@ -49,6 +49,12 @@ def _approve(xbr: Xbr, review: dict[str, Any]) -> None:
     """Approve as the first eligible person the four-eyes rule allows."""
     gate = review["gate"]
     extra = ["--meeting", MEETING] if gate["phase"] == "scheduling" else []
+    if gate["phase"] == "delivery":
+        engine = make_engine(os.environ["XBR_DATABASE_URL"])
+        try:
+            hold_meeting(lambda: UnitOfWork(engine), review["id"])
+        finally:
+            engine.dispose()
     for approver in gate["eligible_approvers"]:
         code, _, err = xbr(
             "approve", str(review["id"]), "--as", approver, "--phase", gate["phase"], *extra,

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -90,10 +91,14 @@ def happy_gate(state: str, **changes: Any) -> Gate:
         eligible_approvers=frozenset({APPROVER, "vera"}),
         verified_by={"upload-patch-report": "ivan"},
         wip={phase.value: (1, 2) for phase in Phase},
-        meeting_at=NOW + timedelta(days=30),
+        # ahead until delivery; from delivery on, the meeting has started
+        meeting_at=NOW + (timedelta(days=30) if state in BEFORE_MEETING else -timedelta(hours=1)),
         comment="client asked for it",
     )
     return replace(gate, **changes)
+
+
+BEFORE_MEETING = {"needed", "scheduling", "scheduled", "staging", "prep"}
 
 
 def test_the_table_covers_every_phase_and_trigger() -> None:
@@ -246,6 +251,30 @@ REFUSALS: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
         {"proposed_meeting_at": NOW - timedelta(days=2)},
         ["the new meeting date 2026-05-30T12:00:00+00:00 is in the past"],
     ),
+    (
+        "delivery-before-the-meeting",
+        "delivery",
+        "finish_delivery",
+        {"meeting_at": NOW + timedelta(hours=2), "tz": ZoneInfo("America/New_York")},
+        [
+            "delivery cannot be approved before the client meeting starts "
+            "(Mon 01 Jun 2026, 10:00 EDT); approve it once the meeting has started"
+        ],
+    ),
+    (
+        "delivery-a-second-before-the-meeting",
+        "delivery",
+        "finish_delivery",
+        {"meeting_at": NOW + timedelta(seconds=1)},
+        ["before the client meeting starts (Mon 01 Jun 2026, 12:00 UTC)"],
+    ),
+    (
+        "delivery-without-a-meeting",
+        "delivery",
+        "finish_delivery",
+        {"meeting_at": None},
+        ["delivery cannot be approved before the client meeting starts; approve it once"],
+    ),
     ("reject-no-reason", "prep", "reject", {"comment": ""}, ["reject needs a reason", "--comment"]),
     ("reject-blank-reason", "needed", "reject", {"comment": "  \n"}, ["reject needs a reason"]),
     ("cancel-no-reason", "scheduled", "cancel", {"comment": ""}, ["cancel needs a reason"]),
@@ -304,6 +333,20 @@ PASSES: list[tuple[str, str, str, dict[str, Any], str]] = [
         "scheduling",
     ),
     ("reschedule-without-new-date", "scheduled", "reschedule", {}, "scheduling"),
+    (
+        "delivery-as-the-meeting-starts",
+        "delivery",
+        "finish_delivery",
+        {"meeting_at": NOW},
+        "follow_up",
+    ),
+    (
+        "cancel-delivery-before-the-meeting",
+        "delivery",
+        "cancel",
+        {"meeting_at": NOW + timedelta(days=1)},
+        "cancelled",
+    ),  # fmt: skip
     (
         "four-eyes-others-did-the-work",
         "prep",
@@ -396,6 +439,14 @@ def test_system_does_not_bypass_open_tasks(
     assert gate.state == state
 
 
+def test_system_does_not_approve_delivery_before_the_meeting() -> None:
+    """Not even a delivery phase without approval moves on before the meeting starts."""
+    gate = happy_gate("delivery", **SYSTEM, meeting_at=NOW + timedelta(minutes=5))
+    with pytest.raises(Refused, match="before the client meeting starts"):
+        fire(gate, Trigger.FINISH_DELIVERY)
+    assert gate.state == "delivery"
+
+
 def test_first_failing_guard_is_reported() -> None:
     """With several problems, the refusal names the first guard in order: accountability."""
     gate = happy_gate("staging", actor="ivan", open_required_tasks=("check-av-report",))
@@ -424,6 +475,8 @@ def _walk_to_closed(start: str, rounds: int, barrier: threading.Barrier) -> list
             assert gate.state == state
             with pytest.raises(Refused):
                 fire(replace(gate, comment=""), Trigger.REJECT)
+            if state == "delivery":  # the meeting takes place
+                gate.now = NOW + timedelta(days=31)
             walk.append(fire(gate, Trigger(trigger)).value)
         walks.append(walk)
     return walks
