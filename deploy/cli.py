@@ -131,6 +131,19 @@ def person_list(as_json: JsonOpt = False) -> None:
     )
 
 
+CountryOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="ISO 3166 country whose public holidays are not business days, e.g. US or DE "
+        "(default: the MSP's, XBR_COUNTRY; '' in edit: back to it)."
+    ),
+]
+SubdivisionOpt = Annotated[
+    str | None,
+    typer.Option(help="The country's state or province whose holidays count too, e.g. NY, BY."),
+]
+
+
 def _client_data(client: Client) -> dict[str, object]:
     return {
         "id": client.id,
@@ -138,6 +151,8 @@ def _client_data(client: Client) -> dict[str, object]:
         "cadence": client.cadence,
         "template": client.template,
         "timezone": client.timezone,
+        "country": client.country,
+        "subdivision": client.subdivision,
         "active": client.active,
         "standards": client.standards or [],
         "fiscal_year_start": client.fiscal_year_start,
@@ -150,6 +165,8 @@ def client_add(
     cadence: Annotated[str, typer.Option(help="monthly|quarterly|semiannual|annual|none")],
     template: Annotated[str, typer.Option(help="Default review template, e.g. qbr.")],
     timezone: Annotated[str, typer.Option(help="IANA time zone of the client.")] = "UTC",
+    country: CountryOpt = None,
+    subdivision: SubdivisionOpt = None,
     first_review: Annotated[
         bool,
         typer.Option(
@@ -163,7 +180,9 @@ def client_add(
     """Add a client; with a cadence, its first review opens at once."""
     from states.calendar.recurrence import ensure_next_review
 
-    client = directory.add_client(uow(), name, cadence, template, timezone, catalog())
+    client = directory.add_client(
+        uow(), name, cadence, template, timezone, catalog(), country, subdivision
+    )
     plan = (
         ensure_next_review(uow(), catalog(), client.name, standards=standards())
         if first_review
@@ -172,12 +191,44 @@ def client_add(
     review_id = plan.review_id if plan else None
     run_url = _attach_run_if_up(review_id) if review_id else None
     data = {**_client_data(client), "first_review": review_id, "run_url": run_url}
-    text = f"client {client.name} added ({cadence}, {template}, {timezone})"
+    text = f"client {client.name} added ({cadence}, {template}, {timezone}, {_holidays(client)})"
     if review_id:
         name = views.review_view(uow(), review_id).name
         text += f"\nfirst review {review_id} opened: {name}; " + (
             f"flow run: {run_url}" if run_url else "its flow run starts with the next sweep"
         )
+    render.out(as_json, data, text)
+
+
+def _holidays(client: Client) -> str:
+    place = "/".join(p for p in (client.country, client.subdivision) if p)
+    return f"holidays of {place}" if place else "the MSP's holidays (XBR_COUNTRY)"
+
+
+@client_app.command("edit")
+def client_edit(
+    name: str,
+    country: CountryOpt = None,
+    subdivision: SubdivisionOpt = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the client.")] = None,
+    cadence: Annotated[
+        str | None, typer.Option(help="monthly|quarterly|semiannual|annual|none")
+    ] = None,
+    template: Annotated[str | None, typer.Option(help="Default review template.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a client's country, subdivision, time zone, cadence or template; its open
+    reviews' due dates follow. Nothing changes if any value is unknown."""
+    from states.calendar.client_edit import ClientEdit, edit_client
+
+    wanted = ClientEdit(country, subdivision, timezone, cadence, template)
+    client, moved = edit_client(uow(), catalog(), name, wanted)
+    data = {**_client_data(client), "reviews_redated": moved}
+    text = (
+        f"client {client.name}: {client.cadence}, {client.template}, {client.timezone}, "
+        f"{_holidays(client)}"
+        + (f"; due dates of {moved} open review(s) set again" if moved else "")
+    )
     render.out(as_json, data, text)
 
 
@@ -303,8 +354,9 @@ def review_start(
     if not no_flow:
         prefect_env.use_prefect(settings())  # refuse before anything is written
     review_id = start_review(
-        uow(), client, catalog(), review_type, meeting, actor="cli", standards=standards()
-    )
+        uow(), client, catalog(), review_type, meeting, actor="cli", standards=standards(),
+        held=no_flow,
+    )  # fmt: skip
     run_url = None if no_flow else _attach_new_run(review_id)
     # without a run, nobody else sends the first notices now
     note = _follow_up(review_id, 0, {}) if no_flow else ""
@@ -317,7 +369,31 @@ def review_start(
     )
 
 
-def _attach_new_run(review_id: int) -> str | None:
+@review_app.command("run")
+def review_run(review_id: ReviewId, as_json: JsonOpt = False) -> None:
+    """Give a review its flow run: one started with --no-flow, or one whose run ended."""
+    from reports.run_pages import run_url
+    from states.lifecycle.run_records import release_run
+    from tasks.flow_runs import LIVE, read_states
+
+    prefect_env.use_prefect(settings())  # refuse before anything is written
+    current = views.review_view(uow(), review_id).flow_run_id
+    if current is not None:
+        state = read_states([current]).get(current)
+        if state is not None and state.type in LIVE:
+            raise XbrError(
+                f"review {review_id} already has a live run ({state.name}): {run_url(current)}"
+            )
+    flow_run_id, generation = release_run(uow(), review_id)
+    url = _attach_new_run(review_id, generation + 1 if flow_run_id else 0)
+    render.out(
+        as_json,
+        {"id": review_id, "run_url": url},
+        f"review {review_id} has its flow run: {url}" if url else f"review {review_id} kept",
+    )
+
+
+def _attach_new_run(review_id: int, generation: int = 0) -> str | None:
     """The review's new flow run; None, said in one line, when Prefect refuses to make it now
     (the review is kept: the next sweep gives it its run)."""
     import httpx
@@ -327,7 +403,7 @@ def _attach_new_run(review_id: int) -> str | None:
     from tasks.flow_runs import attach_new_run
 
     try:
-        return run_url(attach_new_run(uow, review_id))
+        return run_url(attach_new_run(uow, review_id, generation))
     except (httpx.HTTPError, ObjectNotFound) as refused:
         reason = str(refused).splitlines()[0] if str(refused) else type(refused).__name__
         render.warn(
@@ -371,8 +447,14 @@ def review_list(
 @review_app.command("show")
 def review_show(review_id: ReviewId, as_json: JsonOpt = False) -> None:
     """A review with its gate, tasks and audit trail."""
+    from states.lifecycle.run_records import run_held
+
     data = views.review_view(uow(), review_id)
     render.out(as_json, data, lambda: render.review(data))
+    if not as_json and data.flow_run_id is None and run_held(uow(), review_id):
+        render.say(
+            f"no flow run: started with --no-flow; give it one with `xbr review run {review_id}`"
+        )
 
 
 @task_app.command("done")

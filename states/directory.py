@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from states.calendar.business_days import zone
+from states.calendar.public_holidays import check_place
 from states.errors import InvalidInput, NotFound
 from states.standards.pinning import repin_open_reviews
 from states.standards.schema import Standard
@@ -101,16 +102,16 @@ def add_client(
     template_name: str,
     timezone: str,
     catalog: dict[str, Template],
+    country: str | None = None,
+    subdivision: str | None = None,
 ) -> Client:
-    """Add a client with its review cadence, default template and time zone."""
+    """Add a client with its review cadence, default template, time zone and the place of
+    its public holidays (none: the MSP's)."""
     name = parse_name(name, "client")
-    try:
-        Cadence(cadence)
-    except ValueError:
-        choices = ", ".join(c.value for c in Cadence)
-        raise InvalidInput(f"unknown cadence {cadence!r}; use one of: {choices}") from None
+    parse_cadence(cadence)
     pick(catalog, template_name)
     zone(timezone)
+    country, subdivision = check_place(country, subdivision)
     slug = client_slug(name)
     if not slug:
         raise InvalidInput(f"client name {name!r} has no letters or digits; give it a real name")
@@ -127,6 +128,8 @@ def add_client(
             cadence=cadence,
             template=template_name,
             timezone=timezone,
+            country=country,
+            subdivision=subdivision,
         )
         uow.session.add(client)
         try:
@@ -135,6 +138,15 @@ def add_client(
             raise InvalidInput(f"client {name!r} exists already; see `xbr client show`") from None
         uow.commit()
         return client
+
+
+def parse_cadence(text: str) -> Cadence:
+    """A cadence by name, or an error listing the cadences."""
+    try:
+        return Cadence(text)
+    except ValueError:
+        choices = ", ".join(c.value for c in Cadence)
+        raise InvalidInput(f"unknown cadence {text!r}; use one of: {choices}") from None
 
 
 def assign_role(uow: UnitOfWork, client_name: str, role: str, email: str) -> None:

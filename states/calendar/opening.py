@@ -161,10 +161,12 @@ def start_review(
     now: datetime | None = None,
     note: str = "",
     standards: Mapping[str, Standard] | None = None,
+    held: bool = False,
 ) -> int:
     """Open a review of a client from a template (its own by default); returns its id.
     `meeting` is an ISO date-time in the client's zone; `note` says why (audit); `standards`
-    the installation's (the shipped ones when None)."""
+    the installation's (the shipped ones when None); `held`: no run is made for it until
+    `xbr review run`."""
     now = now or utcnow()
     with uow:
         client = client_by_name(uow.session, client_name)
@@ -174,6 +176,7 @@ def start_review(
             raise InvalidInput(f"--meeting {meeting} is in the past; give a future date")
         opening = Opening(client, template, note, meeting_at, standards=standards)
         review = open_review(uow.session, opening, actor, now)
+        review.run_held = held
         uow.commit()
         return review.id
 

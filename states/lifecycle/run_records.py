@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from states.directory import read_client_roles
-from states.errors import Refused
+from states.errors import IllegalTrigger, NotFound, Refused
 from states.lifecycle import audit
 from states.lifecycle.decisions import load_review
 from states.lifecycle.machine import FORWARD, Phase, Trigger, fire
@@ -127,10 +127,13 @@ def open_review_runs(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> list
     with uow:
         # never seen at this gate first, then the longest unseen; each through the partial
         # index of open reviews (NOT_ENDED, in its words), so closed ones are never read
-        moved = select(*columns).where(NOT_ENDED, Review.run_seen_at.is_(None))
+        # a review held without a run (`review start --no-flow`) is left alone
+        moved = select(*columns).where(NOT_ENDED, ~Review.run_held, Review.run_seen_at.is_(None))
         reviews = list(uow.session.execute(moved.order_by(Review.id).limit(limit)))
         if len(reviews) < limit:
-            unseen = select(*columns).where(NOT_ENDED, Review.run_seen_at <= now - RECHECK)
+            unseen = select(*columns).where(
+                NOT_ENDED, ~Review.run_held, Review.run_seen_at <= now - RECHECK
+            )
             reviews += uow.session.execute(
                 unseen.order_by(Review.run_seen_at).limit(limit - len(reviews))
             )
@@ -205,6 +208,32 @@ def _set(uow: UnitOfWork, review_id: int, **values: object) -> None:
     with uow:
         uow.session.execute(update(_REVIEWS).where(_REVIEWS.c.id == review_id).values(**values))
         uow.commit()
+
+
+def run_held(uow: UnitOfWork, review_id: int) -> bool:
+    """Whether the review was started without a run and is kept without one."""
+    with uow:
+        held = uow.session.scalar(select(Review.run_held).where(Review.id == review_id))
+    return bool(held)
+
+
+def release_run(uow: UnitOfWork, review_id: int) -> tuple[str | None, int]:
+    """Let the review have a run (`xbr review run`): its current run id and generation; an
+    ended review is refused."""
+    with uow:
+        review = uow.session.get(Review, review_id)
+        if review is None:
+            raise NotFound(f"unknown review {review_id}; see `xbr review list`")
+        if review.status in (Phase.CLOSED, Phase.CANCELLED):
+            raise IllegalTrigger(
+                f"review {review_id} is {review.status}; an ended review gets no run"
+            )
+        review_run = (review.flow_run_id, review.run_generation)
+        uow.session.execute(
+            update(_REVIEWS).where(_REVIEWS.c.id == review_id).values(run_held=False)
+        )
+        uow.commit()
+    return review_run
 
 
 def attach_run(uow: UnitOfWork, review_id: int, flow_run_id: str, generation: int) -> None:
