@@ -270,3 +270,39 @@ def test_follow_up_shows_its_tickets_and_the_next_review(site: Site, tmp_path: P
     with site.uow() as work:
         assert work.session.scalar(select(FollowUpTicket).where(
             FollowUpTicket.review_id == review_id))  # fmt: skip
+
+
+def test_the_staging_page_and_email_read_on_a_phone_in_chromium(
+    site: Site,
+    tmp_path: Path,
+    chromium: Path,  # noqa: F811
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    review_id = _staged(site, tmp_path)
+    url = str(site.http.base_url.join(f"/r/{quote(site.link(review_id), safe='')}"))
+    _ready(site, review_id)
+    message, _ = compose(
+        site.uow(), site.settings, site.key, _approval_notice(site, review_id, "staging")
+    )
+    email = tmp_path / "email.html"
+    email.write_text(message.html, encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            for address, shot in (
+                (url, "gate-evidence-page.png"),
+                (email.as_uri(), "gate-evidence-email.png"),
+            ):
+                page = browser.new_page(viewport=PHONE)
+                page.goto(address, wait_until="load")
+                assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+                assert not page.locator("img").count()
+                evidence = page.locator("#evidence")
+                if evidence.count():  # the page's section, not its long questionnaire
+                    evidence.screenshot(path=f"/tmp/{shot}")
+                else:
+                    page.screenshot(path=f"/tmp/{shot}", full_page=True)
+                page.close()
+        finally:
+            browser.close()
