@@ -47,7 +47,7 @@ CLIENT = "Client qbr"
 SAM = "sam@msp.example"
 OLGA = "olga@msp.example"  # ops manager: staging's accountable role
 HOSTILE = "<img src=x onerror=alert(1)> [click](http://evil.example) **loud**\nsecond line"
-PHONE = {"width": 390, "height": 844}
+PHONE_WIDTH = 390
 
 
 @dataclass
@@ -294,9 +294,9 @@ def test_the_staging_page_and_email_read_on_a_phone_in_chromium(
                 (url, "gate-evidence-page.png"),
                 (email.as_uri(), "gate-evidence-email.png"),
             ):
-                page = browser.new_page(viewport=PHONE)
+                page = browser.new_page(viewport={"width": PHONE_WIDTH, "height": 844})
                 page.goto(address, wait_until="load")
-                assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+                assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
                 assert not page.locator("img").count()
                 evidence = page.locator("#evidence")
                 if evidence.count():  # the page's section, not its long questionnaire
