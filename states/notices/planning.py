@@ -78,12 +78,20 @@ def read_planned(session: Session, review_ids: Iterable[int]) -> dict[int, set[s
 
 
 def _to_roles(
-    session: Session, review: Review, kind: str, key: str, roles: list[str], **payload: Any
+    session: Session,
+    review: Review,
+    kind: str,
+    key: str,
+    roles: list[str],
+    skip: Iterable[str] = (),
+    **payload: Any,
 ) -> None:
-    """One notice to everyone covering `roles` for the client, and one to each role's own
-    channels (recipient `role:<role>`)."""
+    """One notice to everyone covering `roles` for the client but the people in `skip`, and
+    one to each role's own channels (recipient `role:<role>`)."""
+    skipped = set(skip)
     for email, role in _emails(session, review, roles).items():
-        _add(session, review, kind, email, key, role=role, **payload)
+        if email not in skipped:
+            _add(session, review, kind, email, key, role=role, **payload)
     for role in roles:
         _add(session, review, kind, f"role:{role}", key, role=role, **payload)
 
@@ -111,18 +119,26 @@ def announce(session: Session, review: Review, template: Template) -> None:
     """Notices for the phase the review is in now: tasks to their people, consulted roles
     asked for input, staging's people asked to answer its assessment, in delivery the client's
     contacts asked to decide its plan, and the approval request once no required task or
-    assessment item is open."""
+    assessment item is open.
+
+    One message per person where one says it all: the people who decide the gate are not
+    asked for input on it, and an approval request planned with someone's tasks stands for
+    them (its link opens their checklist)."""
     if review.status not in OPEN_PHASES:
         return
     spec, phase, key = template.phase(review.status), review.status, f"r{review.round}"
     open_tasks = [t for t in review.tasks if t.phase == phase and t.status == "open"]
-    for email, keys in _task_owners(session, review, open_tasks).items():
-        _add(session, review, "tasks", email, key, phase=phase, tasks=keys)
-    _to_roles(session, review, "consult", key, [r.value for r in spec.raci.consulted], phase=phase)
     unanswered = _ask_for_answers(session, review, template, key)
     _ask_for_decisions(session, review)
-    if spec.approval and not any(t.required for t in open_tasks) and not unanswered:
-        accountable = [spec.raci.accountable.value]
+    accountable = [spec.raci.accountable.value]
+    approvers = set(_emails(session, review, accountable))
+    asking = spec.approval and not any(t.required for t in open_tasks) and not unanswered
+    for email, keys in _task_owners(session, review, open_tasks).items():
+        if not (asking and email in approvers):
+            _add(session, review, "tasks", email, key, phase=phase, tasks=keys)
+    consulted = [r.value for r in spec.raci.consulted]
+    _to_roles(session, review, "consult", key, consulted, skip=approvers, phase=phase)
+    if asking:
         _to_roles(session, review, "approval", key, accountable, phase=phase)
 
 
@@ -167,12 +183,17 @@ def _ask_for_decisions(session: Session, review: Review) -> None:
 
 
 def inform(session: Session, review: Review, template: Template, step: dict[str, Any]) -> None:
-    """One message to the informed roles of the phase a step left (or stayed in)."""
+    """One message to the informed roles of the phase a step left (or stayed in); the person
+    who took the step is not told of it."""
     source = step.get("from")
     if source not in {p.value for p in OPEN_PHASES}:
         return
     informed = [r.value for r in template.phase(source).raci.informed]
-    _to_roles(session, review, "informed", f"r{review.round}", informed, phase=source, step=step)
+    actor = [step["actor"]] if step.get("actor") else []
+    _to_roles(
+        session, review, "informed", f"r{review.round}", informed, skip=actor, phase=source,
+        step=step,
+    )  # fmt: skip
 
 
 def pulled_in(

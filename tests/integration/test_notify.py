@@ -4,6 +4,7 @@ receiver for json://; SMTP down never stops a review, and a notice arrives exact
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -29,6 +30,7 @@ from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.integration.conftest import Xbr
 from tests.receivers import JsonReceiver
+from tests.review_mail import Tally, drive_review
 
 MEETING = (datetime.now(UTC) + timedelta(weeks=6)).strftime("%Y-%m-%dT10:00")
 EMAILS = {
@@ -71,7 +73,9 @@ def test_entering_a_phase_tells_each_raci_role_its_part(
 ) -> None:
     rid = _qbr(sqlite_uow, catalog)
     raci = catalog["qbr"].phase("needed").raci
-    consulted = {EMAILS[r] for r in raci.consulted}
+    # the accountable person (olga, also a consulted ops manager) is not asked for input on
+    # the gate she decides
+    consulted = {EMAILS[r] for r in raci.consulted} - {EMAILS[raci.accountable]}
     assert _notices(sqlite_uow, rid) == {
         ("tasks", EMAILS["account_manager"]),
         *(("consult", email) for email in consulted),
@@ -83,7 +87,9 @@ def test_entering_a_phase_tells_each_raci_role_its_part(
     before = _notices(sqlite_uow, rid)
     decide(sqlite_uow(), DecisionRequest(rid, DecisionKind.APPROVE, EMAILS[raci.accountable]))
     after = _notices(sqlite_uow, rid) - before
-    informed = {("informed", EMAILS[r]) for r in raci.informed}
+    informed = {("informed", EMAILS[r]) for r in raci.informed} - {
+        ("informed", EMAILS[raci.accountable])  # she approved it: not told of her own step
+    }
     assert informed <= after
     assert ("tasks", EMAILS["exec_assistant"]) in after  # scheduling's tasks
 
@@ -349,3 +355,72 @@ def test_another_clients_contact_is_never_invited(
     # Carl holds the client_contact role, but for no client here: the QBR invites nobody of theirs
     rid = start_review(sqlite_uow(), "Client qbr", catalog, meeting=MEETING)
     assert ("invite", EMAILS["client_contact"]) not in _notices(sqlite_uow, rid)
+
+
+def test_nobody_is_told_of_their_own_step(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    rid = _qbr(sqlite_uow, catalog)
+    raci = catalog["qbr"].phase("needed").raci
+    approver = EMAILS[raci.accountable]
+    assert approver in {EMAILS[r] for r in raci.informed}  # olga would hear of her own approval
+    complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
+    decide(sqlite_uow(), DecisionRequest(rid, DecisionKind.APPROVE, approver))
+    informed = {to for kind, to in _notices(sqlite_uow, rid) if kind == "informed"}
+    assert approver not in informed
+    assert {f"role:{r}" for r in raci.informed} <= informed  # a shared channel still hears
+    with sqlite_uow() as work:
+        actors = {
+            r.payload["step"]["actor"]
+            for r in work.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind == "notice.informed")
+            )
+            if r.recipient == r.payload["step"]["actor"]
+        }
+    assert actors == set()
+
+
+def test_the_accountable_person_is_asked_to_decide_not_for_input(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    rid = _qbr(sqlite_uow, catalog)
+    approver = EMAILS[catalog["qbr"].phase("needed").raci.accountable]
+    assert ("consult", approver) not in _notices(sqlite_uow, rid)
+    complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
+    assert ("approval", approver) in _notices(sqlite_uow, rid)
+    with Mailbox() as mailbox:
+        deliver_due(sqlite_uow(), _settings(tmp_path, mailbox.url), rid)
+        mailbox.wait_for(lambda m: approver in str(m["To"]))
+        for message in mailbox.messages:
+            if approver in str(message["To"]):
+                assert f"before {approver} approves" not in _html(message)
+                assert "input is wanted" not in str(message["Subject"])
+
+
+def test_a_whole_qbr_review_sends_each_person_only_their_part(
+    sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    """The counts of bench/emails.py (README, Benchmarks): one qbr review, needed to closed."""
+    tally = Tally()
+    with Mailbox() as mailbox:
+        drive_review(sqlite_uow, catalog, _settings(tmp_path, mailbox.url), tally)
+        mailbox.wait_for(lambda m: len(mailbox.messages) >= tally.total)
+    # meeting invitations are counted apart: one per change of the meeting, to its attendees
+    told = Counter(
+        who for (kind, who), n in tally.sent.items() if kind != "invite" for _ in range(n)
+    )
+    assert told == {
+        EMAILS["account_manager"]: 9,
+        EMAILS["ops_manager"]: 9,
+        EMAILS["vcio"]: 7,
+        EMAILS["client_contact"]: 2,
+        "sam@msp.example": 3,
+        "tina@msp.example": 3,
+    }
+    assert tally.by_kind["approval"] == 8  # one per gate, to its accountable person
+    for step in tally.steps:  # one message of a kind per person and step
+        told_once = [e for e in step["emails"] if not e.startswith("invite")]
+        assert len(told_once) == len(set(told_once)), step
+    assert ("informed", EMAILS["ops_manager"]) not in {
+        tuple(e.split(" -> ")) for e in tally.steps[2]["emails"]  # she approved needed
+    }
