@@ -27,7 +27,9 @@ AUTOMATION = "xbr: crash runs whose worker died"
 HEARTBEAT_SECONDS = 30
 # the events that show a run is alive, or no longer running; none for this long: it died
 ALIVE = {"prefect.flow-run.heartbeat", "prefect.flow-run.Pending", "prefect.flow-run.Running"}
-SETTLED = {"Suspended", "Paused", "Completed", "Failed", "Cancelled", "Cancelling", "Crashed"}
+# a run waiting at a gate is Suspended, or Refused after a refused decision (tasks/gate_pause.py)
+SETTLED = {"Suspended", "Refused", "Paused", "Completed", "Failed", "Cancelled", "Cancelling",
+           "Crashed"}  # fmt: skip
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

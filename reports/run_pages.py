@@ -8,7 +8,9 @@ import os
 import re
 from datetime import datetime
 
+from notifications.messages import local_time
 from notifications.messages import markdown_text as md
+from states.lifecycle.run_records import REFUSED
 from states.read.views import ReviewView
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
@@ -44,22 +46,22 @@ def checklist_markdown(review: ReviewView) -> str:
     )
 
 
-def gate_description(review: ReviewView) -> str:
-    """The Resume form's description: any refusal first, then what the gate needs."""
+def gate_description(review: ReviewView, zone: str = "UTC") -> str:
+    """The Resume form's description: any refusal first, then how to prove who decides, then
+    what the gate needs; dates in the client's time zone `zone`."""
     gate = review.gate
     if gate is None:
         return f"### {md(review.name)}: {review.status}"
-    lines = []
-    if review.last_refusal:
-        lines += [f"> **Refused:** {md(review.last_refusal)}", ""]
-    meeting = review.meeting_at.isoformat() if review.meeting_at else "not set"
+    lines = [f"> {refusal}", ""] if (refusal := refusal_line(review, zone)) else []
+    meeting = local_time(review.meeting_at, zone) if review.meeting_at else "not set"
     lines += [
-        f"### {md(review.name)}: {gate.phase} gate (round {gate.round})",
+        "**Prove who you are with your decision code** for this gate: copy it from your "
+        "approval email or the approval page into *Decision Code*.",
+        "",
+        f"### {md(review.name)}: {gate.phase.replace('_', ' ')} gate",
         f"Approver: **{gate.accountable_role}** "
         f"({md(', '.join(gate.eligible_approvers)) or 'nobody holds the role yet'}).",
-        f"Meeting: {meeting}.",
-        "Decide with your **decision code** for this gate (from your approval email or the "
-        "approval page): it says who decides.",
+        f"Meeting: {meeting} (the client's time, {md(zone)}).",
         "",
         checklist_markdown(review),
     ]
@@ -75,6 +77,14 @@ def gate_description(review: ReviewView) -> str:
             f"(`xbr assess {review.id}`, or the approval page).",
         ]
     return "\n".join(lines)
+
+
+def refusal_line(review: ReviewView, zone: str = "UTC") -> str | None:
+    """**Refused:** why, by whom and when, while a refusal is the last word on the gate."""
+    if not review.last_refusal:
+        return None
+    entry = next(a for a in reversed(review.audit) if a.trigger == REFUSED)
+    return f"**Refused:** {md(entry.comment)} (by {md(entry.actor)}, {local_time(entry.at, zone)})"
 
 
 def _open_task(review: ReviewView, key: str) -> str:

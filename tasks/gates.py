@@ -3,46 +3,52 @@ shows, apply a decision from the Resume form, and give a review the flow opened 
 
 from __future__ import annotations
 
+import difflib
 from contextlib import suppress
-from datetime import datetime
+from uuid import UUID
 
 from prefect.runtime import flow_run
 
 from bootstrap import root
 from notifications import links
+from reports.run_pages import gate_description
+from states import directory
 from states.calendar.opening import start_review
-from states.errors import RESUME_FORM, AlreadyDecided, Refused, XbrError
+from states.errors import RESUME_FORM, AlreadyDecided, InvalidInput, NotFound, Refused, XbrError
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.lifecycle.run_records import (
     attach_run,
+    client_zone,
     record_refusal,
     review_of_run,
     run_finished,
 )
 from states.read import views
 from states.read.scorecards import report_data
+from states.read.views import ReviewSummary, ReviewView
 from states.store.db import UnitOfWork
 from states.store.models import utcnow
 from tasks import artifacts
 from tasks.decision_form import PhaseDecision
-from tasks.flow_runs import attach_new_run
+from tasks.flow_runs import attach_new_run, prefect_client, run_name, run_tags
 from tasks.runtime import xbr_task
 
 
 @xbr_task(retries=3, retry_delay_seconds=2)
 def publish_gate(review_id: int) -> None:
-    """Checklist, progress and summary artifacts for the review's current gate, and the
-    questionnaire's progress; once staging has assessed it, its findings, scorecard,
-    frameworks, agenda and client summary draft; the client's roadmap and budget when it has
-    initiatives."""
-    artifacts.publish(root().uow(), views.review_view(root().uow(), review_id))
+    """The review's artifacts on this run for its current gate, each updated in place:
+    checklist, progress and summary (with any refusal and the questionnaire's progress); once
+    staging has assessed it, its findings, scorecard, agenda and client summary draft; the
+    client's plan when it has initiatives."""
+    run = artifacts.RunArtifacts(root().uow, review_id, str(flow_run.id))
+    review = views.review_view(root().uow(), review_id)
     data = report_data(root().uow(), review_id, currency=root().settings.currency)
-    if data["questionnaire"]["items"]:
-        artifacts.publish_questionnaire(data)
-    if data["assessed"]:
-        artifacts.publish_assessment(data)
-    if data["roadmap"] or data["last_plan"]:
-        artifacts.publish_plan(data)
+    artifacts.publish(run, review, data)
+
+
+def gate_form_description(review: ReviewView) -> str:
+    """The Resume form's description, with dates in the client's time zone."""
+    return gate_description(review, client_zone(root().uow(), review.id))
 
 
 # How the Resume form's decisions are known in the audit trail
@@ -68,7 +74,7 @@ def apply_decision(review_id: int, phase: str, round_: int, decision: PhaseDecis
         for key in decision.tasks_completed:
             with suppress(AlreadyDecided):  # done already, e.g. when this decision is replayed
                 complete_task(form_uow(), review_id, key, actor)
-        meeting = decision.new_meeting_date.isoformat() if decision.new_meeting_date else None
+        meeting = decision.new_meeting_date.strip() or None  # in the client's zone, checked
         result = decide(
             form_uow(),
             DecisionRequest(
@@ -107,27 +113,51 @@ def start_run(review_id: int) -> str:
     return attach_new_run(root().uow, review_id)
 
 
-def review_for_this_run(
-    review_id: int | None, client: str | None, review_type: str | None, meeting: datetime | None
-) -> int:
-    """The review this run drives; a run started from the deployment's form starts it."""
+# How the Run form's fields are named in a message about them
+RUN_FORM = {"meeting": "meeting_date", "comment": "comment", "reason": "reason"}
+
+
+def review_for_this_run(review_id: int, client: str, review_type: str, meeting: str) -> int:
+    """The review this run drives; a run started from the deployment's Run form starts it
+    and takes its name and tags. An unknown client or review type is an XbrError naming the
+    closest known one."""
     run_id = str(flow_run.id)
-    if review_id is not None:
+    if review_id:
         return review_id
     existing = review_of_run(root().uow(), run_id)
     if existing is not None:
         return existing
-    if not client:
-        raise ValueError("give either review_id, or client (and review_type) to start a review")
+    if not client.strip():
+        raise InvalidInput("give a client (and a review type), or the id of a review to drive")
     catalog = root().catalog()
-    started = start_review(
-        root().uow(),
-        client,
-        catalog,
-        review_type,
-        meeting.isoformat() if meeting else None,
-        "prefect-ui",
-        standards=root().standards(),
-    )
+    _known("client", client, [c.name for c in directory.list_clients(root().uow())],
+           "xbr client list")  # fmt: skip
+    if review_type.strip():
+        _known("review type", review_type, list(catalog), "xbr template list")
+    try:
+        started = start_review(
+            root().uow(), client, catalog, review_type.strip() or None, meeting.strip() or None,
+            "prefect-ui", standards=root().standards(),
+        )  # fmt: skip
+    except XbrError as error:
+        raise type(error)(error.worded(RUN_FORM)) from None
     attach_run(root().uow(), started, run_id, 0)
+    name_run(run_id, views.run_facts(root().uow(), started))
     return started
+
+
+def _known(what: str, given: str, names: list[str], listing: str) -> None:
+    """Nothing, when `given` names one of `names` (case aside); else a NotFound naming the
+    closest."""
+    lowered = {n.lower(): n for n in names}
+    if given.strip().lower() in lowered:
+        return
+    close = difflib.get_close_matches(given.strip().lower(), list(lowered), n=1, cutoff=0.5)
+    hint = f"did you mean {lowered[close[0]]!r}? " if close else ""
+    raise NotFound(f"unknown {what} {given.strip()!r}; {hint}({listing})")
+
+
+def name_run(run_id: str, review: ReviewSummary) -> None:
+    """Give a run started from the Run form the name and tags `xbr review start` gives."""
+    tags = [*dict.fromkeys([*flow_run.tags, *run_tags(review)])]
+    prefect_client().update_flow_run(UUID(run_id), name=run_name(review), tags=tags)

@@ -23,7 +23,7 @@ from states.lifecycle.places import enqueue, lock_places, waits_for_place
 from states.lifecycle.schedule import review_template
 from states.lifecycle.steps import SYSTEM_ACTOR, build_gate, record_step, settle
 from states.store.db import UnitOfWork
-from states.store.models import NOT_ENDED, AuditEntry, Installation, Review
+from states.store.models import NOT_ENDED, AuditEntry, Client, Installation, Review
 
 REFUSED = "refused"
 
@@ -244,6 +244,39 @@ def attach_run(uow: UnitOfWork, review_id: int, flow_run_id: str, generation: in
 def remember_progress_artifact(uow: UnitOfWork, review_id: int, artifact_id: str) -> None:
     """Keep the id of the review's progress artifact, so that it is updated, not duplicated."""
     _set(uow, review_id, progress_artifact_id=artifact_id)
+
+
+def run_artifacts(uow: UnitOfWork, review_id: int, flow_run_id: str) -> dict[str, str]:
+    """The ids of the artifacts this flow run made for the review, by kind; none when the
+    review's artifacts are another run's (a run re-attached makes its own)."""
+    with uow:
+        ids = uow.session.scalar(select(Review.artifact_ids).where(Review.id == review_id))
+    if not ids or ids.get(_RUN) != flow_run_id:
+        return {}
+    return {kind: artifact for kind, artifact in ids.items() if kind != _RUN}
+
+
+def remember_artifacts(
+    uow: UnitOfWork, review_id: int, flow_run_id: str, ids: dict[str, str]
+) -> None:
+    """Keep the ids of the review's artifacts on this flow run, so that each is updated in
+    place, not made again."""
+    _set(uow, review_id, artifact_ids={_RUN: flow_run_id, **ids})
+
+
+_RUN = "flow_run"  # the key of artifact_ids naming the run the artifacts are on
+
+
+def client_zone(uow: UnitOfWork, review_id: int) -> str:
+    """The time zone of the review's client, in which its people read dates."""
+    with uow:
+        return str(
+            uow.session.scalar(
+                select(Client.timezone)
+                .join(Review, Review.client_id == Client.id)
+                .where(Review.id == review_id)
+            )
+        )
 
 
 def installation_id(uow: UnitOfWork) -> str:
