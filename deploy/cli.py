@@ -50,9 +50,10 @@ from states.lifecycle.decisions import (
     decide,
     skip_task,
 )
+from states.notices import digests
 from states.read import views
 from states.store import db
-from states.store.models import Client, utcnow
+from states.store.models import Client, Person, utcnow
 from states.templates.catalog import load_template_file, pick
 
 app = typer.Typer(
@@ -106,17 +107,55 @@ def init(as_json: JsonOpt = False) -> None:
     render.out(as_json, result, f"xbr is ready: {result['database']}")
 
 
+NotifyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--notify",
+        help="immediate: each message as it happens (the default); digest: one email a day at "
+        "08:00 in their time zone (approvals, overdue tasks and escalations still at once).",
+    ),
+]
+PersonZoneOpt = Annotated[
+    str | None,
+    typer.Option("--timezone", help="IANA time zone of their digest; default XBR_TIMEZONE."),
+]
+
+
+def _person_data(person: Person) -> dict[str, object]:
+    return {
+        "id": person.id, "name": person.name, "email": person.email, "roles": person.roles,
+        "notify": person.notify, "timezone": person.timezone,
+    }  # fmt: skip
+
+
 @person_app.command("add")
 def person_add(
     name: str,
     email: Annotated[str, typer.Option("--email")],
     role: Annotated[list[str], typer.Option("--role", help="Repeat for several roles.")],
+    notify: NotifyOpt = None,
+    timezone: PersonZoneOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a person (or more roles to an existing one)."""
+    digests.check_rhythm(notify, timezone)  # before anything is written
     person = directory.add_person(uow(), name, email, role)
-    data = {"id": person.id, "name": person.name, "email": person.email, "roles": person.roles}
+    if notify is not None or timezone is not None:
+        person = digests.set_rhythm(uow(), person.email, notify, timezone)
+    data = _person_data(person)
     render.out(as_json, data, f"{person.name} <{person.email}>: {', '.join(person.roles)}")
+
+
+@person_app.command("edit")
+def person_edit(
+    email: str, notify: NotifyOpt = None, timezone: PersonZoneOpt = None, as_json: JsonOpt = False
+) -> None:
+    """How a person gets their messages: each at once, or a daily digest at 08:00."""
+    person = digests.set_rhythm(uow(), email, notify, timezone)
+    zone = person.timezone or f"{settings().timezone} (XBR_TIMEZONE)"
+    render.out(
+        as_json, _person_data(person), f"{person.name} <{person.email}>: {person.notify}, {zone}"
+    )
 
 
 @person_app.command("list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from tasks.notify import deliver_notices, plan_due_reminders
+from tasks.notify import deliver_notices, plan_due_digests, plan_due_reminders
 from tasks.staging import stage_new_exports
 from tasks.sweeping import pull_waiting_reviews, reattach_lost_runs, wake_due_reviews
 
@@ -14,15 +14,17 @@ def review_sweeper() -> dict[str, list[int]]:
     """Keep every open review moving: wake the ones whose date came, pull queued reviews into
     freed places, re-attach lost runs,
     assess new exports of reviews in staging, remind people of tasks due and phases grown old,
-    and deliver the notices and ticket exports still due."""
+    gather the daily digests whose 08:00 came, and deliver the notices and ticket exports
+    still due."""
     woken = wake_due_reviews()
     pulled = pull_waiting_reviews()
     reattached = reattach_lost_runs()
     assessed = stage_new_exports()
     reminders = plan_due_reminders()
+    digests = plan_due_digests()
     delivered = deliver_notices()
     get_run_logger().info(
-        "woke %s, pulled %s, re-attached %s, assessed %s, %s new reminders, notices %s",
-        woken, pulled, reattached, assessed, reminders, delivered,
+        "woke %s, pulled %s, re-attached %s, assessed %s, %s new reminders, %s digests, notices %s",
+        woken, pulled, reattached, assessed, reminders, digests, delivered,
     )  # fmt: skip
     return {"woken": woken, "pulled": pulled, "reattached": reattached, "assessed": assessed}

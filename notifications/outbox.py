@@ -16,9 +16,11 @@ from sqlalchemy import or_, select, update
 
 from notifications import gate_notice, invites, links, psa
 from notifications.channels import Attachment, Channels, label, load_channels, redact, send
+from notifications.digest import digest
 from notifications.messages import Message, render, review_type_label
 from states.errors import NotFound, XbrError
 from states.lifecycle.run_records import installation_id
+from states.notices.digests import HELD, holds
 from states.notices.planning import NOTICE, due
 from states.plans.initiatives import load_initiative
 from states.read.plans import initiative_view
@@ -166,6 +168,19 @@ def compose(
     return message, files
 
 
+def _compose_digest(
+    uow: UnitOfWork, settings: Settings, key: bytes, message_id: int
+) -> tuple[Message, list[Attachment]]:
+    """A digest: each of its held notices composed as the review is now, in one message."""
+    with uow:
+        row = uow.session.get(OutboxMessage, message_id)
+        assert row is not None
+        held, to = list(row.payload["notices"]), row.recipient or ""
+        name = _person_name(uow, to)
+    messages = [compose(uow, settings, key, notice)[0] for notice in held]
+    return digest(name, to, messages), []
+
+
 def _invitation(
     review: ReviewView,
     payload: dict[str, Any],
@@ -201,6 +216,11 @@ def deliver(
         if row is None:
             raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
         recipient, results = row.recipient or "", dict(row.results or {})
+        kind = row.payload.get("kind", "")
+        person = uow.session.scalar(select(Person).where(Person.email == recipient))
+        held = holds(person, kind)
+    if held:  # for their daily digest, which lists it
+        return _record(uow, message_id, results, None, HELD)
     targets = channels.targets(recipient)
     if not targets and recipient.startswith("role:"):
         return _record(uow, message_id, results, None, NO_CHANNEL)
@@ -211,7 +231,8 @@ def deliver(
         )
         return _record(uow, message_id, results, hint, SKIPPED)
     try:
-        message, files = compose(uow, settings, key, message_id)
+        composing = _compose_digest if kind == "digest" else compose
+        message, files = composing(uow, settings, key, message_id)
     except Exception as error:  # a template, key or data problem: keep it visible, retry later
         return _record(uow, message_id, results, f"cannot render: {redact(str(error))}")
     for server in targets:
@@ -313,8 +334,9 @@ def _export_one(uow: UnitOfWork, settings: Settings, message_id: int) -> Deliver
 
 
 def list_notices(uow: UnitOfWork, failed_only: bool = False) -> list[dict[str, Any]]:
-    """Notices not sent yet (or only the failed ones), oldest first, without secrets."""
-    statuses = [FAILED] if failed_only else ["pending", "sending", FAILED, SKIPPED]
+    """Notices not sent yet (or only the failed ones), oldest first, without secrets; `held`
+    ones wait for their person's daily digest."""
+    statuses = [FAILED] if failed_only else ["pending", "sending", FAILED, SKIPPED, HELD]
     with uow:
         rows = uow.session.scalars(
             select(OutboxMessage)

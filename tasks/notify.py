@@ -8,6 +8,7 @@ from prefect import get_run_logger
 
 from bootstrap import root
 from states.errors import XbrError
+from states.notices.digests import plan_digests
 from states.notices.planning import plan_reminders
 from states.store.models import utcnow
 from tasks.runtime import xbr_task
@@ -36,3 +37,9 @@ def deliver_notices(review_id: int | None = None) -> dict[str, Any]:
 def plan_due_reminders() -> int:
     """Reminders for tasks due soon or overdue and escalations of phases that got old."""
     return plan_reminders(root().uow(), utcnow())
+
+
+@xbr_task(retries=2, retry_delay_seconds=5)
+def plan_due_digests() -> int:
+    """The daily digest of each person whose 08:00 came, with the notices held for them."""
+    return plan_digests(root().uow(), utcnow(), root().settings.timezone)
