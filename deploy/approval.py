@@ -217,7 +217,7 @@ def evidence_context(uow: UnitOfWork, visit: Visit, currency: str) -> dict[str, 
     """What the phase produced (`evidence`), the prep agenda as HTML (`agenda`) and the full
     report's address for this link (`report_url`)."""
     assert visit.claims is not None
-    evidence = gate_evidence(uow, visit.claims.review_id, currency)
+    evidence = gate_evidence(uow, visit.claims.review_id, visit.claims.email, currency)
     report = evidence.report if evidence else None
     return {
         "evidence": evidence,

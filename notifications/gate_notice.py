@@ -22,11 +22,17 @@ def report_url(settings: Settings, action: str | None) -> str | None:
 
 
 def approval_context(
-    uow: UnitOfWork, settings: Settings, review: ReviewView, phase: str, action: str | None
+    uow: UnitOfWork,
+    settings: Settings,
+    review: ReviewView,
+    phase: str,
+    action: str | None,
+    to: str,
 ) -> dict[str, Any]:
-    """`evidence` of the phase (None once the review has left it) and the `report` link."""
+    """`evidence` of the phase as its recipient `to` may see it (None once the review has left
+    it) and the `report` link."""
     current = phase == review.status
     return {
-        "evidence": gate_evidence(uow, review.id, settings.currency) if current else None,
+        "evidence": gate_evidence(uow, review.id, to, settings.currency) if current else None,
         "report": report_url(settings, action) if current else None,
     }

@@ -159,7 +159,7 @@ def compose(
     }
     if payload["kind"] == "approval":  # decided with what the phase produced in front
         context |= gate_notice.approval_context(
-            uow, settings, review, context["phase"], urls["action"]
+            uow, settings, review, context["phase"], urls["action"], to
         )
     message = render(payload["kind"], context)
     files = []

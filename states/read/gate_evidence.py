@@ -21,6 +21,7 @@ from states.lifecycle.decisions import load_review
 from states.lifecycle.machine import Phase
 from states.plans.money import display_amount, total
 from states.read.scorecards import report_data, ticket_row
+from states.standards.answering import may_read
 from states.standards.answers import review_questionnaire
 from states.standards.schema import Answer
 from states.store.db import UnitOfWork
@@ -81,12 +82,16 @@ class GateEvidence:
     next_review: dict[str, Any] | None = None
 
 
-def gate_evidence(uow: UnitOfWork, review_id: int, currency: str = "USD") -> GateEvidence | None:
-    """What the review's current phase produced; None for a phase without a gate to show it."""
+def gate_evidence(
+    uow: UnitOfWork, review_id: int, reader: str, currency: str = "USD"
+) -> GateEvidence | None:
+    """What the review's current phase produced, as `reader` may see it (the questionnaire's
+    notes only for who may read its answers); None for a phase without a gate to show it."""
     with uow:
-        phase = load_review(uow.session, review_id).status
+        review = load_review(uow.session, review_id)
+        phase, notes = review.status, may_read(uow.session, review, reader)
     if phase == Phase.STAGING:
-        return _staging(uow, review_id, currency)
+        return _staging(uow, review_id, currency, notes)
     if phase == Phase.PREP:
         return _prep(uow, review_id, currency)
     if phase == Phase.DELIVERY:
@@ -96,7 +101,7 @@ def gate_evidence(uow: UnitOfWork, review_id: int, currency: str = "USD") -> Gat
     return None
 
 
-def _staging(uow: UnitOfWork, review_id: int, currency: str) -> GateEvidence:
+def _staging(uow: UnitOfWork, review_id: int, currency: str, notes: bool) -> GateEvidence:
     data = report_data(uow, review_id, currency=currency)
     found = [f for f in data["findings"] if not f["check"].startswith("standard:")]
     opened = [t for t in data["tickets"] if t["review_id"] == review_id]
@@ -104,8 +109,8 @@ def _staging(uow: UnitOfWork, review_id: int, currency: str) -> GateEvidence:
     compared = baseline is not None and baseline["review_id"] != review_id
     items = review_questionnaire(uow, review_id).items
     unmet = [
-        {"key": s.key, "id": s.item.id, "question": s.item.question, "note": s.note,
-         "answer": UNMET[s.answer]}
+        {"key": s.key, "id": s.item.id, "question": s.item.question,
+         "note": s.note if notes else "", "answer": UNMET[s.answer]}
         for s in items if s.settled and s.answer in UNMET
     ]  # fmt: skip
     return GateEvidence(
