@@ -176,6 +176,19 @@ def context(kind: str) -> dict[str, Any]:
             tasks=[], phase="staging", items=21, open_required=19, carried=2,
             standards=["policy-procedure"],
         )  # fmt: skip
+    elif kind == "digest":
+        ctx.update(
+            tasks=[], links={"action": None, "run": None, "code": None},
+            items=[
+                {"title": "Acme Law · QBR 2026-Q4 · prep: your input is wanted",
+                 "line": "Your input is wanted on the prep phase of the Acme Law QBR 2026-Q4.",
+                 "links": [{"label": "Open the review", "url": APPROVE_URL}]},
+                {"title": "Acme Law · QBR 2026-Q4 · prep: 2 tasks for you",
+                 "line": "The Acme Law QBR 2026-Q4 is in prep. Your tasks:",
+                 "links": [{"label": "Open your tasks", "url": APPROVE_URL},
+                           {"label": "Progress and history", "url": RUN_URL}]},
+            ],
+        )  # fmt: skip
     # A fresh copy: tests delete and change keys, and the people above are shared.
     return copy.deepcopy(ctx)
 
@@ -240,6 +253,10 @@ EXPECTED = {
     "plan": (
         "Acme Law · QBR 2026-Q4 · your plan: 3 initiatives to decide",
         "Your plan from the Acme Law QBR 2026-Q4 has **3 initiatives** waiting for your decision.",
+    ),
+    "digest": (
+        "Your xbr digest: 2 updates",
+        "### Acme Law · QBR 2026-Q4 · prep: your input is wanted",
     ),
     "test": (
         "Acme Law · QBR 2026-Q4 · xbr test message: xbr can reach you",
@@ -594,9 +611,9 @@ def test_a_missing_key_fails_loudly(path: str) -> None:
         render("approval", _drop(path))
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k != "test"])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("test", "digest")])
 def test_every_kind_needs_the_review(kind: str) -> None:
-    """No kind but `test` renders without its review."""
+    """No kind but `test` and `digest` (of many reviews) renders without its review."""
     ctx = context(kind)
     del ctx["review"]
     with pytest.raises(UndefinedError, match="'review' is undefined"):
