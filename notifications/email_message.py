@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from notifications.messages import Message
+from states.text import CONTROLS_BUT_LINES
 
 CALENDAR = "text/calendar"
 # 7bit: every part is encoded (quoted-printable or base64) for any SMTP server
@@ -32,8 +33,8 @@ class Attachment:
 
 
 def one_line(text: str) -> str:
-    """Text as a header value: one line, whitespace runs as one space."""
-    return " ".join(text.split())
+    """Text as a header value: one line, whitespace runs as one space, no control character."""
+    return " ".join(CONTROLS_BUT_LINES.sub("", text).split())
 
 
 def mailbox(name: str | bool | None, email: str) -> Address:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from states.calendar.business_days import zone as time_zone
+from states.text import CONTROLS_BUT_LINES as CONTROLS
 
 PRODID = "-//xbr//business review//EN"
 
@@ -61,10 +62,15 @@ def invitation(
 _YEAR = timedelta(days=366)
 
 
+def common_name(name: str) -> str:
+    """A person's name as a CN parameter: one line, no control character, and no double
+    quote, which cannot appear inside a quoted parameter value (RFC 5545 3.1)."""
+    return " ".join(CONTROLS.sub("", name).replace('"', "'").split())
+
+
 def _attendee(name: str, email: str) -> vCalAddress:
     address = vCalAddress(f"mailto:{email}")
-    # A double quote cannot appear inside a quoted parameter value (RFC 5545 3.1).
-    address.params["CN"] = vText(name.replace('"', "'"))
+    address.params["CN"] = vText(common_name(name) or email)
     address.params["ROLE"] = "REQ-PARTICIPANT"
     address.params["PARTSTAT"] = "NEEDS-ACTION"
     address.params["RSVP"] = "TRUE"

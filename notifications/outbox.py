@@ -164,7 +164,9 @@ def compose(
     message = render(payload["kind"], context)
     files = []
     if payload["kind"] == "invite":
-        files.append(_invitation(review, payload, inst, zone, message, settings.organizer))
+        with uow:  # each attendee under their name
+            people = [(_person_name(uow, email), email) for email in payload.get("attendees", [])]
+        files.append(_invitation(review, payload, inst, zone, message, settings.organizer, people))
     return message, files
 
 
@@ -181,6 +183,9 @@ def _compose_digest(
     return digest(name, to, messages), []
 
 
+_INTERNAL = {"prep": " · internal prep meeting", "post": " · internal post-meeting"}
+
+
 def _invitation(
     review: ReviewView,
     payload: dict[str, Any],
@@ -188,18 +193,22 @@ def _invitation(
     zone: str,
     message: Message,
     organizer: str,
+    people: list[tuple[str, str]],
 ) -> Attachment:
     kind = review_type_label(review.type)
+    # the client meeting is review-<id>@..., each internal meeting its own event
+    internal = payload.get("meeting")
+    what = _INTERNAL.get(internal or "", "")
     content = invites.invitation(
-        uid=f"review-{review.id}@{inst}",
+        uid=f"review-{review.id}-{internal}@{inst}" if internal else f"review-{review.id}@{inst}",
         sequence=payload["sequence"],
-        summary=f"{review.client} · {kind} {review.period.upper()}",
-        description=f"{message.title}\n\nThe review of {review.client} with your MSP.",
+        summary=f"{review.client} · {kind} {review.period.upper()}{what}",
+        description=f"{message.subject}\n\nThe review of {review.client} with your MSP.",
         start=datetime.fromisoformat(payload["meeting_at"]),
-        duration=timedelta(hours=1),
+        duration=timedelta(hours=payload.get("hours", 1)),
         zone=zone,
         organizer=organizer,
-        attendees=[(email, email) for email in payload.get("attendees", [])],
+        attendees=people,
         url=None,
         cancelled=bool(payload.get("cancelled")),
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,8 +57,9 @@ class Settings(BaseSettings):
     # country code, e.g. US, and subdivision, e.g. NY); empty: business days skip weekends only
     country: str = ""
     subdivision: str = ""
-    # the organizer of the meeting invitations xbr sends
-    organizer: str = "xbr@localhost"
+    # the organizer of the meeting invitations xbr sends, whom calendars send replies to:
+    # XBR_ORGANIZER, else the from= address of XBR_SMTP_URL, else xbr@localhost
+    organizer: str = Field(default="", validate_default=True)
     # the MSP's currency: every amount of the plans and budgets is in it (ISO 4217 code)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     prefect_database_url: str = Field(
@@ -89,6 +92,11 @@ class Settings(BaseSettings):
     def holiday_place(self) -> tuple[str | None, str | None]:
         """The MSP's holidays, for clients without their own: (country, subdivision)."""
         return (self.country or None, self.subdivision or None)
+
+    @field_validator("organizer")
+    @classmethod
+    def _organizer(cls, value: str, info: ValidationInfo) -> str:
+        return value.strip() or sender_of(info.data.get("smtp_url", "")) or "xbr@localhost"
 
     @property
     def url(self) -> str:
@@ -138,6 +146,12 @@ class Settings(BaseSettings):
     def standard_dir(self) -> Path:
         """Where an MSP keeps its own standards (same name replaces a shipped one)."""
         return self.home / "standards"
+
+
+def sender_of(smtp_url: str) -> str:
+    """The address in an email URL's from= (without a display name), or ""."""
+    values = parse_qs(urlsplit(smtp_url.strip()).query).get("from", [])
+    return parseaddr(values[0])[1] if values else ""
 
 
 def normalize_url(url: str) -> str:

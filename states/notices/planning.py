@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from states.calendar.business_days import add_business_days, local_date, working_calendar
+from states.calendar.meetings import internal_meetings
 from states.directory import people_for
 from states.lifecycle.machine import OPEN_PHASES, Phase
 from states.lifecycle.schedule import review_template
@@ -207,18 +208,39 @@ def pulled_in(
 
 
 def invite(session: Session, review: Review, cancelled: bool = False) -> None:
-    """The meeting invitation (or its cancellation) to the client's contacts and the attendees;
-    every change is a new SEQUENCE of the same event."""
+    """The meeting invitation (or its cancellation) to the client's contacts and the attendees,
+    and the staff's invitations to the internal prep and post meetings (never the client's);
+    every change is a new SEQUENCE of the same events."""
     if review.meeting_at is None or (cancelled and review.invite_sequence < 0):
         return
     review.invite_sequence += 1
+    sequence = review.invite_sequence
     people = _emails(session, review, ["client_contact", *ATTENDEE_ROLES])
-    for email, role in people.items():
-        _add(
-            session, review, "invite", email, f"s{review.invite_sequence}",
-            role=role, sequence=review.invite_sequence, cancelled=cancelled,
-            meeting_at=review.meeting_at.isoformat(), attendees=sorted(people),
+    _invite_each(session, review, people, f"s{sequence}", sequence=sequence, cancelled=cancelled,
+                 meeting_at=review.meeting_at.isoformat())  # fmt: skip
+    template = review_template(review)
+    staff = _emails(session, review, _staff_roles(template))
+    for meeting in internal_meetings(session, review, template):
+        _invite_each(
+            session, review, staff, f"s{sequence}:{meeting.name}", sequence=sequence,
+            cancelled=cancelled, meeting=meeting.name, meeting_at=meeting.start.isoformat(),
+            hours=meeting.duration.total_seconds() / 3600,
         )  # fmt: skip
+
+
+def _invite_each(
+    session: Session, review: Review, people: dict[str, str], key: str, **payload: Any
+) -> None:
+    for email, role in people.items():
+        _add(session, review, "invite", email, key, role=role, attendees=sorted(people), **payload)
+
+
+def _staff_roles(template: Template) -> list[str]:
+    """Who meets before and after the client meeting: the vCIO and the account manager, and the
+    prep phase's responsible, accountable and consulted roles; the client's contacts never."""
+    raci = template.phase(Phase.PREP).raci
+    roles = [*ATTENDEE_ROLES, *raci.responsible, raci.accountable, *raci.consulted]
+    return [r for r in dict.fromkeys(str(role) for role in roles) if r != "client_contact"]
 
 
 def remind(

@@ -122,6 +122,9 @@ class Schedule(_Strict):
     prep_meeting_business_days_before: int = Field(default=2, ge=0)
     staging_done_business_days_before_prep: int = Field(default=5, ge=0)
     post_meeting_business_days_after: int = Field(default=1, ge=0)
+    # the internal meetings' length in hours (0: no invitation to them)
+    prep_meeting_hours: float = Field(default=2, ge=0, le=12)
+    post_meeting_hours: float = Field(default=1, ge=0, le=12)
     staging_business_days: int = Field(default=10, ge=0)  # staging starts this long before done
     due_hour: int = Field(default=17, ge=0, le=23)
     day_start_hour: int = Field(default=8, ge=0, le=23)

@@ -1,16 +1,25 @@
-"""Calendar invitations: parsed back with icalendar, in the client's zone, updated in place."""
+"""Calendar invitations: parsed back with icalendar, in the client's zone, updated in place;
+the email that carries one, parsed back as a mail client does."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from icalendar import Calendar, Event
 
-from notifications.invites import invitation
+from notifications.email_message import CALENDAR, Attachment, build, mailbox, one_line
+from notifications.invites import common_name, invitation
+from notifications.messages import Message, plain_text
 from states.errors import InvalidInput
+
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 NEW_YORK = ZoneInfo("America/New_York")
 UID = "review-42@3f9c1e2a-xbr"
@@ -150,3 +159,113 @@ def test_unknown_zone_is_refused() -> None:
     """A client's misspelt zone names the fix."""
     with pytest.raises(InvalidInput, match="unknown time zone 'America/New_Yrok'"):
         make(zone="America/New_Yrok")
+
+
+def test_an_attendee_is_named_by_name_on_one_line() -> None:
+    """CN is the person's name: a line break or a control character in it does not survive."""
+    _, event = parse(make(attendees=[("Pat\r\nO'Brien\x07", "pat@acme-law.example")]))
+    attendee = event["ATTENDEE"]
+    assert attendee.params["CN"] == "Pat O'Brien"
+
+
+def test_a_nameless_attendee_is_named_by_address() -> None:
+    """A name made only of blanks leaves the address as the name a calendar shows."""
+    _, event = parse(make(attendees=[(" \t", "pat@acme-law.example")]))
+    assert event["ATTENDEE"].params["CN"] == "pat@acme-law.example"
+
+
+HOSTILE = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list("\"';,:\\\r\n\t\x00\x1b<>=@ ") + ["\u2028", "é", "ß", "東", "😀"]),
+        st.characters(exclude_categories=("Cs",)),  # text from a database has no surrogates
+    ),
+    max_size=40,
+)
+EMAILS = st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.example", fullmatch=True)
+
+
+@SETTINGS
+@given(
+    summary=HOSTILE,
+    description=HOSTILE,
+    people=st.lists(st.tuples(HOSTILE, EMAILS), min_size=1, max_size=5, unique_by=lambda p: p[1]),
+)
+def test_hostile_names_and_titles_never_break_the_calendar(
+    summary: str, description: str, people: list[tuple[str, str]]
+) -> None:
+    """Quotes, line breaks, semicolons, commas and any script in a name or title: the
+    invitation parses back as one event with every attendee, and the summary as given."""
+    ics = make(summary=summary, description=description, attendees=people)
+    _, event = parse(ics)
+    attendees = event["ATTENDEE"]
+    attendees = attendees if isinstance(attendees, list) else [attendees]
+    assert [str(a) for a in attendees] == [f"mailto:{email}" for _, email in people]
+    for attendee, (name, email) in zip(attendees, people, strict=True):
+        assert attendee.params["CN"] == (common_name(name) or email)
+        assert attendee.params["PARTSTAT"] == "NEEDS-ACTION"
+    assert str(event.get("SUMMARY", "")) == summary.replace("\r\n", "\n").replace("\r", "\n")
+    assert ics.count(b"BEGIN:VEVENT") == 1
+
+
+@SETTINGS
+@given(title=HOSTILE, name=HOSTILE)
+def test_no_header_can_be_injected_through_a_title_or_a_name(title: str, name: str) -> None:
+    """The Subject and the To name are one header each, whatever they hold: a mail client
+    parses back the same headers and the same one-line values."""
+    message = Message(title=title, markdown="Hi\n", html="<p>Hi</p>")
+    to = mailbox(name, "carl@client.example")
+    email = build(message, mailbox("xbr", "xbr@msp.example"), [to], [])
+    parsed = message_from_bytes(email.as_bytes(), policy=policy.default)
+    assert sorted(parsed.keys()) == sorted(
+        ["Subject", "From", "To", "Date", "Message-ID", "MIME-Version", "Content-Type"]
+    )
+    # (a long encoded header is folded: decoding may join its words with a space)
+    assert _words(str(parsed["Subject"])) == _words(one_line(plain_text(title)))
+    assert parsed["To"].addresses[0].addr_spec == "carl@client.example"
+    assert _words(parsed["To"].addresses[0].display_name) == _words(one_line(name))
+    assert not any(line.lower().startswith(b"bcc") for line in email.as_bytes().splitlines())
+
+
+def _words(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_an_invitation_is_an_inline_calendar_alternative() -> None:
+    """text/plain, text/html and text/calendar with the file's METHOD as alternatives; the
+    same file attached as invite.ics."""
+    message = Message(title="T", markdown="[Open →](https://x.example/r/1)\n", html="<p>h</p>")
+    for cancelled, method in ((False, "REQUEST"), (True, "CANCEL")):
+        ics = make(cancelled=cancelled, sequence=3)
+        email = build(
+            message, mailbox("", "xbr@msp.example"), [mailbox("Carl", "carl@c.example")],
+            [Attachment("invite.ics", CALENDAR, ics)],
+        )  # fmt: skip
+        parsed = message_from_bytes(email.as_bytes(), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        assert parsed.get_content_type() == "multipart/mixed"
+        alternative, attached = parsed.get_payload()  # type: ignore[misc]
+        assert [p.get_content_type() for p in alternative.iter_parts()] == [
+            "text/plain", "text/html", "text/calendar"
+        ]  # fmt: skip
+        plain, _, calendar = alternative.iter_parts()
+        assert plain.get_content().splitlines() == ["Open: https://x.example/r/1"]
+        assert calendar.get_param("method") == method
+        assert calendar.get_content_disposition() is None  # inline, not an attachment
+        assert str(Calendar.from_ical(calendar.get_content())["METHOD"]) == method
+        assert attached.get_content_type() == "application/ics"
+        assert attached.get_filename() == "invite.ics"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "text"),
+    [
+        ("**[Approve, reject or reschedule →](https://a.example/r/x?t=1&u=2)**",
+         "Approve, reject or reschedule: https://a.example/r/x?t=1&u=2"),
+        (r"Acme \[Law\](https://evil.example) \*x\*", "Acme [Law](https://evil.example) *x*"),
+        (r"a \\[b](https://b.example)", r"a \b: https://b.example"),
+        ("Run `xbr approve 4`", "Run xbr approve 4"),
+    ],
+)  # fmt: skip
+def test_plain_text_writes_each_link_with_its_address(markdown: str, text: str) -> None:
+    """A link of xbr's templates becomes "text: url"; escaped data is never a link."""
+    assert plain_text(markdown) == text
