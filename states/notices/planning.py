@@ -40,16 +40,56 @@ def _add(
     if dedupe_key in planned:
         return 0
     planned.add(dedupe_key)
-    session.add(
-        OutboxMessage(
-            dedupe_key=dedupe_key,
-            kind=NOTICE + kind,
-            review_id=review.id,
-            recipient=recipient,
-            payload={"kind": kind, "review_id": review.id, "round": review.round, **payload},
-        )
+    message = OutboxMessage(
+        dedupe_key=dedupe_key,
+        kind=NOTICE + kind,
+        review_id=review.id,
+        recipient=recipient,
+        payload={"kind": kind, "review_id": review.id, "round": review.round, **payload},
     )
+    if not recipient.startswith("role:"):
+        _fold(session, review.id, message)
+    session.add(message)
     return 1
+
+
+FOLDED = "folded"  # a notice said by another to the same person: kept, never sent
+TO_PERSON = "notices_to_person"  # session.info: (review id, email) -> this change's notices
+# what one message says for another to the same person in the same change: the step they are
+# informed of rides on whatever else tells them something; the assessment's request on their
+# tasks
+_CARRIED = {"informed": "step", "assess": "assess"}
+_CARRIERS = {"informed": {"tasks", "consult", "assess", "approval", "invite", "plan", "pulled"},
+             "assess": {"tasks"}}  # fmt: skip
+
+
+def _fold(session: Session, review_id: int, message: OutboxMessage) -> None:
+    """One message per person and change: `message` folds into one planned to its person in
+    this change that can carry it, or one planned before it folds into `message`. A folded
+    notice is kept, never sent (its dedupe key still stops it from being planned again)."""
+    mine: list[OutboxMessage] = session.info.setdefault(TO_PERSON, {}).setdefault(
+        (review_id, message.recipient), []
+    )
+    kind = message.payload["kind"]
+    for other in mine:
+        if kind in _CARRIED and other.payload["kind"] in _CARRIERS[kind]:
+            other.payload = {**other.payload, _CARRIED[kind]: _news(message.payload)}
+            message.status = FOLDED
+            return
+    for other in list(mine):
+        carried = other.payload["kind"]
+        if carried in _CARRIED and kind in _CARRIERS[carried]:
+            message.payload = {**message.payload, _CARRIED[carried]: _news(other.payload)}
+            other.status = FOLDED
+            mine.remove(other)
+    mine.append(message)
+
+
+def _news(payload: dict[str, Any]) -> Any:
+    """What a folded notice tells: the step of an `informed` one, the assessment's request."""
+    if payload["kind"] == "informed":
+        return payload["step"]
+    return {k: payload[k] for k in ("items", "open_required", "carried", "standards")}
 
 
 def _planned(session: Session, review_id: int) -> set[str]:

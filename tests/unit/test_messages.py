@@ -657,3 +657,31 @@ def test_the_approval_gives_the_approver_their_decision_code_for_the_resume_form
     assert "<strong>7KQ2M-XH4PB</strong>" in message.html
     ctx["links"]["code"] = None  # not an approver of this gate: no code
     assert "decision code" not in render("approval", ctx).markdown
+
+
+@pytest.mark.parametrize("kind", ["tasks", "consult", "assess", "approval", "invite", "plan"])
+def test_a_step_folded_into_another_message_reads_after_its_first_paragraph(kind: str) -> None:
+    """Someone informed of a step who gets another message from the same change reads the
+    step there, with its comment quoted, below what that message is for."""
+    ctx = context(kind)
+    plain = render(kind, ctx).markdown
+    ctx["step"] = _step("reject", "prep", "prep", "Agenda misses the backup findings.\nAdd them.")
+    folded = render(kind, ctx).markdown
+    said = "andy@msp.example sent the prep phase of the Acme Law QBR 2026-Q4 back for rework."
+    assert said in folded
+    assert said not in plain
+    assert "\n> Agenda misses the backup findings.\n> Add them.\n" in folded
+    first = plain.split("\n\n")[1]  # after the greeting: what the message is for
+    assert folded.index(first) < folded.index(said)
+
+
+def test_staging_tasks_carry_the_assessments_request() -> None:
+    ctx = context("tasks")
+    ctx.update(
+        phase="staging",
+        assess={"standards": ["nist-csf-2"], "items": 21, "open_required": 3, "carried": 0},
+    )
+    message = render("tasks", ctx)
+    assert "assesses the client against nist-csf-2: 21 items." in message.markdown
+    assert "**3** required items are still unanswered" in message.markdown
+    assert "answers were carried" not in message.markdown
