@@ -388,7 +388,8 @@ def main(argv: list[str]) -> int:
         for name, email, roles in STAFF:
             xbr("person", "add", name, "--email", email, *(a for r in roles for a in ("--role", r)))
         xbr("client", "add", CLIENT, "--cadence", "quarterly", "--template", "qbr",
-            "--timezone", "America/New_York", "--no-first-review")  # fmt: skip
+            "--timezone", "America/New_York", "--country", "US", "--subdivision", "NY",
+            "--no-first-review")  # fmt: skip
         xbr("client", "assign", CLIENT, "--role", "client_contact", "--email",
             "carl@acme-dental.example")  # fmt: skip
         step(f"This quarter's exports of {CLIENT}, and its QBR: one flow run, at its first gate")
@@ -397,7 +398,8 @@ def main(argv: list[str]) -> int:
         xbr("review", "start", CLIENT, "--meeting", meeting)
         step("A new client: onboarding opens its first review, as the account calendar would")
         xbr("client", "add", "Globex Clinic", "--cadence", "monthly", "--template",
-            "monthly-checkin", "--timezone", "Europe/Berlin")  # fmt: skip
+            "monthly-checkin", "--timezone", "Europe/Berlin", "--country", "DE",
+            "--subdivision", "BE")  # fmt: skip
         xbr("calendar", "run")  # every client has its next review: nothing opens twice
         run_review(1, mailbox, first=True)
         step("Closed: the review, its checklist and its audit trail")
