@@ -35,6 +35,7 @@ from deploy.cli import run
 from deploy.mailbox import Mailbox
 from deploy.render import console, say
 from deploy.stack import free_port, require_free
+from notifications import links
 from states import directory
 from states.errors import XbrError
 from states.read import views
@@ -210,15 +211,21 @@ def _decisions(page: str) -> list[tuple[str, str]]:
     return form
 
 
+def _review_of(link: str) -> int:
+    """The review a page link of the demo's own installation is for."""
+    settings = bootstrap.root().settings
+    key = links.load_key(settings.home, settings.secret_key or None)
+    return links.verify(key, link.rsplit("/r/", 1)[1], datetime.now(UTC)).review_id
+
+
 def client_decides_plan(mailbox: Mailbox, review_id: int) -> None:
     """What the client's contact does at delivery: open the plan link from the email and
     approve the first proposed initiative, decline the second and defer the third."""
-    period = review(review_id).period.upper()  # this review's email, not the last one's
     email = mailbox.wait_for(
         lambda m: (
             CONTACT in str(m["To"])
             and "your plan" in str(m["Subject"]).lower()
-            and period in str(m["Subject"])
+            and _review_of(page_links(m)[0]) == review_id  # this review's, not the last one's
         ),
         90,
     )
@@ -328,13 +335,13 @@ def show_inbox(mailbox: Mailbox) -> None:
     for column in ("to", "subject", "link"):
         table.add_column(column, overflow="fold")
     for message in sorted(mailbox.messages, key=lambda m: str(m["To"])):
-        links = page_links(message)
+        found = page_links(message)
         attached = [p.get_filename() for p in message.iter_attachments()]
         subject = str(message["Subject"]) + (
             f" [+{', '.join(map(str, attached))}]" if attached else ""
         )
         # the whole link is clickable where the terminal allows; the text shows its start
-        link = f"[link={links[0]}]{links[0][:40]}…[/link]" if links else "-"
+        link = f"[link={found[0]}]{found[0][:40]}…[/link]" if found else "-"
         table.add_row(str(message["To"]), subject, link)
     console.print(table)
 
