@@ -225,7 +225,8 @@ def open_reviews(
         else f"one of {', '.join(o.client.name for o in openings)} already has an open review"
     )
     load = open_task_load(session) if load is None else load
-    opened = [_new_review(session, opening, now, load) for opening in openings]
+    periods = _named_periods(session, openings)
+    opened = [_new_review(session, opening, now, load, periods) for opening in openings]
     try:
         session.flush()
     except IntegrityError:
@@ -243,8 +244,42 @@ def open_reviews(
     return [review for review, _ in opened]
 
 
+Named = dict[tuple[Client, str], set[str]]  # (client, review type) -> periods named
+
+
+def _named_periods(session: Session, openings: list[Opening]) -> Named:
+    """The periods the clients' reviews are named for already, by client and review type (a
+    client added in this transaction has none)."""
+    clients = {o.client.id: o.client for o in openings if o.client.id is not None}
+    named: Named = {}
+    if clients:
+        rows = session.execute(
+            select(Review.client_id, Review.type, Review.period).where(
+                Review.client_id.in_(clients)
+            )
+        )
+        for client_id, review_type, period in rows:
+            named.setdefault((clients[client_id], review_type), set()).add(period)
+    return named
+
+
+def _unnamed(period: str, named: set[str]) -> str:
+    """The period, or its next free number (2026-q4-2) when a review of the client's is named
+    for it already: a meeting moved into another period must not give two reviews one name."""
+    number, free = 1, period
+    while free in named:
+        number += 1
+        free = f"{period}-{number}"
+    named.add(free)
+    return free
+
+
 def _new_review(
-    session: Session, opening: Opening, now: datetime, load: dict[int, int]
+    session: Session,
+    opening: Opening,
+    now: datetime,
+    load: dict[int, int],
+    periods: Named,
 ) -> tuple[Review, list[ReviewTask]]:
     """The review and its tasks, in the session but not yet in the database."""
     client, template, meeting_at = opening.client, opening.template, opening.meeting_at
@@ -259,7 +294,10 @@ def _new_review(
         type=template.review_type,
         template=template.name,
         template_snapshot=_snapshot(session, template),
-        period=period_of(template.cadence, when),
+        period=_unnamed(
+            period_of(template.cadence, when),
+            periods.setdefault((client, template.review_type), set()),
+        ),
         status=Phase.NEEDED.value,
         round=0,
         meeting_at=meeting_at,

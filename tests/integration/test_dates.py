@@ -117,3 +117,25 @@ def test_a_review_held_without_a_run_is_left_alone_until_released(
         work.commit()
     with pytest.raises(IllegalTrigger, match=f"review {held} is cancelled; an ended review"):
         release_run(uow(), held)
+
+
+def test_a_second_review_for_the_same_period_gets_its_own_name(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    """A meeting moved within one quarter must not give two of a client's reviews one name
+    (their runs, reports and links are named by it)."""
+    uow = sqlite_uow
+    first = start_review(uow(), "Client qbr", catalog, meeting=MEETING, now=START)
+    decide(uow(), DecisionRequest(first, DecisionKind.CANCEL, "olga@msp.example", "moved"))
+    second = start_review(uow(), "Client qbr", catalog, meeting="2027-02-15T10:00", now=START)
+    third_meeting = "2027-03-01T10:00"
+    decide(uow(), DecisionRequest(second, DecisionKind.CANCEL, "olga@msp.example", "again"))
+    third = start_review(uow(), "Client qbr", catalog, meeting=third_meeting, now=START)
+    names = [review_view(uow(), r).name for r in (first, second, third)]
+    assert names == [
+        "client-qbr-qbr-2027-q1",
+        "client-qbr-qbr-2027-q1-2",
+        "client-qbr-qbr-2027-q1-3",
+    ]
+    other = start_review(uow(), "Client btr", catalog, meeting=MEETING, now=START)
+    assert review_view(uow(), other).name.endswith("-2027-q1")  # another client's is its own
