@@ -39,8 +39,9 @@ def checklist_markdown(review: ReviewView) -> str:
     if not rows:
         return "_No tasks in this phase._"
     marks = {"done": "x", "skipped": "-", "open": " "}
+    # a task list's line is shown as text in the Resume form: no code span around the key
     return "\n".join(
-        f"- [{marks[t.status]}] `{md(t.key)}` {md(t.title)} — {md(t.assignee or t.role)}, "
+        f"- [{marks[t.status]}] {md(t.key)}: {md(t.title)} — {md(t.assignee or t.role)}, "
         f"due {day(t.due)}{'' if t.required else ' (optional)'}"
         for t in rows
     )

@@ -30,5 +30,6 @@ class PhaseDecision(RunInput):
     new_meeting_date: str = Field(default="", max_length=40, description=MEETING_HELP)
     tasks_completed: list[str] = Field(
         default=[],
-        description="Keys of the checklist's tasks you did (shown in `code` above), if any.",
+        description="Keys of the checklist's tasks you did (each line's first word above, "
+        "e.g. confirm-qbr-scope), if any.",
     )

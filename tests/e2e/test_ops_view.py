@@ -111,6 +111,12 @@ def deployment_id(stack: Stack) -> str:
     return str(stack.api("/deployments/name/business-review/business-review")["id"])
 
 
+def runs_with_client(stack: Stack, client: str) -> list[str]:
+    """The deployment's runs started for `client` (by its Run form)."""
+    runs = stack.api("/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id(stack)]}}})
+    return [str(r["id"]) for r in runs if r["parameters"].get("client") == client]
+
+
 def form_run(stack: Stack, parameters: dict[str, Any]) -> str:
     """A run started as the deployment's Run form starts one."""
     run = stack.api(f"/deployments/{deployment_id(stack)}/create_flow_run",
@@ -150,6 +156,18 @@ def test_a_typo_in_the_run_forms_client_fails_the_run_in_one_line(
             expect(page.get_by_text(label).first).to_be_visible()
         expect(page.get_by_text("Property is type None")).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / "prefect-ui-run-form.png"), full_page=True)
+        # a coordinator types the client with a typo and submits the form
+        field = page.locator(".schema-form-property").filter(has_text=re.compile(r"^Client"))
+        field.first.get_by_role("textbox").fill("Clinet qbr")
+        page.get_by_role("button", name="Submit", exact=True).click()
+        typed = wait_for("the form's run", lambda: runs_with_client(stack, "Clinet qbr"))[0]
+        state = wait_for(
+            "the form's run to fail",
+            lambda: (s := stack.run_state(typed))["type"] == "FAILED" and s,
+        )
+        assert state["message"] == (
+            "unknown client 'Clinet qbr'; did you mean 'Client qbr'? (xbr client list)"
+        )
         page.goto(f"{ui}/runs/flow-run/{run_id}")
         expect(page.get_by_text("did you mean 'Client qbr'?").first).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "prefect-ui-run-form-typo.png"), full_page=True)
