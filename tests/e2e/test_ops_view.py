@@ -8,33 +8,24 @@ Screenshots go to test-artifacts/ at the repository root (git-ignored).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from states.lifecycle.run_records import review_of_run
 from tests.e2e.conftest import Stack, wait_for
-from tests.e2e.test_prefect_ui import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, no_browser
+from tests.e2e.test_prefect_ui import (  # noqa: F401
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    chromium,
+    no_browser,
+)
 from tests.e2e.test_review_flow import close_phase_tasks, start, walk_to
 
 MAX_ARTIFACTS = 8
-
-
-@pytest.fixture(scope="session")
-def browser() -> Path:
-    """Chromium, checked before the session's Prefect server starts (a skip costs nothing)."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError as missing:
-        no_browser(f"the Python package playwright is not installed ({missing})")
-    if not os.access(CHROMIUM, os.X_OK):
-        no_browser(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    return CHROMIUM
 
 
 @contextmanager
@@ -74,7 +65,9 @@ def run_artifacts(stack: Stack, run_id: str) -> list[dict[str, Any]]:
 
 
 def test_a_closed_reviews_run_holds_one_artifact_per_kind(
-    browser: Path, stack: Stack, tmp_path: Path
+    chromium: Path,  # noqa: F811
+    stack: Stack,
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -98,7 +91,7 @@ def test_a_closed_reviews_run_holds_one_artifact_per_kind(
     assert latest[0]["latest_id"] == summary["id"]
     assert latest[0]["data"] == summary["data"]
 
-    with browser_page(browser, tmp_path, "ops-artifacts") as page:
+    with browser_page(chromium, tmp_path, "ops-artifacts") as page:
         page.goto(f"{stack.server.env['PREFECT_UI_URL']}/runs/flow-run/{run_id}?tab=Artifacts")
         page.locator(".p-tabs").get_by_text("Artifacts", exact=True).click()
         expect(page.get_by_text(f"review-{review_id}-summary").first).to_be_visible()
@@ -125,7 +118,9 @@ def form_run(stack: Stack, parameters: dict[str, Any]) -> str:
 
 
 def test_a_typo_in_the_run_forms_client_fails_the_run_in_one_line(
-    browser: Path, stack: Stack, tmp_path: Path
+    chromium: Path,  # noqa: F811
+    stack: Stack,
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -148,7 +143,7 @@ def test_a_typo_in_the_run_forms_client_fails_the_run_in_one_line(
         "unknown review type 'qbx'; did you mean 'qbr'? (xbr template list)"
     )
 
-    with browser_page(browser, tmp_path, "ops-run-form") as page:
+    with browser_page(chromium, tmp_path, "ops-run-form") as page:
         ui = stack.server.env["PREFECT_UI_URL"]
         page.goto(f"{ui}/deployments/deployment/{deployment_id(stack)}/run")
         for title in ("Client", "Review type", "Meeting (client's time)"):
@@ -188,7 +183,9 @@ def test_a_run_started_from_the_run_form_is_named_and_tagged_like_xbrs(stack: St
 
 
 def test_the_resume_form_reads_in_the_clients_zone_and_a_refusal_shows_on_the_run(
-    browser: Path, stack: Stack, tmp_path: Path
+    chromium: Path,  # noqa: F811
+    stack: Stack,
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -197,7 +194,7 @@ def test_the_resume_form_reads_in_the_clients_zone_and_a_refusal_shows_on_the_ru
     review = stack.review(review_id)
     close_phase_tasks(stack, review)
     run_id = review["flow_run_id"]
-    with browser_page(browser, tmp_path, "ops-resume") as page:
+    with browser_page(chromium, tmp_path, "ops-resume") as page:
         page.goto(f"{stack.server.env['PREFECT_UI_URL']}/runs/flow-run/{run_id}")
         page.get_by_role("button", name="Resume", exact=True).click()
         dialog = page.get_by_role("dialog").filter(has_text="Resume Flow Run")

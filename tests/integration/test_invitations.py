@@ -82,15 +82,23 @@ def _reschedule(uow: UowFactory, review_id: int) -> None:
     decide(uow(), DecisionRequest(review_id, DecisionKind.APPROVE, approver, "", LATER))
 
 
+def _invited_and_moved(
+    uow: UowFactory, review_id: int, tmp_path: Path, mailbox: Mailbox
+) -> Settings:
+    """The review's invitations delivered, its meeting moved, and the updates delivered."""
+    settings = _settings(tmp_path, mailbox)
+    deliver_due(uow(), settings, review_id)
+    _reschedule(uow, review_id)
+    deliver_due(uow(), settings, review_id)
+    return settings
+
+
 def test_the_client_meeting_is_a_real_invitation_updated_and_cancelled_in_place(
     sqlite_uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
 ) -> None:
     review_id = _review(sqlite_uow, catalog)
     with Mailbox() as mailbox:
-        settings = _settings(tmp_path, mailbox)
-        deliver_due(sqlite_uow(), settings, review_id)
-        _reschedule(sqlite_uow, review_id)
-        deliver_due(sqlite_uow(), settings, review_id)
+        settings = _invited_and_moved(sqlite_uow, review_id, tmp_path, mailbox)
         decide(sqlite_uow(), DecisionRequest(review_id, DecisionKind.CANCEL, OLGA, "next quarter"))
         deliver_due(sqlite_uow(), settings, review_id)
         received = _invitations(mailbox)
@@ -126,10 +134,7 @@ def test_staff_are_invited_to_the_internal_prep_and_post_meetings_and_the_client
 ) -> None:
     review_id = _review(sqlite_uow, catalog)
     with Mailbox() as mailbox:
-        settings = _settings(tmp_path, mailbox)
-        deliver_due(sqlite_uow(), settings, review_id)
-        _reschedule(sqlite_uow, review_id)
-        deliver_due(sqlite_uow(), settings, review_id)
+        _invited_and_moved(sqlite_uow, review_id, tmp_path, mailbox)
         received = _invitations(mailbox)
     schedule = catalog["qbr"].schedule
     by_meeting: dict[str, list[tuple[str, Any]]] = {"prep": [], "post": []}
