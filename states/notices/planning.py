@@ -8,13 +8,18 @@ notice twice (a replayed flow, a second sweep) a no-op.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from states.calendar.business_days import add_business_days, local_date, working_calendar
+from states.calendar.business_days import (
+    WorkingCalendar,
+    add_business_days,
+    local_date,
+    working_calendar,
+)
 from states.calendar.meetings import internal_meetings
 from states.directory import people_for
 from states.lifecycle.machine import OPEN_PHASES, Phase
@@ -307,7 +312,7 @@ def remind(
             added += _add(session, review, kind, email, key, phase=review.status, tasks=[task.key])
         if kind == "overdue":  # said once per due date: reminders need not look again
             task.reminded_for = task.due_at
-    return added + _escalate(session, review, template, now)
+    return added + _escalate(session, review, template, now, cal)
 
 
 def set_age_warning(review: Review, template: Template) -> None:
@@ -322,13 +327,23 @@ def set_age_warning(review: Review, template: Template) -> None:
     review.escalate_at = review.age_warning_at
 
 
-def _escalate(session: Session, review: Review, template: Template, now: datetime) -> int:
+def _escalate(
+    session: Session, review: Review, template: Template, now: datetime, cal: WorkingCalendar
+) -> int:
     spec = template.phase(review.status)
     set_age_warning(review, template)
     if spec.age_warning_days is None:
         return 0
     age = now - review.phase_entered_at
     threshold = timedelta(days=spec.age_warning_days)
+    today = local_date(now, cal.tz)
+    if age > threshold and not cal.is_business_day(today):
+        # the phase's age counts every day, but nobody is chased on a weekend or holiday:
+        # the escalation waits for the start of the client's next business day
+        day = add_business_days(today, 0, cal)
+        start = datetime.combine(day, time(template.schedule.day_start_hour), tzinfo=cal.tz)
+        review.escalate_at = start.astimezone(UTC)
+        return 0
     review.escalate_at = None
     levels = [(1, spec.raci.accountable.value), (2, "ops_manager")]
     added = 0

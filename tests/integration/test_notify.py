@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from deploy.mailbox import Mailbox
 from deploy.stack import free_port
 from notifications.outbox import deliver_due, list_notices, retry, send_test
+from states.calendar.client_edit import ClientEdit, edit_client
 from states.calendar.opening import start_review
 from states.directory import assign_role
 from states.errors import AlreadyDecided
@@ -222,6 +224,38 @@ def test_a_rescheduled_meeting_updates_the_same_invitation(
     assert (start.hour, str(start.tzinfo)) == (14, "America/New_York")  # the client's zone
 
 
+def _weekday(moment: datetime) -> datetime:
+    """The moment, or the same time on the next weekday (nobody is chased on a weekend)."""
+    while moment.weekday() >= 5:
+        moment += timedelta(days=1)
+    return moment
+
+
+def test_an_escalation_due_on_a_weekend_or_holiday_waits_for_the_next_business_day(
+    sqlite_uow: UowFactory, catalog: dict[str, Template]
+) -> None:
+    """The needed phase's age passes its warning on Christmas Day 2026, a Friday, for a client
+    in Berlin's holidays: the accountable person hears of it after the weekend, on Monday the
+    28th at the start of the client's day."""
+    entered = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # + 30 days: Christmas
+    rid = start_review(sqlite_uow(), "Client qbr", catalog, now=entered)
+    edit_client(sqlite_uow(), catalog, "Client qbr", ClientEdit("DE", "BE"))
+    warning = catalog["qbr"].phase("needed").age_warning_days
+    assert warning == 30
+    christmas = entered + timedelta(days=warning, hours=1)
+    plan_reminders(sqlite_uow(), christmas)  # the overdue task is told of, not the age
+    assert ("escalation", EMAILS["ops_manager"]) not in _notices(sqlite_uow, rid)
+    with sqlite_uow() as work:
+        review = work.session.get(Review, rid)
+        assert review is not None
+        waits_until, zone = review.escalate_at, ZoneInfo(review.client.timezone)
+    assert waits_until is not None
+    monday = waits_until.astimezone(zone)  # in the client's time zone
+    assert (monday.date().isoformat(), monday.hour) == ("2026-12-28", 8)
+    plan_reminders(sqlite_uow(), waits_until)
+    assert ("escalation", EMAILS["ops_manager"]) in _notices(sqlite_uow, rid)
+
+
 def test_reminders_and_escalations_are_sent_once_per_threshold(
     sqlite_uow: UowFactory, catalog: dict[str, Template]
 ) -> None:
@@ -240,11 +274,12 @@ def test_reminders_and_escalations_are_sent_once_per_threshold(
     assert ("overdue", EMAILS["account_manager"]) in _notices(sqlite_uow, rid)
     warning = catalog["qbr"].phase("needed").age_warning_days
     assert warning is not None
-    plan_reminders(sqlite_uow(), entered + timedelta(days=warning, hours=1))
+    first = _weekday(entered + timedelta(days=warning, hours=1))
+    plan_reminders(sqlite_uow(), first)
     assert ("escalation", EMAILS["ops_manager"]) in _notices(sqlite_uow, rid)
     count = len(_notices(sqlite_uow, rid))
-    assert plan_reminders(sqlite_uow(), entered + timedelta(days=warning, hours=2)) == 0
-    plan_reminders(sqlite_uow(), entered + timedelta(days=2 * warning, hours=1))
+    assert plan_reminders(sqlite_uow(), first + timedelta(hours=1)) == 0
+    plan_reminders(sqlite_uow(), _weekday(entered + timedelta(days=2 * warning, hours=1)))
     assert len(_notices(sqlite_uow, rid)) >= count  # ops_manager: the same person here
     with sqlite_uow() as work:
         levels = {
