@@ -137,6 +137,10 @@ def compose(
             raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
         payload, to = dict(row.payload), row.recipient or ""
         name = _person_name(uow, to)
+        step = payload.get("step")
+        if isinstance(step, dict) and "@" in str(step.get("actor", "")):
+            # who took the step, by the name people know them by (the audit keeps the email)
+            payload["step"] = {**step, "actor": _person_name(uow, step["actor"])}
         review_row = uow.session.get(Review, payload["review_id"])
         zone = review_row.client.timezone if review_row else "UTC"
     inst = installation_id(uow)
