@@ -487,6 +487,7 @@ def test_what_else_happened_rides_on_the_one_message_a_person_gets(
         assert "Your tasks:" in first
         assert "assesses the client against" in first
         andys = [_text(m) for m in mailbox.messages if andy in str(m["To"])]
-        assert any(
-            "assesses the client against" in text and "approved scheduled" in text for text in andys
+        assert any(  # the step names who took it as people know them
+            "assesses the client against" in text and "Olga Ops approved scheduled" in text
+            for text in andys
         ), andys
