@@ -63,9 +63,10 @@ _YEAR = timedelta(days=366)
 
 
 def common_name(name: str) -> str:
-    """A person's name as a CN parameter: one line, no control character, and no double
-    quote, which cannot appear inside a quoted parameter value (RFC 5545 3.1)."""
-    return " ".join(CONTROLS.sub("", name).replace('"', "'").split())
+    """A person's name as a CN parameter: one line, no control character, no double quote,
+    which cannot appear inside a quoted parameter value (RFC 5545 3.1), and no backslash,
+    which calendar parsers read as escaping the separator after it."""
+    return " ".join(CONTROLS.sub("", name).replace('"', "'").replace("\\", "/").split())
 
 
 def _attendee(name: str, email: str) -> vCalAddress:

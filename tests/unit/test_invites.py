@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, Event
 
@@ -185,6 +185,8 @@ EMAILS = st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.example", fullmatch=True)
 
 
 @SETTINGS
+@example(summary="", description="", people=[("", "a@l.example"), ("\\", "a@a.example")])
+@example(summary="x", description="", people=[('DOMAIN\\carl "C";x', "c@c.example")])
 @given(
     summary=HOSTILE,
     description=HOSTILE,
