@@ -160,6 +160,19 @@ class Stack:
     def uow(self) -> db.UnitOfWork:
         return db.UnitOfWork(self.engine())
 
+    def recheck_due(self, review_id: int) -> None:
+        """The sweeper's daily recheck of the review's run has come: a run it saw waiting at
+        the gate is looked at again (the schedule's own sweep may have seen it a moment ago)."""
+        from sqlalchemy import update
+
+        from states.store.models import Review
+
+        with self.uow() as work:
+            work.session.execute(
+                update(Review).where(Review.id == review_id).values(run_seen_at=None)
+            )
+            work.commit()
+
     def review(self, review_id: int) -> dict[str, Any]:
         """The review as `xbr review show --json` prints it, read in this process."""
         return views.review_view(self.uow(), review_id).to_json()

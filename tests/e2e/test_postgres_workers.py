@@ -190,6 +190,7 @@ def test_a_worker_killed_mid_review_loses_nothing_and_the_other_finishes_it(
             every=2,
         )
         assert "heartbeat" in crashed["message"]
+        stack.recheck_due(review_id)
         stack.xbr("sweep")  # as the sweeper's schedule would: the review gets a new run
         assert stack.review(review_id)["flow_run_id"] != run_id
         walk_to(stack, review_id)

@@ -221,6 +221,7 @@ def test_sweeper_reattaches_a_review_whose_run_was_lost(stack: Stack) -> None:
     lost = stack.review(review_id)["flow_run_id"]
     request = f"{stack.server.api_url}/flow_runs/{lost}"
     subprocess.run([sys.executable, "-c", f"import httpx; httpx.delete({request!r})"], check=True)
+    stack.recheck_due(review_id)
     stack.xbr("sweep")
     review = stack.review(review_id)
     assert review["flow_run_id"] != lost

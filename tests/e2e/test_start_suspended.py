@@ -71,6 +71,7 @@ def test_a_lost_run_of_a_review_in_staging_is_replaced_by_one_that_runs(stack: S
     lost = stack.review(review_id)["flow_run_id"]
     stack.api(f"/flow_runs/{lost}/set_state",
               {"state": {"type": "CANCELLED", "name": "Cancelled"}, "force": True})  # fmt: skip
+    stack.recheck_due(review_id)
     stack.xbr("sweep")
     review = stack.review(review_id)
     assert review["flow_run_id"] != lost
