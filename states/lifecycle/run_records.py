@@ -241,11 +241,6 @@ def attach_run(uow: UnitOfWork, review_id: int, flow_run_id: str, generation: in
     _set(uow, review_id, flow_run_id=flow_run_id, run_generation=generation, run_seen_at=None)
 
 
-def remember_progress_artifact(uow: UnitOfWork, review_id: int, artifact_id: str) -> None:
-    """Keep the id of the review's progress artifact, so that it is updated, not duplicated."""
-    _set(uow, review_id, progress_artifact_id=artifact_id)
-
-
 def run_artifacts(uow: UnitOfWork, review_id: int, flow_run_id: str) -> dict[str, str]:
     """The ids of the artifacts this flow run made for the review, by kind; none when the
     review's artifacts are another run's (a run re-attached makes its own)."""
