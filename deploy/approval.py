@@ -16,6 +16,8 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from deploy import assessment_page, plan_editing
+from deploy.webapp.forms import Form
+from deploy.webapp.forms import value as field_value
 from flows.wake import follow_up
 from notifications import links
 from notifications.gate_notice import REPORT
@@ -41,7 +43,6 @@ DONE = {"approve": "approved", "reject": "sent back for rework", "reschedule": "
 RESCHEDULE_FROM = {
     str(p) for t in TRANSITIONS if t["trigger"] is Trigger.RESCHEDULE for p in t["source"]
 }
-Form = dict[str, list[str]]
 UowFactory = Callable[[], UnitOfWork]
 
 
@@ -81,12 +82,6 @@ def iso(moment: int | datetime) -> str:
 def where(status: str) -> str:
     """A review's status in a sentence: "in follow-up", "closed"."""
     return f"in {phase_label(status)}" if status in OPEN_PHASES else status
-
-
-def field_value(form: Form, name: str) -> str:
-    """The first value of a form field, stripped; "" when it is missing."""
-    # browsers send a textarea's line breaks as CRLF; comments keep plain ones
-    return (form.get(name) or [""])[0].replace("\r\n", "\n").strip()
 
 
 def check_link(uow: UnitOfWork, key: bytes, visit: Visit) -> LinkClaims:

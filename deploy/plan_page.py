@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from deploy.approval import Form, UowFactory, Visit, field_value, iso
+from deploy.approval import UowFactory, Visit, iso
+from deploy.webapp.forms import Form
+from deploy.webapp.forms import value as field_value
 from notifications import links
 from notifications.links import LinkRefused
 from notifications.messages import local_time

@@ -13,7 +13,7 @@ import threading
 import time
 from contextlib import suppress
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -22,8 +22,13 @@ from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 
 from deploy import approval, board_page, plan_page
-from deploy.approval import Form, Sender, UowFactory, Visit
+from deploy.approval import Sender, UowFactory, Visit
 from deploy.web_limits import WINDOW, RefusalLimit, UnsignedLinks, slow_request_protocol
+from deploy.webapp import home, signin
+from deploy.webapp.auth import Auth
+from deploy.webapp.forms import Form, read_form
+from deploy.webapp.forms import value as field_value
+from deploy.webapp.site import Site
 from notifications import links
 from notifications.gate_notice import REPORT
 from notifications.links import LinkRefused
@@ -35,14 +40,7 @@ from states.read.scorecards import report_data
 from states.settings import Settings
 from states.store.db import UnitOfWork
 
-# Bounded, as a form is read into memory, yet room for the largest: nist-csf-2's 106 items,
-# each with a note of 2,000 characters of plain text, beside the checklist and a decision.
-MAX_FORM_BYTES = 256 * 1024
-# Each item sends two fields (its answer and its note): the three shipped standards together
-# (176 items) fit.
-MAX_FORM_FIELDS = 500
 VIA = "approval page, signed link"  # how its people are known, in the audit trail
-FORM_TYPE = "application/x-www-form-urlencoded"
 # No scripts, frames or foreign form targets; the token in the address never leaves in a Referer.
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -58,24 +56,6 @@ def _pages() -> Environment:
     env = template_environment("deploy", "templates", autoescape=True)
     env.filters.update(first_upper=lambda text: text[:1].upper() + text[1:])
     return env
-
-
-async def _read_form(request: Request) -> Form | None:
-    """The urlencoded form, {} for any other body, None when it is too large to read or has
-    more fields than any form of ours."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    # Only what our own form sends; anything else arrives without the csrf field and is refused.
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
-        return {}
-    text = body.decode("utf-8", "replace")
-    try:
-        return parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except ValueError:  # more fields than any form of ours has
-        return None
 
 
 class _Handlers:
@@ -170,7 +150,7 @@ class _Handlers:
     async def sender(self, request: Request) -> Sender:
         """The form and where the browser says it comes from."""
         return Sender(
-            form=await _read_form(request),
+            form=await read_form(request),
             # the public address, and the one this request reached (localhost vs 127.0.0.1)
             own_origins={self.origin, f"{request.url.scheme}://{request.headers.get('host')}"},
             origin=request.headers.get("origin"),
@@ -195,7 +175,7 @@ class _Handlers:
             decided = approval.apply(self.uow, visit, form, choice)
         except XbrError as exc:
             return self.refuse(request, visit, exc.worded(WEB_PAGE), heading="Not saved")
-        comment = approval.field_value(form, "comment")
+        comment = field_value(form, "comment")
         changed = bool(visit.saved or visit.answered or visit.confirmed or decided)
         note = approval.wake(self.uow(), self.settings, claims, choice, comment) if changed else ""
         review = views.review_view(self.uow(), claims.review_id)
@@ -259,6 +239,15 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
     )
     app.middleware("http")(_security_headers)
     app.get("/healthz")(_healthz)
+    site = Site(
+        settings,
+        uow,
+        Auth(handlers.key, uow, settings.page_url, settings.session_hours),
+        handlers.pages,
+        handlers,
+    )
+    for part in (signin, home):
+        app.include_router(part.router(site))
     app.include_router(board_page.router(handlers.key, uow, handlers.page, handlers))
     # `:path`: a damaged token with a "/" in it still gets the 403 page, not a 404.
     app.get("/r/{token:path}")(handlers.show)

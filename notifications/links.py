@@ -150,6 +150,12 @@ def code_owner(
     return found
 
 
+def seal(key: bytes, purpose: str, text: str) -> str:
+    """The MAC of `text` for one purpose ("signin", "session", ...): what one purpose seals
+    never passes for another's, nor for a link's."""
+    return _mac(key, purpose.encode("ascii") + b"\x00" + text.encode("utf-8"))
+
+
 def board_token(key: bytes, generation: int = 0) -> str:
     """The board page's `key` parameter: whoever has it may see this installation's board.
     Raising `generation` (`xbr board key --rotate`) makes a new one and ends the old."""

@@ -40,6 +40,7 @@ KINDS = (
     "plan",
     "digest",
     "test",
+    "signin",
 )
 
 

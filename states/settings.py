@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     # answers 429, and seconds a client has to send a whole request
     web_refusals_per_minute: int = Field(default=30, ge=1)
     web_request_seconds: int = Field(default=20, ge=1)
+    # the web app: how long a sign-in lasts (hours), and sign-in with OpenID Connect (Microsoft
+    # Entra ID: https://login.microsoftonline.com/<tenant>/v2.0, Google Workspace:
+    # https://accounts.google.com) when an issuer and its client are set
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_name: str = "your organization's account"  # the sign-in button's words
     # staging: where each client's exports are dropped, where tickets and reports are written
     evidence_dir: Path | None = None
     export_dir: Path | None = None

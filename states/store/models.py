@@ -118,6 +118,8 @@ class Person(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     # up to when the last digest told them everything
     digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # their last look at My work in the web app: what changed since is shown first
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role_rows: Mapped[list[PersonRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="PersonRole.role"
@@ -360,6 +362,36 @@ class LinkUse(Base):
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
     email: Mapped[str] = mapped_column(String(320))
     used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SigninRequest(Base):
+    """A sign-in link emailed to a person: it works once, until `expires_at`; the link carries
+    a secret whose SHA-256 is kept here, never the secret."""
+
+    __tablename__ = "signin_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    secret_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser: its cookie carries the id and a secret whose SHA-256 is kept here;
+    it ends at `expires_at`, on sign-out, or when revoked (`xbr session revoke`)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    secret_digest: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(40))  # "email link" or "openid connect"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by: Mapped[str | None] = mapped_column(String(200))
 
 
 # One open follow-up ticket per client and anomaly: a recurring finding links to it.

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from deploy.web import MAX_FORM_BYTES, MAX_FORM_FIELDS
+from deploy.webapp.forms import MAX_FORM_BYTES, MAX_FORM_FIELDS
 from notifications import links
 from notifications.links import LinkClaims
 from states.calendar.opening import start_review

@@ -31,6 +31,8 @@ TABLES = {
     "initiatives",
     "cost_lines",
     "link_uses",
+    "signin_requests",
+    "web_sessions",
     "people",
     "person_roles",
     "client_roles",

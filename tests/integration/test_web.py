@@ -28,7 +28,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from deploy.web import MAX_FORM_BYTES, start_in_thread
+from deploy.web import start_in_thread
+from deploy.webapp.forms import MAX_FORM_BYTES
 from notifications import links
 from notifications.links import LinkClaims
 from notifications.messages import local_time

@@ -189,6 +189,8 @@ def context(kind: str) -> dict[str, Any]:
                            {"label": "Progress and history", "url": RUN_URL}]},
             ],
         )  # fmt: skip
+    elif kind == "signin":
+        ctx.update(tasks=[], links={"action": APPROVE_URL, "run": None}, minutes=15)
     # A fresh copy: tests delete and change keys, and the people above are shared.
     return copy.deepcopy(ctx)
 
@@ -254,6 +256,7 @@ EXPECTED = {
         "Acme Law · QBR 2026-Q4 · your plan: 3 initiatives to decide",
         "Your plan from the Acme Law QBR 2026-Q4 has **3 initiatives** waiting for your decision.",
     ),
+    "signin": ("Your sign-in link for xbr", "it works once"),
     "digest": (
         "Your xbr digest: 2 updates",
         "### Acme Law · QBR 2026-Q4 · prep: your input is wanted",
@@ -611,9 +614,9 @@ def test_a_missing_key_fails_loudly(path: str) -> None:
         render("approval", _drop(path))
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("test", "digest")])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("test", "digest", "signin")])
 def test_every_kind_needs_the_review(kind: str) -> None:
-    """No kind but `test` and `digest` (of many reviews) renders without its review."""
+    """No kind but `test`, `digest` (of many reviews) and `signin` renders without its review."""
     ctx = context(kind)
     del ctx["review"]
     with pytest.raises(UndefinedError, match="'review' is undefined"):
