@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import pwd
 import sys
 import threading
 from pathlib import Path
@@ -22,8 +21,10 @@ from deploy import (
     budget_cli,
     faults,
     metrics_cli,
+    new_run,
     plan_cli,
     render,
+    session_cli,
     stack,
     staging_cli,
     standards_cli,
@@ -35,6 +36,7 @@ from deploy.context import (
     ReviewId,
     catalog,
     engine,
+    os_user,
     settings,
     standards,
     uow,
@@ -96,6 +98,7 @@ app.command("feedback")(staging_cli.feedback_command)
 app.command("report")(staging_cli.report_command)
 client_app.command("thresholds")(staging_cli.thresholds_command)
 app.command("metrics")(metrics_cli.metrics_command)
+app.add_typer(session_cli.session_app, name="session")
 
 
 @app.command()
@@ -435,21 +438,13 @@ def review_run(review_id: ReviewId, as_json: JsonOpt = False) -> None:
 def _attach_new_run(review_id: int, generation: int = 0) -> str | None:
     """The review's new flow run; None, said in one line, when Prefect refuses to make it now
     (the review is kept: the next sweep gives it its run)."""
-    import httpx
-    from prefect.exceptions import ObjectNotFound
-
-    from reports.run_pages import run_url
-    from tasks.flow_runs import attach_new_run
-
-    try:
-        return run_url(attach_new_run(uow, review_id, generation))
-    except (httpx.HTTPError, ObjectNotFound) as refused:
-        reason = str(refused).splitlines()[0] if str(refused) else type(refused).__name__
+    url, refused = new_run.attach(uow, review_id, generation)
+    if refused:
         render.warn(
-            f"review {review_id} is kept, but Prefect did not make its flow run now ({reason});"
+            f"review {review_id} is kept, but Prefect did not make its flow run now ({refused});"
             " the next sweep makes it (or run `xbr sweep`)"
         )
-        return None
+    return url
 
 
 def _attach_run_if_up(review_id: int) -> str | None:
@@ -827,7 +822,7 @@ def run(argv: list[str]) -> int:
     bootstrap.reset()  # each command line reads the environment afresh
     try:
         # `--as` is an operator's word: the audit trail also keeps who ran the command
-        bootstrap.identify(f"command line, os user {_os_user()}")
+        bootstrap.identify(f"command line, os user {os_user()}")
         code = app(args=argv, prog_name="xbr", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except SystemExit as exc:
@@ -864,14 +859,6 @@ def _usage_error(exc: typer.TyperException) -> int:
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     _fail(f"{message.rstrip('.')}; see `{command} --help`")
     return int(getattr(exc, "exit_code", 2))
-
-
-def _os_user() -> str:
-    """The operating-system account running this process (from its uid, not the environment)."""
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:  # a uid without an account, as in some containers
-        return f"uid {os.getuid()}"
 
 
 def _home() -> Path | None:

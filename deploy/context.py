@@ -3,6 +3,8 @@ of work, the templates, and the options every command shares."""
 
 from __future__ import annotations
 
+import os
+import pwd
 from typing import Annotated
 
 import typer
@@ -46,3 +48,11 @@ def catalog() -> dict[str, Template]:
 def standards() -> dict[str, Standard]:
     """The shipped standards and the MSP's own."""
     return root().standards()
+
+
+def os_user() -> str:
+    """The operating-system account running this process (from its uid, not the environment)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid without an account, as in some containers
+        return f"uid {os.getuid()}"

@@ -58,6 +58,7 @@ class Site:
             "csrf": self.auth.csrf(person) if person else "",
             "oidc": self.oidc_enabled,
             "oidc_name": self.settings.oidc_name,
+            "here": "",
         }
         html = self.pages.get_template(name).render(shared | context)
         return HTMLResponse(html, status_code=status)
