@@ -39,7 +39,13 @@ from states.store.db import UnitOfWork
 from states.store.models import utcnow
 
 CHOICES = {k.value: k for k in (DecisionKind.APPROVE, DecisionKind.REJECT, DecisionKind.RESCHEDULE)}
-DONE = {"approve": "approved", "reject": "sent back for rework", "reschedule": "rescheduled"}
+DONE = {
+    "approve": "approved",
+    "reject": "sent back for rework",
+    "reschedule": "rescheduled",
+    "cancel": "cancelled",
+    "reopen": "reopened for more follow-up",
+}
 RESCHEDULE_FROM = {
     str(p) for t in TRANSITIONS if t["trigger"] is Trigger.RESCHEDULE for p in t["source"]
 }
@@ -156,14 +162,15 @@ def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
         plan_editing.save(uow, claims.email, plan, visit.planned)
     if not choice:
         return ""
-    kind, comment = CHOICES[choice], field_value(form, "comment")
+    kind, comment = DecisionKind(choice), field_value(form, "comment")
     scheduling = kind is DecisionKind.APPROVE and visit.status == Phase.SCHEDULING
     meeting = field_value(form, "meeting") if scheduling or choice == "reschedule" else ""
     request = DecisionRequest(
         claims.review_id, kind, claims.email, comment, meeting or None, visit.status, claims.round
     )
     result = decide(uow(), request)
-    link_uses.record_use(uow(), links.digest(visit.token), claims.review_id, claims.email)
+    if visit.token:  # a signed link decides once; a session decides as often as gates come
+        link_uses.record_use(uow(), links.digest(visit.token), claims.review_id, claims.email)
     waits = (
         f"; {phase_label(result.queued_for)} is full, so it waits in its queue and moves "
         "when a place frees"

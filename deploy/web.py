@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from deploy import approval, board_page, plan_page
 from deploy.approval import Sender, UowFactory, Visit
 from deploy.web_limits import WINDOW, RefusalLimit, UnsignedLinks, slow_request_protocol
-from deploy.webapp import home, signin
+from deploy.webapp import directory_pages, home, oidc_routes, review_page, signin, start_page
 from deploy.webapp.auth import Auth
 from deploy.webapp.forms import Form, read_form
 from deploy.webapp.forms import value as field_value
@@ -246,7 +246,8 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
         handlers.pages,
         handlers,
     )
-    for part in (signin, home):
+    # oidc_routes before signin: /signin/<token> takes any path
+    for part in (oidc_routes, signin, home, start_page, directory_pages, review_page):
         app.include_router(part.router(site))
     app.include_router(board_page.router(handlers.key, uow, handlers.page, handlers))
     # `:path`: a damaged token with a "/" in it still gets the 403 page, not a 404.

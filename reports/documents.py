@@ -55,7 +55,7 @@ def summary_markdown(data: dict[str, Any]) -> str:
 def report_html(data: dict[str, Any]) -> str:
     """The review as one self-contained, printable HTML page with its charts as inline SVG:
     the scorecard, the scores over every assessed review, the frameworks, the ticket volume."""
-    context = _context(data)
+    context = report_context(data)
     charts = {
         "scorecard": scorecard_chart(context["rows"], data["baseline"] is not None),
         "trend": trend_chart(data.get("history", []), context["rows"]),
@@ -69,16 +69,18 @@ def report_html(data: dict[str, Any]) -> str:
 def agenda_html(data: dict[str, Any]) -> str:
     """The agenda as HTML for a page: its values escaped for Markdown and HTML before the
     Markdown is converted, and the result cut to the tags Markdown makes."""
-    source = _environment(html=True).get_template("agenda.md.j2").render(_context(data))
+    source = _environment(html=True).get_template("agenda.md.j2").render(report_context(data))
     return clean_html(markdown.markdown(source, extensions=["tables"]))
 
 
 def _markdown(template: str, data: dict[str, Any]) -> str:
-    text = _environment().get_template(template).render(_context(data))
+    text = _environment().get_template(template).render(report_context(data))
     return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
 
 
-def _context(data: dict[str, Any]) -> dict[str, Any]:
+def report_context(data: dict[str, Any]) -> dict[str, Any]:
+    """What the report's templates show of `report_data`: scores with why each moved, findings
+    red first, the plan; also the review page's sections."""
     review, baseline = data["review"], data["baseline"]
     since = " ".join(filter(None, (_period(baseline), "baseline"))) if baseline else None
     rows = [_row(entry, since) for entry in data["scorecard"]]

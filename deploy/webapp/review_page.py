@@ -1,0 +1,130 @@
+"""The review page, `/reviews/<id>`: phase and gate with who may decide, the evidence, the
+checklist, the assessment, the scores and why they moved, findings and tickets, the roadmap
+and budget, the feedback and the audit trail, with the forms to act on them as the signed-in
+person (deploy/webapp/review_actions.py). A client's contact sees their own client's report
+(`/reviews/<id>/report`), nothing else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from deploy import approval, assessment_page, plan_editing
+from deploy.webapp import review_actions
+from deploy.webapp.site import Site
+from notifications import links
+from reports.documents import agenda_html, report_context, report_html
+from reports.run_pages import run_url
+from states.access.sessions import SignedIn
+from states.lifecycle.machine import FORWARD, OPEN_PHASES, Phase
+from states.read import views
+from states.read.gate_evidence import gate_evidence
+from states.read.scorecards import report_data
+from states.store.models import Person
+
+
+def router(site: Site) -> APIRouter:
+    """GET and POST /reviews/<id>, GET /reviews/<id>/report."""
+    routes = APIRouter()
+
+    @routes.get("/reviews/{review_id}")
+    def show(review_id: str, request: Request, done: str = "") -> Response:
+        person = site.person_or_signin(request)
+        if not isinstance(person, SignedIn):
+            return person
+        found = review_actions.visible(site, request, person, review_id)
+        if isinstance(found, Response):
+            return found
+        number, _ = found
+        if not person.staff:  # a client's contact: their client's report and plan
+            return RedirectResponse(f"/reviews/{number}/report", status_code=303)
+        return site.page(
+            "app/review.html.j2", person, **page_context(site, person, number), done=done[:300]
+        )
+
+    @routes.get("/reviews/{review_id}/report")
+    def report(review_id: str, request: Request) -> Response:
+        person = site.person_or_signin(request)
+        if not isinstance(person, SignedIn):
+            return person
+        found = review_actions.visible(site, request, person, review_id)
+        if isinstance(found, Response):
+            return found
+        data = report_data(site.uow(person), found[0], currency=site.settings.currency)
+        return HTMLResponse(report_html(data))
+
+    @routes.post("/reviews/{review_id}")
+    async def act(review_id: str, request: Request, later: BackgroundTasks) -> Response:
+        if blocked := site.guard.too_many(request):
+            return blocked
+        person = site.person_or_signin(request)
+        if not isinstance(person, SignedIn):
+            return person
+        form = await site.posted(request, person)
+        if isinstance(form, str):
+            return site.refuse(request, person, form, 403, "Not saved")
+        return await run_in_threadpool(
+            review_actions.act, site, request, person, review_id, form, later
+        )
+
+    return routes
+
+
+def page_context(site: Site, person: SignedIn, review_id: int) -> dict[str, Any]:
+    """Everything the review page shows its person, and what they may change on it."""
+    uow, email, currency = site.uow(person), person.email, site.settings.currency
+    review = views.review_view(uow, review_id)
+    data = report_data(uow, review_id, currency=currency)
+    zone = data["review"]["timezone"]
+    gate, status = review.gate, review.status
+    deciders = gate.eligible_approvers if gate else ()
+    can_decide = email in deciders
+    evidence = gate_evidence(uow, review_id, email, currency) if status in OPEN_PHASES else None
+    agenda = evidence.report if evidence else None
+    return {
+        "here": "review",
+        "review": review,
+        "report": report_context(data),
+        "zone": zone,
+        "names": _names(site, person),
+        "gate": gate,
+        "deciders": deciders,
+        "can_decide": can_decide,
+        "choices": review_actions.choices(status, can_decide, bool(gate and gate.approval)),
+        "next_phase": FORWARD[Phase(status)][1] if status in OPEN_PHASES else status,
+        "tickable": {
+            t.key
+            for t in review.tasks
+            if t.phase == status and t.status == "open" and (t.assignee == email or can_decide)
+        },
+        "phases": [p.value for p in Phase if any(t.phase == p for t in review.tasks)],
+        "evidence": evidence,
+        "agenda": Markup(agenda_html(agenda)) if agenda else None,
+        "report_url": f"/reviews/{review_id}/report",
+        "run_url": run_url(review.flow_run_id),
+        "assessment": assessment_page.assessment(uow, review_id, email),
+        "plan": approval.plan_progress(uow, review) if status == Phase.DELIVERY else None,
+        "plan_editing": plan_editing.section(uow, review_id, email),
+        "decision_code": _code(site, review, email) if can_decide else None,
+        "now": datetime.now(UTC),
+    }
+
+
+def _names(site: Site, person: SignedIn) -> dict[str, str]:
+    """Everyone's name by email: the page shows people by the names they go by."""
+    with site.uow(person) as work:
+        return {
+            email: name for email, name in work.session.execute(select(Person.email, Person.name))
+        }
+
+
+def _code(site: Site, review: views.ReviewView, email: str) -> str:
+    """The person's decision code for this gate, for the Prefect UI's Resume form."""
+    expires = datetime.now(UTC).date() + timedelta(days=links.CODE_DAYS)
+    return links.decision_code(site.auth.key, review.id, review.round, email, expires)
