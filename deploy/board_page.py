@@ -14,15 +14,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from deploy.approval import UowFactory
+from deploy.webapp.site import Site
 from notifications import links
 from states.lifecycle import link_uses
-from states.read import views
+from states.read import board as board_view
 from states.settings import Settings
 from states.store.models import utcnow
 
 REFRESH_SECONDS = 60
 HEADING = "This board address cannot be used"
-TODO = "open the board address that `xbr board key` prints"
+TODO = "sign in to xbr at its home page, or open the board address that `xbr board key` prints"
 Page = Callable[..., HTMLResponse]  # web's page(): a template rendered with a status code
 
 
@@ -59,9 +60,9 @@ def refusal(token: str, sent: str) -> str | None:
 
 
 def columns(uow: UowFactory, now: datetime) -> list[dict[str, Any]]:
-    """`views.board`'s columns, each marked full or short of its minimum."""
+    """`board_view.board`'s columns, each marked full or short of its minimum."""
     marked = []
-    for column in views.board(uow(), now):
+    for column in board_view.board(uow(), now):
         count, limit, minimum = column["count"], column["wip_limit"], column["wip_minimum"]
         marked.append(
             {
@@ -73,15 +74,25 @@ def columns(uow: UowFactory, now: datetime) -> list[dict[str, Any]]:
     return marked
 
 
-def router(secret: bytes, uow: UowFactory, page: Page, guard: Guard) -> APIRouter:
-    """GET /board: the board for whoever brings the board token, a 403 page for anyone else
-    (429 once their address was refused too often in a minute: `guard`)."""
+def router(secret: bytes, uow: UowFactory, page: Page, guard: Guard, site: Site) -> APIRouter:
+    """GET /board: the board in the web app for the MSP's signed-in people; without a session,
+    for whoever brings the board token, a 403 page for anyone else (429 once their address was
+    refused too often in a minute: `guard`)."""
     routes = APIRouter()
 
     @routes.get("/board")
     def board(request: Request, key: str = "") -> HTMLResponse:
         if blocked := guard.too_many(request):
             return blocked
+        person = None if key else site.auth.person(request)
+        if person is not None and person.staff:
+            now = utcnow()
+            shown = columns(uow, now)
+            total = sum(c["count"] for c in shown)
+            return site.page(
+                "app/board.html.j2", person, columns=shown, total=total, now=now.isoformat(),
+                linked=True, here="board",
+            )  # fmt: skip
         # read each time: a rotated key ends the old address at once, on every server
         token = links.board_token(secret, link_uses.board_key_generation(uow()))
         why = refusal(token, key)
@@ -91,7 +102,9 @@ def router(secret: bytes, uow: UowFactory, page: Page, guard: Guard) -> APIRoute
         now = utcnow()
         board = columns(uow, now)
         total = sum(c["count"] for c in board)
-        response = page("board.html.j2", 200, columns=board, total=total, now=now.isoformat())
+        response = page(
+            "board.html.j2", 200, columns=board, total=total, now=now.isoformat(), linked=False
+        )
         # the Refresh header: base.html.j2 has no head block for a <meta http-equiv="refresh">
         response.headers["Refresh"] = str(REFRESH_SECONDS)
         return response

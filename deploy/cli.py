@@ -53,6 +53,7 @@ from states.lifecycle.decisions import (
     skip_task,
 )
 from states.notices import digests
+from states.read import board as board_view
 from states.read import views
 from states.store import db
 from states.store.models import Client, Person, utcnow
@@ -610,13 +611,13 @@ def board_command(
     context: typer.Context,
     cards: Annotated[
         int, typer.Option(min=0, help="cards per column, earliest meeting first; 0 for all")
-    ] = views.CARDS,
+    ] = board_view.CARDS,
     as_json: JsonOpt = False,
 ) -> None:
     """The review board: columns by phase, count against WIP limit, age warnings, queues."""
     if context.invoked_subcommand is not None:
         return
-    columns = views.board(uow(), utcnow(), cards or None)
+    columns = board_view.board(uow(), utcnow(), cards or None)
     render.out(as_json, columns, lambda: render.board(columns))
 
 

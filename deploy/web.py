@@ -24,7 +24,15 @@ from starlette.concurrency import run_in_threadpool
 from deploy import approval, board_page, plan_page
 from deploy.approval import Sender, UowFactory, Visit
 from deploy.web_limits import WINDOW, RefusalLimit, UnsignedLinks, slow_request_protocol
-from deploy.webapp import directory_pages, home, oidc_routes, review_page, signin, start_page
+from deploy.webapp import (
+    directory_pages,
+    home,
+    oidc_routes,
+    portfolio_page,
+    review_page,
+    signin,
+    start_page,
+)
 from deploy.webapp.auth import Auth
 from deploy.webapp.forms import Form, read_form
 from deploy.webapp.forms import value as field_value
@@ -216,10 +224,16 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _security_headers(request: Request, call_next: Any) -> Response:
-    response: Response = await call_next(request)
-    response.headers.update(HEADERS)
-    return response
+def security_headers(settings: Settings) -> dict[str, str]:
+    """HEADERS, with the OpenID provider as a place the sign-in form may lead to (browsers
+    hold a form's redirect to `form-action` too)."""
+    if not settings.oidc_issuer:
+        return HEADERS
+    provider = "{0.scheme}://{0.netloc}".format(urlsplit(settings.oidc_issuer))
+    policy = HEADERS["Content-Security-Policy"].replace(
+        "form-action 'self'", f"form-action 'self' {provider}"
+    )
+    return HEADERS | {"Content-Security-Policy": policy}
 
 
 async def _healthz() -> PlainTextResponse:
@@ -237,7 +251,14 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
         openapi_url=None,
         redirect_slashes=False,
     )
-    app.middleware("http")(_security_headers)
+    headers = security_headers(settings)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.update(headers)
+        return response
+
     app.get("/healthz")(_healthz)
     site = Site(
         settings,
@@ -247,9 +268,17 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
         handlers,
     )
     # oidc_routes before signin: /signin/<token> takes any path
-    for part in (oidc_routes, signin, home, start_page, directory_pages, review_page):
+    for part in (
+        oidc_routes,
+        signin,
+        home,
+        start_page,
+        directory_pages,
+        review_page,
+        portfolio_page,
+    ):
         app.include_router(part.router(site))
-    app.include_router(board_page.router(handlers.key, uow, handlers.page, handlers))
+    app.include_router(board_page.router(handlers.key, uow, handlers.page, handlers, site))
     # `:path`: a damaged token with a "/" in it still gets the 403 page, not a 404.
     app.get("/r/{token:path}")(handlers.show)
     app.get(REPORT + "{token:path}")(handlers.report)

@@ -18,7 +18,7 @@ from states.lifecycle.steps import eligible_approvers, open_required_tasks
 from states.standards.answers import gate_facts
 from states.store.db import UnitOfWork
 from states.store.models import AuditEntry, Installation, Review, ReviewTask
-from states.templates.schema import BOARD_DEFAULTS, Template
+from states.templates.schema import Template
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -279,84 +279,3 @@ def list_reviews(
         if client_id is not None:
             query = query.where(Review.client_id == client_id)
         return [review_summary(r) for r in uow.session.scalars(query)]
-
-
-# Cards per column on the board: the earliest meetings; the column's count covers the rest.
-CARDS = 25
-
-
-def board(uow: UnitOfWork, now: datetime, cards: int | None = CARDS) -> list[dict[str, Any]]:
-    """One column per open phase: its count against the WIP limit, how many are stale or wait
-    in its queue, and its first `cards` cards by meeting date (all with None). Counted in SQL,
-    so the board costs the same with ten open reviews or twenty thousand."""
-    open_phases = [p.value for p in OPEN_PHASES]
-    with uow:
-        session = uow.session
-        counts = _count_by(session, Review.status, Review.status.in_(open_phases))
-        stale = _count_by(
-            session, Review.status, Review.status.in_(open_phases), Review.age_warning_at <= now
-        )
-        queued = _count_by(session, Review.queued_for, Review.queued_for.is_not(None))
-        columns = []
-        for phase in OPEN_PHASES:
-            reviews = _first_cards(session, phase.value, cards)
-            overdue = _overdue_tasks(session, [r.id for r in reviews], now)
-            defaults = BOARD_DEFAULTS[phase]
-            count = counts.get(phase.value, 0)
-            columns.append(
-                {
-                    "phase": phase.value,
-                    "count": count,
-                    "wip_limit": defaults.get("wip_limit"),
-                    "wip_minimum": defaults.get("wip_minimum"),
-                    "age_warnings": stale.get(phase.value, 0),
-                    "queued": queued.get(phase.value, 0),
-                    "more": count - len(reviews),
-                    "cards": [_card(r, now, overdue.get(r.id, [])) for r in reviews],
-                }
-            )
-        return columns
-
-
-def _first_cards(session: Any, status: str, cards: int | None) -> list[Review]:
-    """The column's first cards: meetings soonest first, then those without a date. Two
-    queries, each read in the order of an index, so a column of 10,000 is not sorted whole."""
-    in_column = select(Review).where(Review.status == status)
-    dated = in_column.where(Review.meeting_at.is_not(None)).order_by(Review.meeting_at)
-    found = list(session.scalars(dated.limit(cards)))
-    if cards is None or len(found) < cards:
-        undated = in_column.where(Review.meeting_at.is_(None)).order_by(Review.id)
-        rest = None if cards is None else cards - len(found)
-        found += session.scalars(undated.limit(rest))
-    return found
-
-
-def _count_by(session: Any, column: Any, *where: Any) -> dict[str, int]:
-    rows = session.execute(select(column, func.count()).where(*where).group_by(column))
-    return {key: count for key, count in rows}
-
-
-def _overdue_tasks(session: Any, review_ids: list[int], now: datetime) -> dict[int, list[str]]:
-    """review id -> keys of its open tasks past their due date."""
-    rows = session.execute(
-        select(ReviewTask.review_id, ReviewTask.key)
-        .where(ReviewTask.review_id.in_(review_ids))
-        .where(ReviewTask.status == "open", ReviewTask.due_at < now)
-        .order_by(ReviewTask.review_id, ReviewTask.position)
-    )
-    found: dict[int, list[str]] = {}
-    for review_id, key in rows:
-        found.setdefault(review_id, []).append(key)
-    return found
-
-
-def _card(review: Review, now: datetime, overdue: list[str]) -> dict[str, Any]:
-    age_days = (now - review.phase_entered_at).total_seconds() / 86400
-    return {
-        **review_summary(review).to_json(),
-        "zone": review.client.timezone,
-        "age_days": round(age_days, 1),
-        "age_warning": review.age_warning_at is not None and review.age_warning_at <= now,
-        "queued_for": review.queued_for,
-        "overdue_tasks": overdue,
-    }

@@ -1,7 +1,7 @@
 """The board page over real HTTP: the app `xbr web` serves, in a thread on a staffed SQLite
 database with reviews in several phases, read with httpx and in headless Chromium.
 
-The page must show what `views.board` gives, escaped, and only to whoever brings the board key.
+The page must show what `board_view.board` gives, escaped, and only to whoever brings the board key.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ import httpx
 import pytest
 
 from deploy.board_page import board_url
+from deploy.webapp.auth import COOKIE, pack
 from notifications import links
 from notifications.messages import local_time
 from states import directory
+from states.access.sessions import EMAIL_LINK, open_session
 from states.calendar.opening import start_review
 from states.lifecycle.schedule import review_template
 from states.notices.planning import set_age_warning
-from states.read import views
+from states.read import board as board_view
 from states.settings import Settings
 from states.store.models import Review, utcnow
 from states.templates.schema import Template
@@ -96,7 +98,7 @@ def test_the_board_shows_each_column_with_its_cards_and_flags(board: Board) -> N
     assert "<title>Review board · xbr</title>" in page
 
     columns = _columns(page)
-    expected = views.board(board.uow(), utcnow())
+    expected = board_view.board(board.uow(), utcnow())
     assert list(columns) == [c["phase"] for c in expected]
     for column in expected:
         classes, body = columns[column["phase"]]
@@ -123,7 +125,8 @@ def test_the_board_shows_each_column_with_its_cards_and_flags(board: Board) -> N
     assert meeting.endswith(("CET", "CEST"))
     words = _words(needed)
     assert f"QBR {odd['period'].upper()} Meeting: {meeting}" in words
-    assert f"{odd['age_days']:g} days in needed 1 overdue task Age warning" in words
+    owner = odd["owners"][0]
+    assert f"{odd['age_days']:g} days in needed Owner: {owner} 1 overdue task Age warning" in words
     assert "Age warning" not in prep
     assert "overdue" not in prep
     assert "EST" in prep or "EDT" in prep  # Client qbr meets in New York time
@@ -147,7 +150,7 @@ def test_the_board_refuses_a_missing_or_wrong_key(board: Board) -> None:
         assert response.status_code == 403, params
         words = _words(response.text)
         assert why in words
-        assert "What to do: Open the board address that `xbr board key` prints." in words
+        assert "or open the board address that `xbr board key` prints." in words
         assert "Client qbr" not in response.text
         assert "&lt;b&gt;" not in response.text
 
@@ -195,3 +198,25 @@ def test_a_rotated_board_key_ends_the_old_address_at_once(board: Board, tmp_path
     new = board_url(Settings(home=tmp_path / "home", secret_key=""), board.uow)
     assert new != board.url
     assert board.http.get("/board?" + new.partition("?")[2]).status_code == 200
+
+
+def test_signed_in_staff_see_the_board_in_the_app_with_links_to_each_review(
+    board: Board, tmp_path: Path
+) -> None:
+    key = links.load_key(tmp_path / "home", None)
+    session_id, secret = open_session(board.uow(), "olga@msp.example", EMAIL_LINK, utcnow(), 12)
+    base = board.url.split("/board")[0]
+    with httpx.Client(base_url=base) as browser:
+        browser.cookies.set(COOKIE, pack(key, "session", session_id, secret))
+        page = browser.get("/board")
+        assert page.status_code == 200
+        assert "aria-current=page>Board</a>" in page.text
+        for review_id in board.reviews.values():
+            assert f'href="/reviews/{review_id}"' in page.text
+        assert "&lt;b&gt;&amp;x" in page.text
+    contact_id, contact_secret = open_session(
+        board.uow(), "carl@client.example", EMAIL_LINK, utcnow(), 12
+    )
+    with httpx.Client(base_url=base) as contact:  # a client's contact has no board
+        contact.cookies.set(COOKIE, pack(key, "session", contact_id, contact_secret))
+        assert contact.get("/board").status_code == 403

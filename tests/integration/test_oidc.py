@@ -164,6 +164,9 @@ def _words(response: httpx.Response) -> str:
 def test_a_known_person_signs_in_with_their_provider(app: App) -> None:
     page = app.http.get("/")
     assert "Sign in with Contoso" in page.text
+    # a browser follows the sign-in form's redirect only to where form-action allows
+    provider = "{0.scheme}://{0.netloc}".format(urlsplit(app.provider.issuer))
+    assert f"form-action 'self' {provider};" in page.headers["content-security-policy"]
     started = app.http.post("/signin/oidc", data={"next": "/reviews/5"})
     assert started.status_code == 303
     asked = parse_qs(urlsplit(started.headers["location"]).query)
