@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -18,6 +19,11 @@ from states.settings import normalize_url
 from states.store import db
 from states.templates.catalog import load_catalog
 from states.templates.schema import Template
+
+# Speed is measured by the benchmarks (bench/), not by tests: no example fails for being slow
+# on a busy machine (the first call of a country's holidays builds its calendar).
+settings.register_profile("xbr", deadline=None)
+settings.load_profile("xbr")
 
 PG_URL = os.environ.get("XBR_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 # CI sets this so that a missing PostgreSQL fails the run instead of skipping its tests.
