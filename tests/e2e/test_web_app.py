@@ -296,9 +296,12 @@ def test_the_other_pages_and_a_refusal_pass_axe_and_fit_a_phone(app: App) -> Non
     check_page(page, "report", ARTIFACTS)
     context.close()
 
-    context = app.context(SAM)  # starting reviews is for coordinators
+    context = app.context(SAM)
     page = context.new_page()
-    refused = page.goto("/reviews/new")
+    page.goto("/")  # his staging tasks wait for him
+    expect(page.get_by_role("heading", name="My work")).to_be_visible()
+    check_page(page, "home-engineer", ARTIFACTS)
+    refused = page.goto("/reviews/new")  # starting reviews is for coordinators
     assert refused
     assert refused.status == 403
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
