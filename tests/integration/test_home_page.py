@@ -1,0 +1,105 @@
+"""My work over real HTTP: each signed-in person's gates, tasks and changes, one click from
+the review; a client's contact their own client's reports."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from deploy.webapp.auth import COOKIE, pack
+from notifications import links
+from states import directory
+from states.access.sessions import EMAIL_LINK, open_session
+from states.calendar.opening import start_review
+from states.lifecycle.decisions import complete_task
+from states.read import views
+from states.store.models import utcnow
+from states.templates.schema import Template
+from tests.conftest import UowFactory
+from tests.integration.conftest import serving
+
+ANDY, OLGA, CARL = "andy@msp.example", "olga@msp.example", "carl@client.example"
+SCOPE = "confirm-qbr-scope"  # needed's one required task: Andy's
+
+
+@dataclass
+class App:
+    url: str
+    uow: UowFactory
+    key: bytes
+    review_id: int
+    other_id: int
+
+    def browser(self, email: str) -> httpx.Client:
+        session_id, secret = open_session(self.uow(), email, EMAIL_LINK, utcnow(), 12)
+        client = httpx.Client(base_url=self.url, timeout=30)
+        client.cookies.set(COOKIE, pack(self.key, "session", session_id, secret))
+        return client
+
+
+@pytest.fixture
+def app(
+    engine: Engine, uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> Iterator[App]:
+    url = engine.url.render_as_string(hide_password=False)
+    directory.assign_role(uow(), "Client qbr", "client_contact", CARL)
+    with serving(tmp_path / "home", url, uow) as (settings, _):
+        review_id = start_review(uow(), "Client qbr", catalog, actor="cli")
+        other_id = start_review(uow(), "Client btr", catalog, actor="cli")
+        key = links.load_key(settings.home, None)
+        yield App(settings.page_url, uow, key, review_id, other_id)
+
+
+def _words(response: httpx.Response) -> str:
+    body = re.sub(r"<style.*?</style>", " ", response.text, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def test_my_work_lists_my_tasks_with_a_link_to_each_review(app: App) -> None:
+    with app.browser(ANDY) as andy:
+        page = andy.get("/")
+    assert page.status_code == 200
+    words = _words(page)
+    assert "Your open tasks" in words
+    assert "Confirm the QBR is due and check the agreement" in words
+    assert f'href="/reviews/{app.review_id}#checklist"' in page.text
+
+
+def test_the_accountable_person_finds_the_gate_ready_once_its_tasks_are_done(app: App) -> None:
+    complete_task(app.uow(), app.review_id, SCOPE, ANDY)
+    review = views.review_view(app.uow(), app.review_id)
+    assert review.gate is not None
+    decider = review.gate.eligible_approvers[0]
+    with app.browser(decider) as person:
+        page = person.get("/")
+    assert f'href="/reviews/{app.review_id}#decision"' in page.text
+    assert "ready to decide" in _words(page)
+
+
+def test_what_changed_since_the_last_visit_leaves_out_my_own_steps(app: App) -> None:
+    with app.browser(OLGA) as olga:
+        first = _words(olga.get("/"))
+        assert "Changed since last week" in first
+        complete_task(app.uow(), app.review_id, SCOPE, ANDY)
+        second = _words(olga.get("/"))
+    assert "Changed since your last visit" in second
+    assert "Andy Account: task done" in second
+    assert "cli:" not in second  # the review's start came before Olga's last visit
+    with app.browser(ANDY) as andy:
+        assert "Andy Account: task done" not in _words(andy.get("/"))
+
+
+def test_a_client_contact_sees_their_own_clients_reports(app: App) -> None:
+    with app.browser(CARL) as carl:
+        page = carl.get("/")
+    assert page.status_code == 200
+    assert f'href="/reviews/{app.review_id}/report"' in page.text
+    assert f"/reviews/{app.other_id}" not in page.text
+    assert "Board" not in _words(page)
