@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Row
 from sqlalchemy.sql import ColumnElement
 
 from states.errors import NotFound
@@ -145,30 +145,30 @@ def my_work(
     """What waits for the person: the gates they decide (ready first, judged for the 200
     soonest meetings, then by meeting date), their open tasks (overdue first, then by due
     date), the reviews they work or decide past their status-age warning (longest past
-    first), and the newest steps of others on reviews they hold a task in or decide, since
-    `since` (None: the last 7 days)."""
+    first), and the newest steps of others on reviews they hold an open task in or decide,
+    since `since` (None: the last 7 days)."""
     since = since or now - SINCE
     with uow:
-        session = uow.session
-        me, snapshots = _me(session, person_id), _Snapshots()
-        templates = _Templates(session, snapshots)
-        gates, gates_total = _gates(session, me, snapshots, templates.where(me, _decides), limit)
-        tasks, tasks_total, tasks_overdue = _tasks(session, me, now, limit)
-        stale, stale_total = _stale(
-            session, me, snapshots, templates.where(me, _involved), now, limit
-        )
-        changes = _changes(session, me, templates.where(me, _accountable), since)
+        db = uow.session.connection()
+        me, snapshots = _me(db, person_id), _Snapshots()
+        templates = _Templates(db, snapshots)
+        gates, gates_total, blocking = _gates(db, templates.where(me, _decides), limit)
+        tasks, tasks_total, tasks_overdue = _tasks(db, me, now, limit)
+        stale, stale_total = _stale(db, templates.where(me, _involved), now, limit)
+        changes = _changes(db, me, templates.where(me, _accountable), since)
+        listed = {*(task.review_id for task in tasks), *(change.review_id for change in changes)}
+        shown = _Shown(db, me, snapshots, checked={*gates, *stale}, listed=listed)
         return MyWork(
             person_id=person_id,
             since=since,
-            gates=gates,
+            gates=tuple(_gate(i, shown, blocking) for i in gates if shown.covers(i, _decides)),
             gates_total=gates_total,
-            tasks=tasks,
+            tasks=tuple(_task(task, shown.lines[task.review_id], now) for task in tasks),
             tasks_total=tasks_total,
             tasks_overdue=tasks_overdue,
-            stale=stale,
+            stale=tuple(_stale_item(i, shown, now) for i in stale if shown.covers(i, _involved)),
             stale_total=stale_total,
-            changes=changes,
+            changes=tuple(_change(change, shown.lines[change.review_id]) for change in changes),
         )
 
 
@@ -181,17 +181,24 @@ class _Me:
     email: str
     everywhere: frozenset[str]  # held for every client without its own holder of the role
     own: frozenset[str]  # covered for some clients of their own (ClientRole)
+    assigned: frozenset[str]  # the roles some client has its own holders of
 
 
-def _me(session: Session, person_id: int) -> _Me:
-    db = session.connection()
-    email = db.scalar(select(Person.email).where(Person.id == person_id))
-    if email is None:
+def _me(db: Connection, person_id: int) -> _Me:
+    roles = select(Person.email, PersonRole.role).outerjoin(PersonRole)
+    held = db.execute(roles.where(Person.id == person_id)).all()
+    if not held:
         raise NotFound(f"unknown person {person_id}; see `xbr person list`")
-    held = db.scalars(select(PersonRole.role).where(PersonRole.person_id == person_id))
-    own = db.scalars(select(ClientRole.role).where(ClientRole.person_id == person_id))
-    # another client's contact is never this client's: that role is covered per client only
-    return _Me(person_id, email, frozenset(held) - {Role.CLIENT_CONTACT}, frozenset(own))
+    mine = ClientRole.person_id == person_id
+    assigned = db.execute(select(ClientRole.role, mine).distinct()).all()
+    return _Me(
+        person_id,
+        held[0].email,
+        # another client's contact is never this client's: that role is covered per client
+        frozenset(role for _, role in held if role) - {Role.CLIENT_CONTACT},
+        frozenset(role for role, is_mine in assigned if is_mine),
+        frozenset(role for role, _ in assigned),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,9 +238,10 @@ class _Snapshots:
         """Review id -> the rule of each open phase in its snapshot."""
         query = select(Review.id, cast(Review.template_snapshot, Text))
         rows = db.execute(query.where(Review.id.in_(set(ids)))).tuples()
-        return {review_id: self._parsed(text) for review_id, text in rows}
+        return {review_id: self.rules(text) for review_id, text in rows}
 
-    def _parsed(self, text: str) -> dict[str, _Rule]:
+    def rules(self, text: str) -> dict[str, _Rule]:
+        """Phase -> its rule, in the snapshot `text`."""
         if text not in self._rules:
             phases = orjson.loads(text).get("phases") or {}
             self._rules[text] = {
@@ -258,27 +266,21 @@ class _Templates:
     in one pass by id with each template's review ids (a review's template lies before its
     snapshot in the row, its status past it), and the reviews told apart by id."""
 
-    def __init__(self, session: Session, snapshots: _Snapshots) -> None:
-        db = session.connection()
+    def __init__(self, db: Connection, snapshots: _Snapshots) -> None:
         self.by_id = db.dialect.name == "sqlite"
-        oldest = db.scalar(select(func.min(Review.id)).where(Review.status.in_(_OPEN)))
+        oldest = select(func.min(Review.id)).where(Review.status.in_(_OPEN)).scalar_subquery()
         ids = func.json_group_array(Review.id) if self.by_id else literal("[]")
-        rows = (
-            db.execute(
-                select(Review.template, func.min(Review.id), func.max(Review.id), ids)
-                .where(Review.id >= oldest)
-                .group_by(Review.template)
-            ).all()
-            if oldest is not None
-            else []
-        )
+        rows = db.execute(
+            select(Review.template, func.min(Review.id), func.max(Review.id), ids)
+            .where(Review.id >= oldest)
+            .group_by(Review.template)
+        ).all()
         sampled = snapshots.read(db, (i for _, first, last, _ in rows for i in (first, last)))
         self.rules = {
             name: {p: {sampled[first][p], sampled[last][p]} for p in _OPEN}
             for name, first, last, _ in rows
         }
         self._ids = {name: text[1:-1] for name, _, _, text in rows}  # "1,2,3", as JSON has it
-        self.assigned = set(db.scalars(select(ClientRole.role).distinct()))
 
     def where(self, me: _Me, roles_of: Callable[[_Rule], Iterable[str]]) -> ColumnElement[bool]:
         """Open reviews whose client the person covers one of `roles_of` its phase's rule
@@ -291,7 +293,7 @@ class _Templates:
         # the roles the person holds for every client are one group: their phases merge
         groups: dict[str, dict[str, set[str]]] = {}  # a role, or "" for that group
         for role in sorted(me.everywhere | me.own):
-            group = "" if role in me.everywhere - self.assigned else role
+            group = "" if role in me.everywhere - me.assigned else role
             for phase, names in spots.get(role, {}).items():
                 groups.setdefault(group, {}).setdefault(phase, set()).update(names)
         clauses = [
@@ -353,99 +355,135 @@ class _Line(NamedTuple):
     phase_entered_at: datetime
 
 
-def _lines(db: Connection, ids: Iterable[int]) -> dict[int, _Line]:
-    """Review id -> its line, for the reviews shown."""
-    rows = db.execute(
-        select(Review.id, Review.client_id, Client.slug, Review.type, Review.period)
-        .add_columns(Client.name, Client.timezone, Review.status, Review.meeting_at)
-        .add_columns(Review.phase_entered_at)
-        .join(Review.client)
-        .where(Review.id.in_(set(ids)))
-    )
-    return {
-        # the name as Review.name makes it: <client>-<type>-<period>
-        id_: _Line(client_id, f"{slug}-{type_}-{period}", *rest)
-        for id_, client_id, slug, type_, period, *rest in rows
-    }
+class _Shown:
+    """The reviews the page shows, read in one query: each one's line and, for those that
+    are `checked`, its own snapshot's rules and who its client has for each role, to tell
+    whether the person covers a role of its phase as directory.people_for says: the
+    client's own holders of the role if it has any, else everyone holding it."""
 
-
-def _checked(
-    db: Connection,
-    me: _Me,
-    lines: dict[int, _Line],
-    order: Iterable[int],
-    snapshots: _Snapshots,
-    roles_of: Callable[[_Rule], Iterable[str]],
-) -> list[int]:
-    """The reviews, in `order`, whose own snapshot makes the person cover one of `roles_of`
-    its phase's rule for its client, as directory.people_for says: the client's own holders
-    of the role if it has any, else everyone holding it."""
-    rules = snapshots.read(db, lines)
-    clients = {line.client_id for line in lines.values()}
-    holders: dict[tuple[int, str], set[int]] = {}
-    assigned = select(ClientRole.client_id, ClientRole.role, ClientRole.person_id)
-    for client_id, role, person_id in db.execute(assigned.where(ClientRole.client_id.in_(clients))):
-        holders.setdefault((client_id, role), set()).add(person_id)
-
-    def covered(review_id: int) -> bool:
-        line = lines[review_id]
-        roles = roles_of(rules[review_id][line.status])
-        return any(
-            me.id in holders.get((line.client_id, r), ())
-            or (line.client_id, r) not in holders
-            and r in me.everywhere
-            for r in roles
+    def __init__(
+        self, db: Connection, me: _Me, snapshots: _Snapshots, checked: set[int], listed: set[int]
+    ) -> None:
+        self.me = me
+        self.lines: dict[int, _Line] = {}
+        self.rules: dict[int, dict[str, _Rule]] = {}  # of the checked reviews, by phase
+        snapshot = case((Review.id.in_(checked), cast(Review.template_snapshot, Text)))
+        rows = db.execute(
+            select(Review.id, Review.client_id, Client.slug, Review.type, Review.period)
+            .add_columns(Client.name, Client.timezone, Review.status, Review.meeting_at)
+            .add_columns(Review.phase_entered_at, snapshot)
+            .join(Review.client)
+            .where(Review.id.in_(checked | listed))
         )
+        for review_id, client_id, slug, type_, period, *line, text in rows:
+            # the name as Review.name makes it: <client>-<type>-<period>
+            self.lines[review_id] = _Line(client_id, f"{slug}-{type_}-{period}", *line)
+            if text is not None:
+                self.rules[review_id] = snapshots.rules(text)
+        clients = {self.lines[i].client_id for i in self.rules}
+        self.holders: dict[tuple[int, str], set[int]] = {}
+        holders = select(ClientRole.client_id, ClientRole.role, ClientRole.person_id)
+        for client_id, role, person_id in db.execute(
+            holders.where(ClientRole.client_id.in_(clients))
+        ):
+            self.holders.setdefault((client_id, role), set()).add(person_id)
 
-    return [review_id for review_id in order if review_id in lines and covered(review_id)]
+    def covers(self, review_id: int, roles_of: Callable[[_Rule], Iterable[str]]) -> bool:
+        """Whether the person covers one of `roles_of` the rule of the review's phase, by
+        its own snapshot, for its client."""
+        line = self.lines[review_id]
+        for role in roles_of(self.rules[review_id][line.status]):
+            own = self.holders.get((line.client_id, role))
+            if self.me.id in own if own else role in self.me.everywhere:
+                return True
+        return False
 
 
-def _count(db: Connection, where: ColumnElement[bool]) -> int:
-    return db.scalar(select(func.count()).select_from(Review).where(where)) or 0
+def _gate(review_id: int, shown: _Shown, blocking: dict[int, int]) -> GateItem:
+    line = shown.lines[review_id]
+    return GateItem(
+        review_id=review_id,
+        review_name=line.name,
+        client=line.client,
+        phase=line.status,
+        ready=review_id not in blocking,
+        open_required=blocking.get(review_id, 0),
+        meeting_at=line.meeting_at,
+        zone=line.zone,
+        phase_entered_at=line.phase_entered_at,
+    )
+
+
+def _task(task: Row[Any], line: _Line, now: datetime) -> TaskItem:
+    return TaskItem(
+        review_id=task.review_id,
+        review_name=line.name,
+        client=line.client,
+        key=task.key,
+        title=task.title,
+        phase=task.phase,
+        due_at=task.due_at,
+        overdue=task.due_at is not None and task.due_at < now,
+        current=task.phase == line.status,
+        zone=line.zone,
+    )
+
+
+def _stale_item(review_id: int, shown: _Shown, now: datetime) -> StaleItem:
+    line = shown.lines[review_id]
+    return StaleItem(
+        review_id=review_id,
+        review_name=line.name,
+        client=line.client,
+        phase=line.status,
+        days_in_phase=round((now - line.phase_entered_at).total_seconds() / 86400, 1),
+        zone=line.zone,
+    )
+
+
+def _change(change: Row[Any], line: _Line) -> ChangeItem:
+    review_id, at, trigger, from_state, to_state, actor, comment = change
+    return ChangeItem(
+        review_id=review_id,
+        review_name=line.name,
+        at=at,
+        trigger=trigger,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        comment=comment,
+    )
 
 
 # --- the four lists ----------------------------------------------------------------------
 
 
 def _gates(
-    session: Session, me: _Me, snapshots: _Snapshots, decides: ColumnElement[bool], limit: int
-) -> tuple[tuple[GateItem, ...], int]:
-    db = session.connection()
+    db: Connection, decides: ColumnElement[bool], limit: int
+) -> tuple[list[int], int, dict[int, int]]:
+    """The first `limit` gates (ready first among the soonest meetings, then by meeting),
+    how many there are, and the open required tasks of those in the window that have any."""
     # approved into a full phase, a review waits in its queue: that gate is decided
-    waiting = decides & Review.id.not_in(select(Review.id).where(Review.queued_for.is_not(None)))
+    queued = select(Review.id).where(Review.queued_for.is_not(None))
     soonest = (
-        select(Review.id, Review.status)
-        .where(waiting)
+        select(Review.id, Review.status, func.count().over())
+        .where(decides, Review.id.not_in(queued))
         .order_by(Review.meeting_at.is_(None), Review.meeting_at, Review.id)
         .limit(max(READY_WINDOW, limit))
     )
     window = db.execute(soonest).tuples().all()
-    blocking = _open_required(db, window)
+    if not window:
+        return [], 0, {}
+    blocking = _open_required(db, {review_id: phase for review_id, phase, _ in window})
     # ready first; the sort is stable, so each part stays in the order of its meetings
-    first = [review_id for review_id, _ in sorted(window, key=lambda w: w[0] in blocking)]
-    lines = _lines(db, first[:limit])
-    items = tuple(
-        GateItem(
-            review_id=review_id,
-            review_name=lines[review_id].name,
-            client=lines[review_id].client,
-            phase=lines[review_id].status,
-            ready=review_id not in blocking,
-            open_required=blocking.get(review_id, 0),
-            meeting_at=lines[review_id].meeting_at,
-            zone=lines[review_id].zone,
-            phase_entered_at=lines[review_id].phase_entered_at,
-        )
-        for review_id in _checked(db, me, lines, first[:limit], snapshots, _decides)
-    )
-    return items, _count(db, waiting)
+    first = sorted((review_id for review_id, _, _ in window), key=lambda i: i in blocking)
+    return first[:limit], window[0][2], blocking
 
 
-def _open_required(db: Connection, window: Sequence[tuple[int, str]]) -> dict[int, int]:
+def _open_required(db: Connection, phase_of: dict[int, str]) -> dict[int, int]:
     """Review id -> its required tasks of its current phase still open, where it has any."""
-    phase_of = dict(window)
-    # through the review's own tasks: PostgreSQL would read the partial index of every
-    # open task for the status
+    # through the reviews' own tasks: PostgreSQL would read the partial index of every open
+    # task for the status
     rows = db.execute(
         select(ReviewTask.review_id, ReviewTask.phase, ReviewTask.status, func.count())
         .where(ReviewTask.review_id.in_(phase_of), ReviewTask.required)
@@ -459,111 +497,62 @@ def _open_required(db: Connection, window: Sequence[tuple[int, str]]) -> dict[in
 
 
 def _tasks(
-    session: Session, me: _Me, now: datetime, limit: int
-) -> tuple[tuple[TaskItem, ...], int, int]:
-    db = session.connection()
+    db: Connection, me: _Me, now: datetime, limit: int
+) -> tuple[Sequence[Row[Any]], int, int]:
+    """The person's first `limit` open tasks, how many they have and how many are overdue."""
     # an ended review leaves its unfinished tasks open: they are nobody's work any more
     ended = select(Review.id).where(Review.status.in_(_ENDED))
-    mine = (ReviewTask.assignee_id == me.id) & TASK_IS_OPEN & ReviewTask.review_id.not_in(ended)
-    overdue = ReviewTask.due_at < now
-    total, overdue_count = db.execute(
-        select(func.count(), func.sum(case((overdue, 1), else_=0)))
-        .select_from(ReviewTask)
-        .where(mine)
-    ).one()
+    overdue = func.sum(case((ReviewTask.due_at < now, 1), else_=0))
     tasks = db.execute(
         select(ReviewTask.review_id, ReviewTask.key, ReviewTask.title, ReviewTask.phase)
-        .add_columns(ReviewTask.due_at)
-        .where(mine)
+        .add_columns(ReviewTask.due_at, func.count().over(), overdue.over())
+        .where(ReviewTask.assignee_id == me.id, TASK_IS_OPEN, ReviewTask.review_id.not_in(ended))
         # overdue first: the earliest due date is the longest overdue; no due date last
         .order_by(ReviewTask.due_at.is_(None), ReviewTask.due_at, ReviewTask.review_id)
         .order_by(ReviewTask.position)
         .limit(limit)
     ).all()
-    lines = _lines(db, (task.review_id for task in tasks))
-    items = tuple(
-        TaskItem(
-            review_id=review_id,
-            review_name=lines[review_id].name,
-            client=lines[review_id].client,
-            key=key,
-            title=title,
-            phase=phase,
-            due_at=due_at,
-            overdue=due_at is not None and due_at < now,
-            current=phase == lines[review_id].status,
-            zone=lines[review_id].zone,
-        )
-        for review_id, key, title, phase, due_at in tasks
-    )
-    return items, total, overdue_count or 0
+    total, overdue_count = (tasks[0][-2], tasks[0][-1]) if tasks else (0, 0)
+    return tasks, int(total), int(overdue_count)
 
 
 def _stale(
-    session: Session,
-    me: _Me,
-    snapshots: _Snapshots,
-    involved: ColumnElement[bool],
-    now: datetime,
-    limit: int,
-) -> tuple[tuple[StaleItem, ...], int]:
-    db = session.connection()
-    past = involved & (Review.age_warning_at <= now)
-    # the longest past its warning first
-    first = select(Review.id).where(past).order_by(Review.age_warning_at, Review.id).limit(limit)
-    ids = list(db.scalars(first))
-    lines = _lines(db, ids)
-    items = tuple(
-        StaleItem(
-            review_id=review_id,
-            review_name=lines[review_id].name,
-            client=lines[review_id].client,
-            phase=lines[review_id].status,
-            days_in_phase=round(
-                (now - lines[review_id].phase_entered_at).total_seconds() / 86400, 1
-            ),
-            zone=lines[review_id].zone,
-        )
-        for review_id in _checked(db, me, lines, ids, snapshots, _involved)
-    )
-    return items, _count(db, past)
+    db: Connection, involved: ColumnElement[bool], now: datetime, limit: int
+) -> tuple[list[int], int]:
+    """The first `limit` reviews past their warning (the longest past first), and how many."""
+    rows = db.execute(
+        select(Review.id, func.count().over())
+        .where(involved, Review.age_warning_at <= now)
+        .order_by(Review.age_warning_at, Review.id)
+        .limit(limit)
+    ).tuples()
+    found = list(rows)
+    return [review_id for review_id, _ in found], found[0][1] if found else 0
 
 
 def _changes(
-    session: Session, me: _Me, accountable: ColumnElement[bool], since: datetime
-) -> tuple[ChangeItem, ...]:
-    db = session.connection()
+    db: Connection, me: _Me, accountable: ColumnElement[bool], since: datetime
+) -> Sequence[Row[Any]]:
+    """Others' newest steps since `since` on the reviews the person holds an open task in
+    or is accountable for now, with their names where they are people."""
     tasked = select(ReviewTask.review_id).where(ReviewTask.assignee_id == me.id, TASK_IS_OPEN)
     theirs = set(db.scalars(tasked.union(select(Review.id).where(accountable))))
     recent = (AuditEntry.at > since) & (AuditEntry.actor != me.email)
+    which: ColumnElement[bool]
     if len(theirs) <= FEW_REVIEWS:
-        newest = select(AuditEntry.id).where(recent, AuditEntry.review_id.in_(theirs))
-        ids = list(db.scalars(newest.order_by(AuditEntry.id.desc()).limit(CHANGES)))
+        which = recent & AuditEntry.review_id.in_(theirs)
     else:
-        ids = _newest_of(db, theirs, recent & (AuditEntry.id >= _first_row_after(db, since)))
-    entries = db.execute(
-        select(AuditEntry.review_id, AuditEntry.at, AuditEntry.trigger)
-        .add_columns(AuditEntry.from_state, AuditEntry.to_state, AuditEntry.actor)
+        start = _first_row_after(db, since)
+        which = AuditEntry.id.in_(_newest_of(db, theirs, recent & (AuditEntry.id >= start)))
+    return db.execute(
+        select(AuditEntry.review_id, AuditEntry.at, AuditEntry.trigger, AuditEntry.from_state)
+        .add_columns(AuditEntry.to_state, func.coalesce(Person.name, AuditEntry.actor))
         .add_columns(AuditEntry.comment)
-        .where(AuditEntry.id.in_(ids))
+        .outerjoin(Person, Person.email == AuditEntry.actor)
+        .where(which)
         .order_by(AuditEntry.id.desc())
+        .limit(CHANGES)
     ).all()
-    lines = _lines(db, (entry.review_id for entry in entries))
-    actors = select(Person.email, Person.name).where(Person.email.in_({e.actor for e in entries}))
-    names = dict(db.execute(actors).tuples().all())
-    return tuple(
-        ChangeItem(
-            review_id=review_id,
-            review_name=lines[review_id].name,
-            at=at,
-            trigger=trigger,
-            from_state=from_state,
-            to_state=to_state,
-            actor=names.get(actor, actor),
-            comment=comment,
-        )
-        for review_id, at, trigger, from_state, to_state, actor, comment in entries
-    )
 
 
 def _newest_of(db: Connection, theirs: set[int], recent: ColumnElement[bool]) -> list[int]:
