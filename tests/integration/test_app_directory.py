@@ -17,14 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from deploy.webapp.auth import COOKIE, pack
 from notifications import links
 from states import directory
-from states.access.sessions import EMAIL_LINK, open_session
-from states.store.models import AuditEntry, Client, Person, Review, utcnow
+from states.store.models import AuditEntry, Client, Person, Review
 from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.integration.conftest import serving, snapshot
+from tests.web_session import signed_in
 
 VERA, ANDY, OLGA = "vera@msp.example", "andy@msp.example", "olga@msp.example"
 SAM, CARL = "sam@msp.example", "carl@client.example"
@@ -40,12 +39,9 @@ class App:
     uow: UowFactory
     key: bytes
 
-    def browser(self, email: str) -> httpx.Client:
-        """A browser signed in as `email`, as an emailed link would sign them in."""
-        session_id, secret = open_session(self.uow(), email, EMAIL_LINK, utcnow(), 12)
-        client = httpx.Client(base_url=self.url, timeout=30)
-        client.cookies.set(COOKIE, pack(self.key, "session", session_id, secret))
-        return client
+    def browser(self, email: str | None) -> httpx.Client:
+        """A browser signed in as `email` (a stranger's for None)."""
+        return signed_in(self.uow, self.key, self.url, email)
 
     def rows(self) -> dict[str, Any]:
         """Every row of every table but the sessions (each request may renew its own)."""
@@ -148,6 +144,7 @@ def test_who_is_no_coordinator_cannot_start_a_review(app: App) -> None:
             before = app.rows()
             _refused(someone.get("/reviews/new"), 403, "starting reviews is for coordinators")
             csrf = _csrf(someone.get("/"))
+            before = app.rows()  # (My work remembers when they looked at it)
             form = {"csrf": csrf, "client": "Client qbr", "type": "qbr"}
             _refused(someone.post("/reviews/new", data=form), 403, "for coordinators")
             assert app.rows() == before

@@ -21,11 +21,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, event, update
 
-from deploy.webapp.auth import COOKIE, pack
 from deploy.webapp.portfolio_page import sorted_rows
 from notifications import links
 from states import directory
-from states.access.sessions import EMAIL_LINK, open_session
 from states.calendar.opening import start_review
 from states.lifecycle.decisions import load_review
 from states.plans.fiscal import FiscalQuarter
@@ -44,6 +42,7 @@ from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.integration.conftest import serving
 from tests.team import walk
+from tests.web_session import signed_in
 
 DEMO = Path(__file__).resolve().parents[2] / "deploy" / "demo_evidence"
 VERA, SAM, OLGA = "vera@msp.example", "sam@msp.example", "olga@msp.example"
@@ -205,13 +204,8 @@ class App:
     key: bytes
 
     def browser(self, email: str | None) -> httpx.Client:
-        """A browser signed in as `email` (a session made as the emailed link makes it), or
-        a stranger's."""
-        client = httpx.Client(base_url=self.url, timeout=30)
-        if email:
-            session_id, secret = open_session(self.uow(), email, EMAIL_LINK, utcnow(), 12)
-            client.cookies.set(COOKIE, pack(self.key, "session", session_id, secret))
-        return client
+        """A browser signed in as `email` (a stranger's for None)."""
+        return signed_in(self.uow, self.key, self.url, email)
 
 
 @pytest.fixture

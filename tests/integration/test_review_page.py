@@ -16,10 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from deploy.webapp.auth import COOKIE, pack
 from notifications import links
 from states import directory
-from states.access.sessions import EMAIL_LINK, open_session
 from states.calendar.opening import start_review
 from states.lifecycle.decisions import complete_task
 from states.read import views
@@ -28,6 +26,7 @@ from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.integration.conftest import serving
 from tests.team import walk
+from tests.web_session import signed_in
 
 ANDY, VERA, IVAN, CARL = (
     "andy@msp.example",
@@ -47,12 +46,9 @@ class App:
     review_id: int
     other_id: int  # another client's review
 
-    def browser(self, email: str) -> httpx.Client:
-        """A browser signed in as `email`."""
-        session_id, secret = open_session(self.uow(), email, EMAIL_LINK, utcnow(), 12)
-        client = httpx.Client(base_url=self.url, timeout=30)
-        client.cookies.set(COOKIE, pack(self.key, "session", session_id, secret))
-        return client
+    def browser(self, email: str | None) -> httpx.Client:
+        """A browser signed in as `email` (a stranger's for None)."""
+        return signed_in(self.uow, self.key, self.url, email)
 
     def post(
         self, browser: httpx.Client, review_id: int | None = None, **form: Any
