@@ -798,13 +798,14 @@ def outbox_retry(message_id: MessageId, as_json: JsonOpt = False) -> None:
 def web_command(
     port: Annotated[int | None, typer.Option(help="Port (default XBR_WEB_PORT, 8765).")] = None,
 ) -> None:
-    """Serve the approval page that notification links open, and send the notices that are
-    due (as `xbr up` does). Ctrl-C stops it."""
+    """Serve the web app and the approval page that notification links open, and send the
+    notices that are due (as `xbr up` does). Ctrl-C stops it."""
     from deploy import board_page, notifier, web
 
     uow()  # refuse an unmigrated database before listening
     render.say(
-        f"board at {board_page.board_address(settings(), port)} (its key: `xbr board key`)",
+        f"board at {board_page.board_address(settings(), port)} (signed in, or its key: "
+        "`xbr board key`)",
         soft_wrap=True,
     )
     stop = notifier.start_in_thread(settings(), bootstrap.root().uow)

@@ -245,9 +245,10 @@ def _start_page(root: Root) -> tuple[Any, threading.Thread] | None:
     except XbrError as exc:
         console.print(f"[yellow]approval page not started: {safe(exc)}[/yellow]")
         return None
-    say(f"approval page at {root.settings.page_url}")
+    say(f"web app at {root.settings.page_url}/ (sign in with your email; approval links too)")
     say(
-        f"board at {board_page.board_address(root.settings)} (its key: `xbr board key`)",
+        f"board at {board_page.board_address(root.settings)} (signed in, or its key: "
+        "`xbr board key`)",
         soft_wrap=True,
     )
     return page
