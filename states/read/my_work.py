@@ -52,7 +52,7 @@ from states.templates.schema import BOARD_DEFAULTS, Role
 CHANGES = 20  # lines of what changed, at most
 SINCE = timedelta(days=7)  # what changed, for someone not seen before
 # Whether a gate is ready is read task by task: for the gates of the soonest meetings only.
-READY_WINDOW = 200
+READY_WINDOW = 100
 # Up to this many reviews, what changed is read through their audit rows; for more, the
 # audit trail is read newest first, SCAN rows at a time, down to the first since the last look.
 FEW_REVIEWS = 100
@@ -142,7 +142,7 @@ class MyWork(ReadModel):
 def my_work(
     uow: UnitOfWork, person_id: int, now: datetime, since: datetime | None, limit: int = 50
 ) -> MyWork:
-    """What waits for the person: the gates they decide (ready first, judged for the 200
+    """What waits for the person: the gates they decide (ready first, judged for the 100
     soonest meetings, then by meeting date), their open tasks (overdue first, then by due
     date), the reviews they work or decide past their status-age warning (longest past
     first), and the newest steps of others on reviews they hold an open task in or decide,
@@ -150,7 +150,7 @@ def my_work(
     since = since or now - SINCE
     with uow:
         db = uow.session.connection()
-        me, snapshots = _me(db, person_id), _Snapshots()
+        me, snapshots = _me(db, person_id), _Snapshots(db)
         templates = _Templates(db, snapshots)
         gates, gates_total, blocking = _gates(db, templates.where(me, _decides), limit)
         tasks, tasks_total, tasks_overdue = _tasks(db, me, now, limit)
@@ -227,27 +227,38 @@ _ENDED = [p.value for p in Phase if p not in OPEN_PHASES]
 
 
 class _Snapshots:
-    """Template snapshots read as text and parsed once per text (a template's reviews share
-    one), each phase read as Template fills it: its board defaults under what the snapshot
-    gives, without validating the whole template."""
+    """Template snapshots parsed once each (a template's reviews share one), each phase read
+    as Template fills it: its board defaults under what the snapshot gives, without
+    validating the whole template. PostgreSQL sends a review's snapshot as its digest, and
+    the text only of one not read yet; SQLite, in this process, as the text."""
 
-    def __init__(self) -> None:
-        self._rules: dict[str, dict[str, _Rule]] = {}
+    def __init__(self, db: Connection) -> None:
+        self.digests = db.dialect.name != "sqlite"
+        self._rules: dict[str, dict[str, _Rule]] = {}  # by digest, or text
+
+    def key(self) -> ColumnElement[str]:
+        """What is read of a review's snapshot: its digest, or its text."""
+        text = cast(Review.template_snapshot, Text)
+        return func.md5(text) if self.digests else text
 
     def read(self, db: Connection, ids: Iterable[int]) -> dict[int, dict[str, _Rule]]:
         """Review id -> the rule of each open phase in its snapshot."""
-        query = select(Review.id, cast(Review.template_snapshot, Text))
-        rows = db.execute(query.where(Review.id.in_(set(ids)))).tuples()
-        return {review_id: self.rules(text) for review_id, text in rows}
+        rows = db.execute(select(Review.id, self.key()).where(Review.id.in_(set(ids))))
+        return self.rules(db, dict(rows.tuples().all()))
 
-    def rules(self, text: str) -> dict[str, _Rule]:
-        """Phase -> its rule, in the snapshot `text`."""
-        if text not in self._rules:
+    def rules(self, db: Connection, keys: dict[int, str]) -> dict[int, dict[str, _Rule]]:
+        """Review id -> the rule of each open phase, by the key read of its snapshot."""
+        unread = {key: review_id for review_id, key in keys.items() if key not in self._rules}
+        texts: Iterable[tuple[int, str]] = [(unread[key], key) for key in unread]
+        if unread and self.digests:
+            query = select(Review.id, cast(Review.template_snapshot, Text))
+            texts = db.execute(query.where(Review.id.in_(unread.values()))).tuples()
+        for review_id, text in texts:
             phases = orjson.loads(text).get("phases") or {}
-            self._rules[text] = {
+            self._rules[keys[review_id]] = {
                 p: _rule({**BOARD_DEFAULTS[Phase(p)], **phases.get(p, {})}) for p in _OPEN
             }
-        return self._rules[text]
+        return {review_id: self._rules[key] for review_id, key in keys.items()}
 
 
 def _rule(spec: dict[str, Any]) -> _Rule:
@@ -366,8 +377,7 @@ class _Shown:
     ) -> None:
         self.me = me
         self.lines: dict[int, _Line] = {}
-        self.rules: dict[int, dict[str, _Rule]] = {}  # of the checked reviews, by phase
-        snapshot = case((Review.id.in_(checked), cast(Review.template_snapshot, Text)))
+        snapshot = case((Review.id.in_(checked), snapshots.key()))
         rows = db.execute(
             select(Review.id, Review.client_id, Client.slug, Review.type, Review.period)
             .add_columns(Client.name, Client.timezone, Review.status, Review.meeting_at)
@@ -375,11 +385,13 @@ class _Shown:
             .join(Review.client)
             .where(Review.id.in_(checked | listed))
         )
-        for review_id, client_id, slug, type_, period, *line, text in rows:
+        keys = {}
+        for review_id, client_id, slug, type_, period, *line, key in rows:
             # the name as Review.name makes it: <client>-<type>-<period>
             self.lines[review_id] = _Line(client_id, f"{slug}-{type_}-{period}", *line)
-            if text is not None:
-                self.rules[review_id] = snapshots.rules(text)
+            if key is not None:
+                keys[review_id] = key
+        self.rules = snapshots.rules(db, keys)  # of the checked reviews, by phase
         clients = {self.lines[i].client_id for i in self.rules}
         self.holders: dict[tuple[int, str], set[int]] = {}
         holders = select(ClientRole.client_id, ClientRole.role, ClientRole.person_id)
@@ -482,8 +494,9 @@ def _gates(
 
 def _open_required(db: Connection, phase_of: dict[int, str]) -> dict[int, int]:
     """Review id -> its required tasks of its current phase still open, where it has any."""
-    # through the reviews' own tasks: PostgreSQL would read the partial index of every open
-    # task for the status
+    # by the reviews' own tasks, phase and status sorted out here: with the status in SQL,
+    # PostgreSQL reads the partial index of every open task; with (review, phase) pairs,
+    # SQLite reads every task
     rows = db.execute(
         select(ReviewTask.review_id, ReviewTask.phase, ReviewTask.status, func.count())
         .where(ReviewTask.review_id.in_(phase_of), ReviewTask.required)
