@@ -14,7 +14,7 @@ from states import directory
 from states.calendar.opening import start_review
 from states.errors import NotFound
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
-from states.read import my_work as my_work_module
+from states.read import work_lists
 from states.read.my_work import MyWork, my_work
 from states.read.views import review_view
 from states.store.models import Review, ReviewTask, utcnow
@@ -219,9 +219,9 @@ def read_changes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     ids a round (the thresholds set low, rather than reviews and audit rows made by the
     hundred)."""
     if request.param == "newest first":
-        monkeypatch.setattr(my_work_module, "FEW_REVIEWS", 0)
-        monkeypatch.setattr(my_work_module, "SCAN", 1)
-        monkeypatch.setattr(my_work_module, "PROBES", 2)
+        monkeypatch.setattr(work_lists, "FEW_REVIEWS", 0)
+        monkeypatch.setattr(work_lists, "SCAN", 1)
+        monkeypatch.setattr(work_lists, "PROBES", 2)
 
 
 @pytest.mark.usefixtures("read_changes")
