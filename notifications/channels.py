@@ -14,6 +14,7 @@ import ssl
 from dataclasses import dataclass, field
 from email.errors import MessageError
 from email.message import EmailMessage
+from functools import cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -133,10 +134,8 @@ def send_email(server: Any, message: Message, attachments: list[Attachment]) -> 
         email = _email(server, message, attachments)
     except (ValueError, MessageError) as error:  # an address the email package refuses
         return redact(f"cannot write the email: {error}")
-    context = ssl.create_default_context()
-    if not server.verify_certificate:
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     host, port, mode = server.smtp_host, server.port, str(server.secure_mode)
+    context = _tls(bool(server.verify_certificate)) if mode in ("ssl", "starttls") else None
     recipients = [t[1] for t in server.targets] + sorted(server.cc) + sorted(server.bcc)
     try:
         if mode == "ssl":
@@ -154,6 +153,16 @@ def send_email(server: Any, message: Message, attachments: list[Attachment]) -> 
     except (OSError, smtplib.SMTPException, RuntimeError) as error:
         return redact(f"cannot send email through {host}:{port}: {error}".strip().rstrip(":"))
     return None
+
+
+@cache
+def _tls(verify: bool) -> ssl.SSLContext:
+    """The TLS settings of every email sent (with or without checking the certificate): made
+    once, as loading the system's certificates takes longer than sending a message."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
 
 
 def _email(server: Any, message: Message, attachments: list[Attachment]) -> EmailMessage:
