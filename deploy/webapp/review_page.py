@@ -85,7 +85,9 @@ def page_context(site: Site, person: SignedIn, review_id: int) -> dict[str, Any]
     gate, status = review.gate, review.status
     deciders = gate.eligible_approvers if gate else ()
     can_decide = email in deciders
-    evidence = gate_evidence(uow, review_id, email, currency) if status in OPEN_PHASES else None
+    # the report's data read once: the gate's evidence shows part of it
+    open_phase = status in OPEN_PHASES
+    evidence = gate_evidence(uow, review_id, email, currency, data) if open_phase else None
     agenda = evidence.report if evidence else None
     return {
         "here": "review",

@@ -83,17 +83,22 @@ class GateEvidence:
 
 
 def gate_evidence(
-    uow: UnitOfWork, review_id: int, reader: str, currency: str = "USD"
+    uow: UnitOfWork,
+    review_id: int,
+    reader: str,
+    currency: str = "USD",
+    data: dict[str, Any] | None = None,
 ) -> GateEvidence | None:
     """What the review's current phase produced, as `reader` may see it (the questionnaire's
-    notes only for who may read its answers); None for a phase without a gate to show it."""
+    notes only for who may read its answers); None for a phase without a gate to show it.
+    `data`: the review's `report_data` in `currency`, when the caller has read it already."""
     with uow:
         review = load_review(uow.session, review_id)
         phase, notes = review.status, may_read(uow.session, review, reader)
     if phase == Phase.STAGING:
-        return _staging(uow, review_id, currency, notes)
+        return _staging(uow, review_id, currency, notes, data)
     if phase == Phase.PREP:
-        return _prep(uow, review_id, currency)
+        return _prep(uow, review_id, currency, data)
     if phase == Phase.DELIVERY:
         return _delivery(uow, review_id)
     if phase == Phase.FOLLOW_UP:
@@ -101,8 +106,10 @@ def gate_evidence(
     return None
 
 
-def _staging(uow: UnitOfWork, review_id: int, currency: str, notes: bool) -> GateEvidence:
-    data = report_data(uow, review_id, currency=currency)
+def _staging(
+    uow: UnitOfWork, review_id: int, currency: str, notes: bool, data: dict[str, Any] | None
+) -> GateEvidence:
+    data = data or report_data(uow, review_id, currency=currency)
     found = [f for f in data["findings"] if not f["check"].startswith("standard:")]
     opened = [t for t in data["tickets"] if t["review_id"] == review_id]
     baseline = data["baseline"]
@@ -139,8 +146,10 @@ def _score(row: dict[str, Any], compared: bool) -> dict[str, Any]:
     }
 
 
-def _prep(uow: UnitOfWork, review_id: int, currency: str) -> GateEvidence:
-    data = report_data(uow, review_id, currency=currency)
+def _prep(
+    uow: UnitOfWork, review_id: int, currency: str, data: dict[str, Any] | None
+) -> GateEvidence:
+    data = data or report_data(uow, review_id, currency=currency)
     money = data["budget"]["currency"]
     roadmap = [
         {**i, "cost": _cost(i, money)}
