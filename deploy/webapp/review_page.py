@@ -35,13 +35,10 @@ def router(site: Site) -> APIRouter:
 
     @routes.get("/reviews/{review_id}")
     def show(review_id: str, request: Request, done: str = "") -> Response:
-        person = site.person_or_signin(request)
-        if not isinstance(person, SignedIn):
-            return person
-        found = review_actions.visible(site, request, person, review_id)
+        found = _reader(site, request, review_id)
         if isinstance(found, Response):
             return found
-        number, _ = found
+        person, number = found
         if not person.staff:  # a client's contact: their client's report and plan
             return RedirectResponse(f"/reviews/{number}/report", status_code=303)
         return site.page(
@@ -50,13 +47,11 @@ def router(site: Site) -> APIRouter:
 
     @routes.get("/reviews/{review_id}/report")
     def report(review_id: str, request: Request) -> Response:
-        person = site.person_or_signin(request)
-        if not isinstance(person, SignedIn):
-            return person
-        found = review_actions.visible(site, request, person, review_id)
+        found = _reader(site, request, review_id)
         if isinstance(found, Response):
             return found
-        data = report_data(site.uow(person), found[0], currency=site.settings.currency)
+        person, number = found
+        data = report_data(site.uow(person), number, currency=site.settings.currency)
         return HTMLResponse(report_html(data))
 
     @routes.post("/reviews/{review_id}")
@@ -74,6 +69,16 @@ def router(site: Site) -> APIRouter:
         )
 
     return routes
+
+
+def _reader(site: Site, request: Request, review_id: str) -> tuple[SignedIn, int] | Response:
+    """The signed-in person and the review's id when they may see it; else the way to sign
+    in, or the 404 or 403 page."""
+    person = site.person_or_signin(request)
+    if not isinstance(person, SignedIn):
+        return person
+    found = review_actions.visible(site, request, person, review_id)
+    return found if isinstance(found, Response) else (person, found[0])
 
 
 def page_context(site: Site, person: SignedIn, review_id: int) -> dict[str, Any]:
