@@ -205,7 +205,6 @@ def test_the_staging_approval_email_and_page_show_what_staging_produced(
     assert report, body
     assert text.index("Scorecard") < text.index("The full report") < text.index("Approve")
     (tmp_path / "email.html").write_text(body)
-    Path("/tmp/ge/email.html").write_text(body)
 
     # the email's report link is the approval page's own: the same checks, the review's report
     path = report.group(1).removeprefix(site.settings.page_url)
