@@ -499,12 +499,12 @@ def sweeper_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dict
 
 
 def board_op(uow: Callable[[], UnitOfWork], legs: Legs, now: datetime) -> dict[str, Any]:
-    """`views.board` (what `xbr board` reads), then its Rich rendering, captured."""
+    """`board` (what `xbr board` reads), then its Rich rendering, captured."""
     from deploy import render
-    from states.read import views
+    from states.read.board import board
 
     legs.mark("-")
-    columns = views.board(uow(), now)
+    columns = board(uow(), now)
     legs.mark("board")
     with render.console.capture() as captured:
         render.board(columns)
@@ -641,7 +641,7 @@ def flat_seconds(record: dict[str, Any]) -> dict[str, float]:
 TARGETS = {
     "calendar": "calendar pass",
     "sweeper": "sweeper tick (database work)",
-    "board": "board read (views.board)",
+    "board": "board read (states.read.board.board)",
     "cli_board": "`xbr board` (new process)",
 }
 
@@ -732,7 +732,7 @@ METHOD = {
     "open_review_runs + runs_seen, plan_reminders(uow, now), "
     "list_reviews(uow, 'staging'); not timed: Prefect (resume, read_states, create runs), "
     "stage() of the reviews in staging (files), deliver_notices (channels)",
-    "board": "states.read.views.board(uow, now); board_render: deploy.render.board(columns) into "
+    "board": "states.read.board.board(uow, now); board_render: deploy.render.board(columns) into "
     "Rich's capture; cli_board: `xbr board` in a new process, output to a pipe (COLUMNS=160)",
     "statements": "SQL statements per leg, counted in a separate untimed run",
 }

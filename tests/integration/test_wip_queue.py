@@ -17,7 +17,8 @@ from states.errors import AlreadyDecided
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
 from states.lifecycle.run_records import wake_due
 from states.lifecycle.wip_queue import pull_queue, queue_of
-from states.read.views import board, review_view
+from states.read.board import board
+from states.read.views import review_view
 from states.store.models import AuditEntry, OutboxMessage, Review, utcnow
 from states.templates.schema import Template
 from tests.conftest import UowFactory
