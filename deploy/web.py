@@ -13,7 +13,6 @@ import threading
 import time
 from contextlib import suppress
 from typing import Any
-from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -33,7 +32,7 @@ from deploy.webapp import (
     signin,
     start_page,
 )
-from deploy.webapp.auth import Auth
+from deploy.webapp.auth import Auth, origin_of
 from deploy.webapp.forms import Form, read_form
 from deploy.webapp.forms import value as field_value
 from deploy.webapp.site import Site
@@ -74,7 +73,7 @@ class _Handlers:
         self.plan_uow = plan_page.plan_uow(uow)
         self.key = links.load_key(settings.home, settings.secret_key or None)
         self.pages = _pages()
-        self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(settings.page_url))
+        self.origin = origin_of(settings.page_url)
         self.limit = RefusalLimit(settings.web_refusals_per_minute)
         self.unsigned = UnsignedLinks()
 
@@ -229,7 +228,7 @@ def security_headers(settings: Settings) -> dict[str, str]:
     hold a form's redirect to `form-action` too)."""
     if not settings.oidc_issuer:
         return HEADERS
-    provider = "{0.scheme}://{0.netloc}".format(urlsplit(settings.oidc_issuer))
+    provider = origin_of(settings.oidc_issuer)
     policy = HEADERS["Content-Security-Policy"].replace(
         "form-action 'self'", f"form-action 'self' {provider}"
     )

@@ -82,12 +82,17 @@ class Auth:
 def check_origin(request: Request, public_url: str) -> None:
     """FormRefused when the browser says the request comes from another site."""
     own = {
-        "{0.scheme}://{0.netloc}".format(urlsplit(public_url)),
+        origin_of(public_url),
         f"{request.url.scheme}://{request.headers.get('host')}",
     }
     origin = request.headers.get("origin")
     if request.headers.get("sec-fetch-site") == "cross-site" or origin not in {None, *own}:
         raise FormRefused("the request came from another site; open xbr and use its page")
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of an address: what a browser sends as a request's Origin."""
+    return "{0.scheme}://{0.netloc}".format(urlsplit(url))
 
 
 def pack(key: bytes, purpose: str, number: int, secret: str) -> str:

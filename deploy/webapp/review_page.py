@@ -13,10 +13,9 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from deploy import approval, assessment_page, plan_editing
-from deploy.webapp import review_actions
+from deploy.webapp import review_actions, staff
 from deploy.webapp.site import Site
 from notifications import links
 from reports.documents import agenda_html, report_context, report_html
@@ -56,19 +55,18 @@ def router(site: Site) -> APIRouter:
 
     @routes.post("/reviews/{review_id}")
     async def act(review_id: str, request: Request, later: BackgroundTasks) -> Response:
-        if blocked := site.guard.too_many(request):
-            return blocked
-        person = site.person_or_signin(request)
-        if not isinstance(person, SignedIn):
-            return person
-        form = await site.posted(request, person)
-        if isinstance(form, str):
-            return site.refuse(request, person, form, 403, "Not saved")
-        return await run_in_threadpool(
-            review_actions.act, site, request, person, review_id, form, later
-        )
+        return await staff.submit(
+            site, request, ANYONE, "Not saved",
+            lambda person, form: review_actions.act(
+                site, request, person, review_id, form, later
+            ),
+        )  # fmt: skip
 
     return routes
+
+
+# who may send the form: everyone signed in; review_actions.act says who may change what
+ANYONE = staff.Door(lambda person: True, "")
 
 
 def _reader(site: Site, request: Request, review_id: str) -> tuple[SignedIn, int] | Response:
