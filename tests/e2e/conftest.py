@@ -239,7 +239,15 @@ class Stack:
             expected = f"review-{review_id}-{phase}-r{gate['round']}-a{review['refusals']}-"
             return key if state["type"] == "PAUSED" and key.startswith(expected) else None
 
-        return str(wait_for(f"review {review_id} to wait at its gate", at_gate, timeout, 0.5))
+        try:
+            return str(wait_for(f"review {review_id} to wait at its gate", at_gate, timeout, 0.5))
+        except AssertionError as late:  # say where it was: no run, a run elsewhere, a crash
+            review = self.review(review_id)
+            run = review["flow_run_id"] and self.run_state(review["flow_run_id"])
+            raise AssertionError(
+                f"{late}: it is in {review['status']}, gate {review['gate']},"
+                f" run {review['flow_run_id'] or 'none'} {run or ''}"
+            ) from None
 
     def wait_finished(self, review_id: int, timeout: float = 90) -> dict[str, Any]:
         run_id = self.review(review_id)["flow_run_id"]
