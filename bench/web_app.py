@@ -8,8 +8,8 @@ Per database: a seeded generator bulk-inserts 1,000 clients with 10,000 open rev
 phases (bench/calendar.py's rows; the templates' WIP limits scaled to that size), one support
 engineer holding 200 open tasks (30 overdue), and, through the services, a review in staging
 with its evidence and assessment (nist-csf-2 and hipaa-security, bench/assessment.py's
-evidence) and one in prep. The web app (deploy/web.py `start_in_thread`) serves it from a
-process of its own, uvicorn over real HTTP, with a real SMTP server (deploy/mailbox.py):
+evidence) and one in prep. `xbr web` serves it (--workers processes, 2 as shipped, and its
+notifier), uvicorn over real HTTP, with a real SMTP server (deploy/mailbox.py):
 
   pages      signed-in GETs of My work (`/`) and of the two review pages, interleaved, after a
              warm-up: p50 and p95. Target: p95 < 150 ms.
@@ -23,7 +23,7 @@ process of its own, uvicorn over real HTTP, with a real SMTP server (deploy/mail
 Then, unless --no-prefect, the anchors in the same run on a throw-away `xbr up` stack (SQLite,
 as bench/decision_latency.py runs it, the mailbox as its SMTP server, reviews started
 suspended at their first gate): decision -> email from the web app, from the command line's
-path (`decide` and the run's resume, the notifier of `xbr up` sending every 2 s), and Prefect's
+path (`decide` and the run's resume, the notifier of `xbr up` sending), and Prefect's
 own resume round trip (bench/bare_flow.py, resumed until paused at its next key), interleaved.
 Last, the parts of the review page, My work and a decision with its notices are called in
 this process on the same database (median CPU milliseconds of each: where the time goes).
@@ -34,11 +34,13 @@ README.md, Benchmarks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -365,50 +367,39 @@ def build(url: str, home: Path, sizes: Sizes, seed: int) -> dict[str, Any]:
 # --- the web app, in a process of its own ----------------------------------------------------
 
 
-def serve(args: argparse.Namespace) -> int:
-    """The child: the web app of deploy/web.py on this database until stdin closes."""
-    import bootstrap
-    from deploy import web
-    from states.settings import Settings
-
-    settings = Settings(home=Path(args.home), database_url=args.database_url,
-                        smtp_url=args.smtp_url, web_port=args.port,
-                        public_url=f"http://127.0.0.1:{args.port}")  # fmt: skip
-    root = bootstrap.build(settings)
-    server, thread = web.start_in_thread(settings, root.uow)
-    print("ready", flush=True)
-    sys.stdin.read()
-    server.should_exit = True
-    thread.join(15)
-    root.close()
-    return 0
-
-
 def clean_env() -> dict[str, str]:
     """This environment without any PREFECT_ or XBR_ variable."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "XBR_"))}
 
 
 @contextmanager
-def web_app(url: str, home: Path, smtp_url: str) -> Iterator[str]:
-    """The web app on `url` in a child process (as `xbr web` runs it: uvicorn, its own
-    interpreter); yields its base URL."""
+def web_app(url: str, home: Path, smtp_url: str, workers: int) -> Iterator[str]:
+    """`xbr web` on `url` (its worker processes and its notifier), as an MSP runs it;
+    yields its base URL once it answers."""
+    import httpx
+
     from deploy.stack import free_port
 
     port = free_port()
-    command = [sys.executable, "-m", "bench.web_app", "--serve", "--home", str(home),
-               "--database-url", url, "--smtp-url", smtp_url, "--port", str(port)]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    env = {**clean_env(), "XBR_HOME": str(home), "XBR_DATABASE_URL": url,
+           "XBR_SMTP_URL": smtp_url, "XBR_PUBLIC_URL": base}  # fmt: skip
+    command = [sys.executable, "-m", "deploy.cli", "web", "--port", str(port),
+               "--workers", str(workers)]  # fmt: skip
     with (home / "web.log").open("ab") as errors:
-        child = subprocess.Popen(command, cwd=REPO, env=clean_env(), stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=errors)  # fmt: skip
-    assert child.stdin is not None
-    assert child.stdout is not None
+        child = subprocess.Popen(command, cwd=REPO, env=env, stdout=errors, stderr=errors)
     try:
-        if child.stdout.readline().strip() != b"ready":
-            raise BenchError(f"the web app did not start; see {home / 'web.log'}")
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"xbr web did not start; see {home / 'web.log'}")
+            time.sleep(0.2)
+        yield base
     finally:
-        child.stdin.close()
+        child.send_signal(signal.SIGINT)
         try:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -927,7 +918,7 @@ def measure_database(
         planned = deciders_reviews(uow, args.rounds * DECIDERS + args.emails + SPARE)
         result["installation"]["notices_of_the_set_up"] = sent_before(uow)
         staging.settle_database(engine)
-        with TimedMailbox() as mailbox, web_app(url, home, mailbox.url) as base:
+        with TimedMailbox() as mailbox, web_app(url, home, mailbox.url, args.workers) as base:
             reviews = result["installation"]["reviews"]
             result["pages"] = pages(base, uow, home, reviews, args.requests, args.warmup)
             for name, stats in result["pages"]["stats"].items():
@@ -1100,7 +1091,9 @@ def interleave(args: argparse.Namespace, settings: Any, reviews: StackReviews,
     for browser in browsers.values():
         browser.close()
     bare_s = [r["latency_s"] for r in samples["bare"] if not r["final"]]
-    return {"database": "sqlite (xbr up)", "notifier_every_s": 2.0,
+    from deploy.notifier import EVERY_SECONDS
+
+    return {"database": "sqlite (xbr up)", "notifier_every_s": EVERY_SECONDS,
             "web": emails_summary(samples["web"]), "cli": emails_summary(samples["cli"]),
             "bare_resume": {**summary(bare_s), "samples": samples["bare"]}}  # fmt: skip
 
@@ -1220,19 +1213,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-prefect", action="store_true", help="no xbr up stack, no anchors")
     parser.add_argument("--quick", action="store_true", help="a tenth of the installation")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help="xbr web's processes")
     parser.add_argument("--anchors-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
-    parser.add_argument("--database-url", help=argparse.SUPPRESS)
-    parser.add_argument("--smtp-url", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    if args.serve:
-        return serve(args)
     if args.anchors_child:
         result = anchors(args)
         args.json.write_text(json.dumps(result, indent=2, default=str))
@@ -1249,8 +1237,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, "-m", "bench.web_app", *sys.argv[1:]]),
         "machine": machine_info(), "versions": versions(), "targets": TARGETS,
         "config": {k: v for k, v in vars(args).items()
-                   if k not in ("serve", "anchors_child", "home", "database_url", "smtp_url",
-                                "port")},
+                   if k not in ("anchors_child", "home")},
         "sizes": vars(sizes), "code": code_info(None), "results": [],
     }  # fmt: skip
     try:

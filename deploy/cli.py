@@ -797,12 +797,21 @@ def outbox_retry(message_id: MessageId, as_json: JsonOpt = False) -> None:
 @app.command("web")
 def web_command(
     port: Annotated[int | None, typer.Option(help="Port (default XBR_WEB_PORT, 8765).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="Processes answering (default XBR_WEB_WORKERS, 2)."),
+    ] = None,
 ) -> None:
     """Serve the web app and the approval page that notification links open, and send the
     notices that are due (as `xbr up` does). Ctrl-C stops it."""
     from deploy import board_page, notifier, web
 
     uow()  # refuse an unmigrated database before listening
+    if workers is not None:  # the worker processes read it from the environment
+        os.environ["XBR_WEB_WORKERS"] = str(workers)
+        via = bootstrap.root().via
+        bootstrap.reset()
+        bootstrap.identify(via)
     render.say(
         f"board at {board_page.board_address(settings(), port)} (signed in, or its key: "
         "`xbr board key`)",

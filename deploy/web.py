@@ -9,6 +9,7 @@ a minute gets 429 (deploy/web_limits.py)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import suppress
@@ -20,9 +21,17 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 
+import bootstrap
 from deploy import approval, board_page, plan_page
 from deploy.approval import Sender, UowFactory, Visit
-from deploy.web_limits import WINDOW, RefusalLimit, UnsignedLinks, slow_request_protocol
+from deploy.context import os_user
+from deploy.web_limits import (
+    WINDOW,
+    RefusalLimit,
+    SlowRequestProtocol,
+    UnsignedLinks,
+    slow_request_protocol,
+)
 from deploy.webapp import (
     directory_pages,
     home,
@@ -314,8 +323,36 @@ def _server(
 def serve(
     settings: Settings, uow: UowFactory, host: str | None = None, port: int | None = None
 ) -> None:
-    """Serve the approval page in the foreground until Ctrl-C (`xbr web`)."""
-    _server(settings, uow, host, port, "info").run()
+    """Serve the web app in the foreground until Ctrl-C (`xbr web`): from
+    XBR_WEB_WORKERS processes, each building its app from the environment, or from this
+    process when that is 1."""
+    if settings.web_workers <= 1:
+        _server(settings, uow, host, port, "info").run()
+        return
+    # the workers read their settings from this environment: the same host and port
+    os.environ["XBR_WEB_HOST"] = host = host or settings.web_host
+    os.environ["XBR_WEB_PORT"] = str(port := port or settings.web_port)
+    uvicorn.run(
+        f"{__name__}:app_from_environment",
+        factory=True,
+        workers=settings.web_workers,
+        host=host,
+        port=port,
+        access_log=False,  # the path holds the token
+        log_level="info",
+        lifespan="off",
+        ws="none",
+        http=f"{SlowRequestProtocol.__module__}:{SlowRequestProtocol.__name__}",
+        timeout_keep_alive=5,
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """A worker process's app (`xbr web` with XBR_WEB_WORKERS > 1), on the installation its
+    environment names."""
+    root = bootstrap.identify(f"web app, os user {os_user()}")
+    SlowRequestProtocol.seconds = root.settings.web_request_seconds
+    return create_app(root.settings, root.uow)
 
 
 def _run(server: uvicorn.Server) -> None:

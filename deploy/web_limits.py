@@ -73,38 +73,39 @@ class UnsignedLinks:
         log.warning("approval page: refused %d requests with links xbr did not sign", count)
 
 
-def slow_request_protocol(seconds: float) -> type[H11Protocol]:
+class SlowRequestProtocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol that closes a connection whose request has not arrived
     whole `seconds` after the connection opened or its previous response ended: a client that
-    sends its headers or form a byte at a time holds no connection for long."""
+    sends its headers or form a byte at a time holds no connection for long. A worker process
+    of `xbr web` names it by its import path and sets `seconds` from its settings."""
 
-    class SlowRequestProtocol(H11Protocol):
-        _deadline: asyncio.TimerHandle | None = None
+    seconds: float = 20.0
+    _deadline: asyncio.TimerHandle | None = None
 
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._start_deadline()
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._start_deadline()
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._start_deadline()
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._start_deadline()
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-            super().connection_lost(exc)
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
 
-        def _start_deadline(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-            self._deadline = self.loop.call_later(seconds, self._too_slow)
+    def _start_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(self.seconds, self._too_slow)
 
-        def _too_slow(self) -> None:
-            # the request is in (their side DONE): the answer is ours to give, however long
-            if (
-                self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
-                and not self.transport.is_closing()
-            ):
-                self.transport.close()
+    def _too_slow(self) -> None:
+        # the request is in (their side DONE): the answer is ours to give, however long
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()
 
-    return SlowRequestProtocol
+
+def slow_request_protocol(seconds: float) -> type[H11Protocol]:
+    """SlowRequestProtocol closing after `seconds` (a server in a thread of its own)."""
+    return type("SlowRequestProtocol", (SlowRequestProtocol,), {"seconds": seconds})

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # answers 429, and seconds a client has to send a whole request
     web_refusals_per_minute: int = Field(default=30, ge=1)
     web_request_seconds: int = Field(default=20, ge=1)
+    # processes `xbr web` answers from: a decision costs some tens of milliseconds of CPU, and
+    # one process answers one at a time (Python's GIL); `xbr up` serves from one thread
+    web_workers: int = Field(default=2, ge=1, le=32)
     # the web app: how long a sign-in lasts (hours), and sign-in with OpenID Connect (Microsoft
     # Entra ID: https://login.microsoftonline.com/<tenant>/v2.0, Google Workspace:
     # https://accounts.google.com) when an issuer and its client are set

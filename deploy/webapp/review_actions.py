@@ -1,7 +1,7 @@
 """What the review page's form does: tick tasks, answer the assessment, edit the plan and
 decide the gate as the signed-in person, through the same services as the CLI and the signed
-links (deploy/approval.py). The answer comes first; the review's notices and its run follow
-right after it, so nobody waits for Prefect."""
+links (deploy/approval.py). The answer comes first; the review's run is woken right after it,
+so nobody waits for Prefect, and the notifier mails the notices the change planned."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from deploy.webapp.forms import Form, value
 from deploy.webapp.site import Site
 from flows.wake import follow_up
 from notifications.links import LinkClaims
-from notifications.outbox import deliver_due
 from states.access.permissions import may_see_client
 from states.access.sessions import SignedIn
 from states.errors import WEB_PAGE, AlreadyDecided, InvalidInput, NotFound, XbrError
@@ -130,9 +129,10 @@ def _counted(count: int, thing: str, done: str) -> list[str]:
 def after_change(
     site: Site, review_id: int, round_before: int, run_input: dict[str, object]
 ) -> None:
-    """After the answer: send the notices the change planned, then wake the review's run."""
+    """After the answer: wake the review's run. The notices the change planned are the
+    notifier's (deploy/notifier.py), in a thread or process of its own: answering the next
+    person comes before mailing."""
     try:
-        deliver_due(site.plain_uow(), site.settings, review_id)
         follow_up(site.plain_uow(), site.settings, review_id, round_before, run_input)
-    except Exception:  # the change is committed: the notifier and the sweeper catch up
+    except Exception:  # the change is committed: the sweeper catches up
         log.exception("after a change to review %s from the web app", review_id)
