@@ -2,11 +2,12 @@
 their open tasks, their reviews past the status-age warning and what changed since their
 last look.
 
-Built for ten thousand open reviews. A review's row holds its template snapshot, so SQLite
-reads a page per review for anything but an index: the lists are found and counted from the
-indexes (status, meeting date, age warning, client, queue; open tasks by assignee; audit
-rows by id and review), the reviews' templates are read in one pass by id, and only the
-reviews shown have their snapshot read.
+Built for ten thousand open reviews and a person who decides thousands of their gates. A
+review's row holds its template snapshot, so SQLite reads a page per review for anything but
+an index: the lists are found and counted from the indexes (reviews by status, template,
+meeting date and client, by status and age warning, by queue; a person's open tasks by
+review and due date; audit rows by id and review), and only the reviews shown have their row
+and snapshot read.
 """
 
 from __future__ import annotations

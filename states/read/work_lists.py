@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Select,
     case,
     func,
     select,
@@ -30,11 +31,17 @@ CHANGES = 20  # lines of what changed, at most
 # Whether a gate is ready is read task by task: for the gates of the soonest meetings only.
 READY_WINDOW = 100
 # Up to this many reviews, what changed is read through their audit rows; for more, the
-# audit trail is read newest first, SCAN rows at a time, down to the first since the last look.
+# audit trail is read newest first, down to the first since the last look.
 FEW_REVIEWS = 100
-SCAN = 500
 PROBES = 64  # audit rows read a round, to find the first since the last look
 CLOCK_SLACK = timedelta(hours=1)  # how far out of time order concurrent audit rows may land
+# a person's tasks, overdue first: the earliest due date is the longest overdue; none last
+TASK_ORDER = (
+    ReviewTask.due_at.is_(None),
+    ReviewTask.due_at,
+    ReviewTask.review_id,
+    ReviewTask.position,
+)
 
 
 def gates_of(
@@ -82,18 +89,18 @@ def tasks_of(
     """The person's first `limit` open tasks, how many they have and how many are overdue."""
     # an ended review leaves its unfinished tasks open: they are nobody's work any more
     ended = select(Review.id).where(Review.status.in_(ENDED))
+    mine = (ReviewTask.assignee_id == me.id) & TASK_IS_OPEN & ReviewTask.review_id.not_in(ended)
+    # counted and ordered in the index of open tasks; only the first ones' rows are read
     overdue = func.sum(case((ReviewTask.due_at < now, 1), else_=0))
+    total, overdue_count = db.execute(select(func.count(), overdue).where(mine)).one()
+    first = select(ReviewTask.id).where(mine).order_by(*TASK_ORDER).limit(limit)
     tasks = db.execute(
         select(ReviewTask.review_id, ReviewTask.key, ReviewTask.title, ReviewTask.phase)
-        .add_columns(ReviewTask.due_at, func.count().over(), overdue.over())
-        .where(ReviewTask.assignee_id == me.id, TASK_IS_OPEN, ReviewTask.review_id.not_in(ended))
-        # overdue first: the earliest due date is the longest overdue; no due date last
-        .order_by(ReviewTask.due_at.is_(None), ReviewTask.due_at, ReviewTask.review_id)
-        .order_by(ReviewTask.position)
-        .limit(limit)
+        .add_columns(ReviewTask.due_at)
+        .where(ReviewTask.id.in_(first))
+        .order_by(*TASK_ORDER)
     ).all()
-    total, overdue_count = (tasks[0][-2], tasks[0][-1]) if tasks else (0, 0)
-    return tasks, int(total), int(overdue_count)
+    return tasks, total, int(overdue_count or 0)
 
 
 def stale_of(
@@ -116,14 +123,19 @@ def changes_of(
     """Others' newest steps since `since` on the reviews the person holds an open task in
     or is accountable for now, with their names where they are people."""
     tasked = select(ReviewTask.review_id).where(ReviewTask.assignee_id == me.id, TASK_IS_OPEN)
-    theirs = set(db.scalars(tasked.union(select(Review.id).where(accountable))))
+    held = select(Review.id).where(accountable)
     recent = (AuditEntry.at > since) & (AuditEntry.actor != me.email)
     which: ColumnElement[bool]
-    if len(theirs) <= FEW_REVIEWS:
-        which = recent & AuditEntry.review_id.in_(theirs)
+    if (few := _few(db, tasked.distinct(), held)) is not None:
+        which = recent & AuditEntry.review_id.in_(few)  # each review's own audit rows
     else:
+        # the trail newest first, from the first row since the last look, down to the
+        # newest CHANGES of theirs: whether they hold a task there looked up row by row in
+        # the index of open tasks (a list of thousands would be built first), the reviews
+        # they are accountable for listed once from the index of reviews
         start = _first_row_after(db, since)
-        which = AuditEntry.id.in_(_newest_of(db, theirs, recent & (AuditEntry.id >= start)))
+        there = tasked.where(ReviewTask.review_id == AuditEntry.review_id).exists()
+        which = recent & (AuditEntry.id >= start) & (there | AuditEntry.review_id.in_(held))
     return db.execute(
         select(AuditEntry.review_id, AuditEntry.at, AuditEntry.trigger, AuditEntry.from_state)
         .add_columns(AuditEntry.to_state, func.coalesce(Person.name, AuditEntry.actor))
@@ -135,18 +147,15 @@ def changes_of(
     ).all()
 
 
-def _newest_of(db: Connection, theirs: set[int], recent: ColumnElement[bool]) -> list[int]:
-    """The newest audit rows of `recent` on the reviews `theirs`, read newest first in
-    chunks: through the review index, thousands of reviews' whole trails would be read."""
-    found: list[int] = []
-    newest = select(AuditEntry.id, AuditEntry.review_id).order_by(AuditEntry.id.desc())
-    chunk = db.execute(newest.where(recent).limit(SCAN)).all()
-    while True:
-        found += [entry_id for entry_id, review_id in chunk if review_id in theirs]
-        if len(found) >= CHANGES or len(chunk) < SCAN:
-            break
-        chunk = db.execute(newest.where(recent, AuditEntry.id < chunk[-1].id).limit(SCAN)).all()
-    return found[:CHANGES]
+def _few(db: Connection, *queries: Select[tuple[int]]) -> set[int] | None:
+    """The review ids `queries` find together, if no more than FEW_REVIEWS; else None. Each
+    read only up to the first id past that many."""
+    found: set[int] = set()
+    for query in queries:
+        found.update(db.scalars(query.limit(FEW_REVIEWS + 1)))
+        if len(found) > FEW_REVIEWS:
+            return None
+    return found
 
 
 def _first_row_after(db: Connection, since: datetime) -> int:

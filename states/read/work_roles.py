@@ -1,6 +1,7 @@
 """Who covers what for My work (states/read/my_work.py): the person's roles, everywhere and
 for their own clients, and what each open review's template asks of each role in each phase,
-as SQL conditions over review ids that read no review's row."""
+as SQL conditions over a review's status, template and client: all three in one index
+(reviews_by_status_template), so that the lists read no review's row."""
 
 from __future__ import annotations
 
@@ -11,15 +12,12 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     Connection,
-    Select,
     Text,
     cast,
     false,
     func,
-    literal,
     or_,
     select,
-    true,
 )
 from sqlalchemy.sql import ColumnElement
 
@@ -126,31 +124,22 @@ def rule_of(spec: dict[str, Any]) -> Rule:
 
 
 class Templates:
-    """The templates of the reviews started since the oldest open one, each with the rules of
-    its oldest and its newest snapshot there (a template's reviews share its rules unless it
-    was edited between their starts: each review shown is checked against its own snapshot).
-
-    Where the templates differ in a phase, the reviews in it are told apart by template.
-    PostgreSQL keeps a review's snapshot out of its row (TOAST) and reads the template with
-    it; SQLite keeps it in the row, a page per review, so there the templates are read once,
-    in one pass by id with each template's review ids (a review's template lies before its
-    snapshot in the row, its status past it), and the reviews told apart by id."""
+    """The templates of the open reviews, each with the rules of its oldest and its newest open
+    review's snapshot (a template's reviews share its rules unless it was edited between their
+    starts: each review shown is checked against its own snapshot). Read from the index of
+    status and template, with each template's first and last open review's snapshot."""
 
     def __init__(self, db: Connection, snapshots: Snapshots) -> None:
-        self.by_id = db.dialect.name == "sqlite"
-        oldest = select(func.min(Review.id)).where(Review.status.in_(OPEN)).scalar_subquery()
-        ids = func.json_group_array(Review.id) if self.by_id else literal("[]")
         rows = db.execute(
-            select(Review.template, func.min(Review.id), func.max(Review.id), ids)
-            .where(Review.id >= oldest)
+            select(Review.template, func.min(Review.id), func.max(Review.id))
+            .where(Review.status.in_(OPEN))
             .group_by(Review.template)
         ).all()
-        sampled = snapshots.read(db, (i for _, first, last, _ in rows for i in (first, last)))
+        sampled = snapshots.read(db, (i for _, first, last in rows for i in (first, last)))
         self.rules = {
             name: {p: {sampled[first][p], sampled[last][p]} for p in OPEN}
-            for name, first, last, _ in rows
+            for name, first, last in rows
         }
-        self._ids = {name: text[1:-1] for name, _, _, text in rows}  # "1,2,3", as JSON has it
 
     def where(self, me: Me, roles_of: Callable[[Rule], Iterable[str]]) -> ColumnElement[bool]:
         """Open reviews whose client the person covers one of `roles_of` its phase's rule
@@ -166,45 +155,36 @@ class Templates:
             group = "" if role in me.everywhere - me.assigned else role
             for phase, names in spots.get(role, {}).items():
                 groups.setdefault(group, {}).setdefault(phase, set()).update(names)
+        # one flat OR of (status, template, client) terms: SQLite reads each from an index
         clauses = [
-            self._in_phases(at) & (covers(me, role) if role else true())
+            term & covers(me, role) if role else term
             for role, at in groups.items()
+            for term in self._in_phases(at)
         ]
         return or_(*clauses) if clauses else false()
 
-    def _in_phases(self, at: dict[str, set[str]]) -> ColumnElement[bool]:
-        """In one of the phases, of one of the templates of that phase: by status (an
-        index), less the reviews of the other templates where there are any."""
-        phases: dict[frozenset[str], list[str]] = {}  # the other templates -> their phases
+    def _in_phases(self, at: dict[str, set[str]]) -> list[ColumnElement[bool]]:
+        """In one of the phases, of one of the templates of that phase: by status and
+        template (every template of a phase: by status)."""
+        phases: dict[frozenset[str], list[str]] = {}  # the phase's templates -> their phases
         for phase, names in sorted(at.items()):
-            phases.setdefault(frozenset(self.rules.keys() - names), []).append(phase)
-        parts: list[ColumnElement[bool]] = []
-        for others, where in phases.items():
-            here = Review.status.in_(where)
-            if not others:
-                parts.append(here)
-            elif self.by_id:
-                # their reviews' ids as one JSON array, which SQLite reads into a set once
-                ids = "[" + ",".join(self._ids[name] for name in sorted(others)) + "]"
-                odd = select(func.json_each(ids).table_valued("value").c.value)
-                parts.append(here & Review.id.not_in(odd))
-            else:
-                parts.append(here & Review.template.not_in(sorted(others)))
-        return or_(*parts)
+            phases.setdefault(frozenset(names), []).append(phase)
+        everyone = frozenset(self.rules)
+        return [
+            Review.status.in_(where)
+            if names == everyone
+            else Review.status.in_(where) & Review.template.in_(sorted(names))
+            for names, where in phases.items()
+        ]
 
 
 def covers(me: Me, role: str) -> ColumnElement[bool]:
     """Reviews whose client the person covers `role` for, as directory.people_for says: its
-    own holders of the role if it has any, else everyone holding it. Matched by review id
-    through the client index, so that no review's row is read."""
+    own holders of the role if it has any, else everyone holding it."""
     holders = select(ClientRole.client_id).where(ClientRole.role == role)
-
-    def of(clients: Select[Any]) -> Select[Any]:
-        return select(Review.id).where(Review.client_id.in_(clients))
-
     parts = []
     if role in me.own:
-        parts.append(Review.id.in_(of(holders.where(ClientRole.person_id == me.id))))
+        parts.append(Review.client_id.in_(holders.where(ClientRole.person_id == me.id)))
     if role in me.everywhere:
-        parts.append(Review.id.not_in(of(holders)))
+        parts.append(Review.client_id.not_in(holders))
     return or_(*parts)

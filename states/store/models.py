@@ -175,6 +175,9 @@ class Review(Base):
         # the board: each column's first cards by meeting date, and its stale count
         Index("reviews_by_status_meeting", "status", "meeting_at"),
         Index("reviews_by_status_age_warning", "status", "age_warning_at"),
+        # My work: who decides or works a review is told by its status, template and client;
+        # its gates are listed by meeting date (states/read/work_roles.py)
+        Index("reviews_by_status_template", "status", "template", "meeting_at", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -241,11 +244,17 @@ class ReviewTask(Base):
         UniqueConstraint("review_id", "key"),
         # open tasks only: what reminders and the spreading of new work look at
         Index("open_tasks_by_due", "due_at", sqlite_where=OPEN_TASK, postgresql_where=OPEN_TASK),
+        # a person's open tasks, counted and sorted by due date without reading their rows,
+        # and whether they hold one in a review (My work: states/read/work_lists.py)
         Index(
             "open_tasks_by_assignee",
             "assignee_id",
+            "review_id",
+            "due_at",
+            "position",
             sqlite_where=OPEN_TASK,
             postgresql_where=OPEN_TASK,
+            postgresql_include=["id"],
         ),
     )
 

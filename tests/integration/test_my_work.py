@@ -215,12 +215,10 @@ def test_stale_reviews_show_to_whoever_works_or_decides_their_phase(
 @pytest.fixture(params=["through each review", "newest first"])
 def read_changes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ways of reading what changed: through the reviews' own audit rows (few reviews)
-    and the trail newest first, a row at a time here, from a first row found by probing two
-    ids a round (the thresholds set low, rather than reviews and audit rows made by the
-    hundred)."""
+    and the trail newest first, from a first row found by probing two ids a round (the
+    thresholds set low, rather than reviews and audit rows made by the hundred)."""
     if request.param == "newest first":
         monkeypatch.setattr(work_lists, "FEW_REVIEWS", 0)
-        monkeypatch.setattr(work_lists, "SCAN", 1)
         monkeypatch.setattr(work_lists, "PROBES", 2)
 
 
