@@ -1,8 +1,12 @@
 """The home page, `/`: the sign-in form for a stranger; for a signed-in person My work: the
 gates waiting for their decision, their open tasks (overdue first), the reviews they hold that
-are past their status-age warning, and what others changed since their last visit."""
+are past their status-age warning, and what others changed since their last visit. Each list
+shows its first 50 with its total; `/?more=<list>&shown=<n>` shows the first n of that list
+alone (50 more a click, up to 500), without marking the visit seen."""
 
 from __future__ import annotations
+
+import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -15,6 +19,9 @@ from states.read.views import list_reviews
 from states.store.models import Client, utcnow
 
 MAX_REVIEWS = 40  # of each client: the recent ones
+LISTS = ("gates", "tasks", "stale")  # the lists of My work a person may see more of
+STEP = 50  # items a list shows at first, and each "show more" adds
+MOST = 500  # items one list shows at most: past that, a list is for the board or a search
 
 
 def router(site: Site) -> APIRouter:
@@ -22,20 +29,35 @@ def router(site: Site) -> APIRouter:
     routes = APIRouter()
 
     @routes.get("/")
-    def home(request: Request, next: str = "") -> Response:  # noqa: A002 (the query's name)
+    def home(
+        request: Request,
+        next: str = "",  # noqa: A002 (the query's name)
+        more: str = "",
+        shown: str = "",
+    ) -> Response:
         person = site.auth.person(request)
         if person is None:
             return site.page("app/signin.html.j2", None, next=local_path(next[:500] or "/"))
         now = utcnow()
         if not person.staff:  # a client's contact: their client's reviews and reports
             return _contact_home(site, person)
-        work = my_work(site.plain_uow(), person.person_id, now, person.seen_at)
-        # seen now: the next visit shows what changed after this one
-        mark_seen(site.plain_uow(), person.person_id, now)
-        zone = site.settings.timezone
-        return site.page("app/home.html.j2", person, here="home", work=work, now=now, zone=zone)
+        more = more if more in LISTS else ""
+        limit = shown_of(shown) if more else STEP
+        work = my_work(site.plain_uow(), person.person_id, now, person.seen_at, limit)
+        if not more:  # seen now: the next visit shows what changed after this one
+            mark_seen(site.plain_uow(), person.person_id, now)
+        return site.page(
+            "app/home.html.j2", person, here="home", work=work, now=now,
+            zone=site.settings.timezone, more=more, shown=limit, step=STEP, most=MOST,
+        )  # fmt: skip
 
     return routes
+
+
+def shown_of(asked: str) -> int:
+    """How many items of a list to show: as asked, within STEP and MOST (STEP for anything
+    but a number)."""
+    return min(max(int(asked), STEP), MOST) if re.fullmatch("[0-9]{1,6}", asked) else STEP
 
 
 def _contact_home(site: Site, person: SignedIn) -> Response:

@@ -7,12 +7,14 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
+from deploy.webapp import home
 from notifications import links
 from states import directory
 from states.calendar.opening import start_review
@@ -90,6 +92,49 @@ def test_what_changed_since_the_last_visit_leaves_out_my_own_steps(app: App) -> 
     assert "cli:" not in second  # the review's start came before Olga's last visit
     with app.browser(ANDY) as andy:
         assert "Andy Account: task done" not in _words(andy.get("/"))
+
+
+def _seen_at(app: App, email: str) -> datetime | None:
+    with app.uow() as work:
+        return directory.person_by_email(work.session, email).seen_at
+
+
+def test_a_long_list_shows_its_first_items_with_its_total_and_more_on_request(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each list shows its first STEP items and its total; "show more" opens that list alone
+    with STEP more, up to MOST, and is no new visit: what changed since the last one stays
+    (the steps set low, rather than reviews made by the hundred)."""
+    monkeypatch.setattr(home, "STEP", 1)
+    monkeypatch.setattr(home, "MOST", 2)
+    gates = {f"/reviews/{i}#decision" for i in (app.review_id, app.other_id)}
+    with app.browser(OLGA) as olga:
+        page = olga.get("/")
+        seen = _seen_at(app, OLGA)
+        more = olga.get("/?more=gates&shown=2")
+        seen_after = _seen_at(app, OLGA)
+        odd = [olga.get(f"/?more=gates&shown={n}") for n in ("x", "²", "9" * 5000, "-1")]
+        other = olga.get("/?more=everything")
+    words = _words(page)
+    assert "Waiting for your decision 2" in words  # the total
+    assert len(gates & set(re.findall(r'href="([^"]*#decision)"', page.text))) == 1
+    assert "and 1 more · show 1 more" in words
+    assert 'href="/?more=gates&amp;shown=2#gates"' in page.text
+    assert "Changed since" in words
+
+    assert more.status_code == 200
+    assert gates <= set(re.findall(r'href="([^"]*#decision)"', more.text))
+    shown = _words(more)
+    assert "show 1 more" not in shown  # MOST shown: no further step
+    assert "Your open tasks" not in shown  # the list alone
+    assert "Changed since" not in shown
+    assert 'href="/">Back to My work' in more.text
+    assert seen_after == seen  # not a visit: the next one still shows what changed
+
+    for response in odd:  # anything but a number of items: the first STEP
+        assert response.status_code == 200
+        assert len(gates & set(re.findall(r'href="([^"]*#decision)"', response.text))) == 1
+    assert "Changed since" in _words(other)  # no such list: My work
 
 
 def test_a_client_contact_sees_their_own_clients_reports(app: App) -> None:
