@@ -162,9 +162,10 @@ def _first_row_after(db: Connection, since: datetime) -> int:
     """An id at or before the first audit row after `since` (less the clock's slack): the
     trail is appended in time order and `at` has no index, so ids are probed, 64 a round."""
     moment = since - CLOCK_SLACK
-    # apart: SQLite finds each at once, but the two together by reading an index whole
-    low = db.scalar(select(func.min(AuditEntry.id))) or 0
-    high = db.scalar(select(func.max(AuditEntry.id))) or 0
+    # each its own subquery: SQLite finds each at once, but the two together by reading an
+    # index whole
+    first, last = (select(f(AuditEntry.id)).scalar_subquery() for f in (func.min, func.max))
+    low, high = (i or 0 for i in db.execute(select(first, last)).one())
     while high - low > PROBES:
         probes = range(low, high + 1, (high - low) // PROBES)
         rows = db.execute(select(AuditEntry.id, AuditEntry.at).where(AuditEntry.id.in_(probes)))

@@ -83,15 +83,28 @@ OPEN = [p.value for p in OPEN_PHASES]
 ENDED = [p.value for p in Phase if p not in OPEN_PHASES]
 
 
+# Snapshots parsed by this process, by digest or text: a snapshot never changes, so neither
+# do its rules; past KEPT of them, the memo starts over.
+_PARSED: dict[str, dict[str, Rule]] = {}
+KEPT = 256
+
+
 class Snapshots:
     """Template snapshots parsed once each (a template's reviews share one), each phase read
     as Template fills it: its board defaults under what the snapshot gives, without
     validating the whole template. PostgreSQL sends a review's snapshot as its digest, and
-    the text only of one not read yet; SQLite, in this process, as the text."""
+    the text only of one this process has not read yet; SQLite, in this process, as the
+    text."""
 
     def __init__(self, db: Connection) -> None:
         self.digests = db.dialect.name != "sqlite"
         self._rules: dict[str, dict[str, Rule]] = {}  # by digest, or text
+
+    def _known(self, key: str) -> bool:
+        """Whether the snapshot of `key` is parsed, by this request or an earlier one."""
+        if key not in self._rules and (parsed := _PARSED.get(key)) is not None:
+            self._rules[key] = parsed
+        return key in self._rules
 
     def key(self) -> ColumnElement[str]:
         """What is read of a review's snapshot: its digest, or its text."""
@@ -105,16 +118,18 @@ class Snapshots:
 
     def rules(self, db: Connection, keys: dict[int, str]) -> dict[int, dict[str, Rule]]:
         """Review id -> the rule of each open phase, by the key read of its snapshot."""
-        unread = {key: review_id for review_id, key in keys.items() if key not in self._rules}
+        unread = {key: review_id for review_id, key in keys.items() if not self._known(key)}
         texts: Iterable[tuple[int, str]] = [(unread[key], key) for key in unread]
         if unread and self.digests:
             query = select(Review.id, cast(Review.template_snapshot, Text))
             texts = db.execute(query.where(Review.id.in_(unread.values()))).tuples()
         for review_id, text in texts:
             phases = orjson.loads(text).get("phases") or {}
-            self._rules[keys[review_id]] = {
-                p: rule_of({**BOARD_DEFAULTS[Phase(p)], **phases.get(p, {})}) for p in OPEN
-            }
+            parsed = {p: rule_of({**BOARD_DEFAULTS[Phase(p)], **phases.get(p, {})}) for p in OPEN}
+            self._rules[keys[review_id]] = parsed
+            if len(_PARSED) >= KEPT:
+                _PARSED.clear()
+            _PARSED[keys[review_id]] = parsed
         return {review_id: self._rules[key] for review_id, key in keys.items()}
 
 
