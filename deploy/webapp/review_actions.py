@@ -22,8 +22,7 @@ from states.access.sessions import SignedIn
 from states.errors import WEB_PAGE, AlreadyDecided, InvalidInput, NotFound, XbrError
 from states.lifecycle.decisions import DecisionKind
 from states.lifecycle.machine import OPEN_PHASES, Phase
-from states.lifecycle.run_records import client_zone
-from states.store.models import Review
+from states.store.models import Client, Review
 
 MAX_REVIEW_ID = 2**31 - 1
 log = logging.getLogger("xbr.web")
@@ -45,21 +44,26 @@ def choices(status: str, can_decide: bool, approval_gate: bool) -> list[str]:
 
 def visible(
     site: Site, request: Request, person: SignedIn, review_id: str
-) -> tuple[int, int] | Response:
-    """(review id, client id) when the review exists and the person may see it; else the
-    404 or 403 page."""
+) -> tuple[int, int, str] | Response:
+    """(review id, client id, the client's time zone) when the review exists and the person
+    may see it; else the 404 or 403 page."""
     number = int(review_id) if review_id.isdigit() and len(review_id) < 10 else 0
-    client_id = None
+    client_id, zone = None, "UTC"
     if 0 < number <= MAX_REVIEW_ID:
         with site.plain_uow() as work:
-            client_id = work.session.scalar(select(Review.client_id).where(Review.id == number))
+            found = work.session.execute(
+                select(Review.client_id, Client.timezone)
+                .join(Client, Client.id == Review.client_id)
+                .where(Review.id == number)
+            ).one_or_none()
+            client_id, zone = found if found is not None else (None, zone)
     if client_id is None:
         why = f"there is no review {review_id[:20]!r}; open it from My work or the board"
         return site.refuse(request, person, why, 404, "No such review")
     if not may_see_client(person, client_id):
         why = f"review {number} is another client's; you see your own client's reviews only"
         return site.refuse(request, person, why, 403)
-    return number, client_id
+    return number, client_id, zone
 
 
 def act(
@@ -75,11 +79,11 @@ def act(
     found = visible(site, request, person, review_id)
     if isinstance(found, Response):
         return found
-    number = found[0]
+    number, _, zone = found
     if not person.staff:
         why = "a client's contact decides the plan from the link in their email"
         return site.refuse(request, person, why, 403, "Not saved")
-    visit = _visit(site, person, number, form)
+    visit = _visit(person, number, zone, form)
     if isinstance(visit, str):
         return site.refuse(request, person, visit, 400, "Not saved")
     choice = value(form, "decision")
@@ -104,14 +108,13 @@ def act(
     return RedirectResponse(where, status_code=303)
 
 
-def _visit(site: Site, person: SignedIn, review_id: int, form: Form) -> approval.Visit | str:
+def _visit(person: SignedIn, review_id: int, zone: str, form: Form) -> approval.Visit | str:
     """The change as the page showed the review (its phase and round, which pin a decision
-    to that gate), or why the form cannot say which."""
+    to that gate; dates in the client's `zone`), or why the form cannot say which."""
     phase, round_ = value(form, "phase"), value(form, "round")
     if phase not in {str(p) for p in Phase} or not round_.isdigit() or len(round_) > 9:
         return "the form does not say which gate it was sent from; open the review again"
     claims = LinkClaims(review_id, int(round_), person.email, "decide", 0)
-    zone = client_zone(site.plain_uow(), review_id)
     return approval.Visit("", claims, phase, person.name, zone)
 
 

@@ -13,7 +13,7 @@ from states.access.signins import digest
 from states.directory import parse_email
 from states.errors import NotFound
 from states.store.db import UnitOfWork
-from states.store.models import ClientRole, Person, PersonRole, WebSession
+from states.store.models import ClientRole, Person, WebSession
 
 EMAIL_LINK, OPENID_CONNECT = "email link", "openid connect"
 
@@ -85,9 +85,7 @@ def signed_in(uow: UnitOfWork, session_id: int, secret: str, now: datetime) -> S
             return None
         if row.ended_at is not None or row.expires_at <= now:
             return None
-        roles = uow.session.scalars(
-            select(PersonRole.role).where(PersonRole.person_id == person.id)
-        )
+        roles = person.roles  # read with the person (Person.role_rows)
         per_client: dict[int, set[str]] = {}
         for client_id, role in uow.session.execute(
             select(ClientRole.client_id, ClientRole.role).where(ClientRole.person_id == person.id)

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from states.calendar.business_days import parse_moment, zone
@@ -83,11 +83,15 @@ class DecisionResult:
         return f"{self.from_phase} -> {self.to_phase}"
 
 
-def load_review(session: Session, review_id: int, for_update: bool = False) -> Review:
+def load_review(
+    session: Session, review_id: int, for_update: bool = False, with_tasks: bool = False
+) -> Review:
     """The review, or an error that says where to find the right id.
 
     `for_update` locks its row first (PostgreSQL; SQLite's writers queue already), so that
-    changes to one review happen one after the other, each on fresh facts.
+    changes to one review happen one after the other, each on fresh facts. `with_tasks` reads
+    its tasks with their people in one more query (a gate judges them), without those
+    people's roles, which a gate never needs.
     """
     if for_update:
         # NO KEY UPDATE: rows being inserted that point at the review (evidence, findings,
@@ -95,10 +99,16 @@ def load_review(session: Session, review_id: int, for_update: bool = False) -> R
         session.execute(
             select(Review.id).where(Review.id == review_id).with_for_update(key_share=True)
         )
-    review = session.get(Review, review_id)
+    review = session.get(Review, review_id, options=_TASKS if with_tasks else ())
     if review is None:
         raise NotFound(f"unknown review {review_id}; see `xbr review list`")
     return review
+
+
+_TASKS = [
+    selectinload(Review.tasks).joinedload(person).lazyload(Person.role_rows)
+    for person in (ReviewTask.assignee, ReviewTask.completed_by)
+]
 
 
 @contextmanager
@@ -127,7 +137,7 @@ def decide(
     check_text(request.comment, "the comment ({comment})")
     with uow, _first_writer_wins(request.review_id):
         session = uow.session
-        review = load_review(session, request.review_id, for_update=True)
+        review = load_review(session, request.review_id, for_update=True, with_tasks=True)
         source = review.status
         if request.phase is not None and request.phase != source:
             raise AlreadyDecided(
@@ -234,7 +244,7 @@ def _may_act_on(session: Session, review: Review, task: ReviewTask, person: Pers
 def _open_task(
     session: Session, review_id: int, key: str, actor: str
 ) -> tuple[Review, ReviewTask, Person]:
-    review = load_review(session, review_id, for_update=True)
+    review = load_review(session, review_id, for_update=True, with_tasks=True)
     if review.status not in OPEN_PHASES:
         raise IllegalTrigger(
             f"review {review.id} is {review.status}; its tasks can no longer change"
