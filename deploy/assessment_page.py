@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from states.errors import InvalidInput
 from states.standards.answering import ANSWERING, Access, access
-from states.standards.answers import AnswerSource, ItemState, review_questionnaire
+from states.standards.answers import AnswerSource, ItemState, Questionnaire, review_questionnaire
 from states.standards.schema import Answer
 from states.store.db import UnitOfWork
 
@@ -72,9 +72,14 @@ def assessment(uow: UnitOfWork, review_id: int, email: str) -> Assessment | None
     allowed = access(uow, review_id, email)
     if allowed is Access.NONE:
         return None
-    shown = review_questionnaire(uow, review_id)
+    return assessment_of(review_questionnaire(uow, review_id), allowed)
+
+
+def assessment_of(shown: Questionnaire, allowed: Access) -> Assessment | None:
+    """The questionnaire as a person with `allowed` access sees it (`assessment`, from what
+    the caller has read)."""
     items = shown.items
-    if not items:
+    if allowed is Access.NONE or not items:
         return None
     sections: dict[str, list[ItemState]] = {}
     for state in items:

@@ -8,24 +8,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from states.errors import InvalidInput, Refused
-from states.lifecycle.machine import Phase
 from states.plans.fiscal import FiscalQuarter
 from states.plans.initiatives import (
-    OPEN,
     Cost,
     Draft,
     Move,
     Priority,
     add_initiative,
     edit_initiative,
-    is_planner,
     merge_initiatives,
     move_initiative,
     parse_cost,
 )
 from states.plans.money import format_amount
-from states.read import views
-from states.read.plans import InitiativeView, cost_lines, roadmap
+from states.read.client_plan import OpenPlan, plan_to_edit
+from states.read.plans import InitiativeView
 from states.store.db import UnitOfWork
 from states.text import check_text
 
@@ -71,12 +68,15 @@ class PlanChanges:
 def section(uow: UnitOfWork, review_id: int, email: str) -> PlanSection | None:
     """The plan section for `email`, or None when the review is not in prep or they are not the
     client's vCIO or account manager."""
-    review = views.review_view(uow, review_id)
-    if review.status != Phase.PREP or not is_planner(uow, review.client, email):
+    return section_of(plan_to_edit(uow, review_id, email))
+
+
+def section_of(plan: OpenPlan | None) -> PlanSection | None:
+    """The plan section of the open plan its person may change (`section`, from what the
+    caller has read)."""
+    if plan is None:
         return None
-    lines = cost_lines(uow, review.client)
-    shown = [v for v in roadmap(uow, review.client).initiatives if v.status in OPEN]
-    return PlanSection(review.client, [_editable(v, tuple(lines.get(v.id, []))) for v in shown])
+    return PlanSection(plan.client, [_editable(v, costs) for v, costs in plan.initiatives])
 
 
 def _editable(view: InitiativeView, costs: tuple[Cost, ...]) -> Editable:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import markdown
@@ -70,6 +70,13 @@ def agenda_html(data: dict[str, Any]) -> str:
     """The agenda as HTML for a page: its values escaped for Markdown and HTML before the
     Markdown is converted, and the result cut to the tags Markdown makes."""
     source = _environment(html=True).get_template("agenda.md.j2").render(report_context(data))
+    return _html(source)
+
+
+@lru_cache(maxsize=64)
+def _html(source: str) -> str:
+    # Converting costs most of the agenda, and the review page shows the same one at every
+    # visit: the HTML of a source is kept (a pure function of it) for the last few converted.
     return clean_html(markdown.markdown(source, extensions=["tables"]))
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
-from sqlalchemy import select
 
 from deploy import approval, assessment_page, plan_editing
 from deploy.webapp import review_actions, staff
@@ -23,9 +22,8 @@ from reports.run_pages import run_url
 from states.access.sessions import SignedIn
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, Phase
 from states.read import views
-from states.read.gate_evidence import gate_evidence
+from states.read.review_page import read_review_page
 from states.read.scorecards import report_data
-from states.store.models import Person
 
 
 def router(site: Site) -> APIRouter:
@@ -82,22 +80,19 @@ def _reader(site: Site, request: Request, review_id: str) -> tuple[SignedIn, int
 def page_context(site: Site, person: SignedIn, review_id: int) -> dict[str, Any]:
     """Everything the review page shows its person, and what they may change on it."""
     uow, email, currency = site.uow(person), person.email, site.settings.currency
-    review = views.review_view(uow, review_id)
-    data = report_data(uow, review_id, currency=currency)
-    zone = data["review"]["timezone"]
+    # one transaction reads each thing once (states/read/review_page.py)
+    read = read_review_page(uow, review_id, email, currency)
+    review, evidence = read.view, read.evidence
     gate, status = review.gate, review.status
     deciders = gate.eligible_approvers if gate else ()
     can_decide = email in deciders
-    # the report's data read once: the gate's evidence shows part of it
-    open_phase = status in OPEN_PHASES
-    evidence = gate_evidence(uow, review_id, email, currency, data) if open_phase else None
     agenda = evidence.report if evidence else None
     return {
         "here": "review",
         "review": review,
-        "report": report_context(data),
-        "zone": zone,
-        "names": _names(site, person),
+        "report": report_context(read.data),
+        "zone": read.data["review"]["timezone"],
+        "names": read.names,
         "gate": gate,
         "deciders": deciders,
         "can_decide": can_decide,
@@ -113,20 +108,12 @@ def page_context(site: Site, person: SignedIn, review_id: int) -> dict[str, Any]
         "agenda": Markup(agenda_html(agenda)) if agenda else None,
         "report_url": f"/reviews/{review_id}/report",
         "run_url": run_url(review.flow_run_id),
-        "assessment": assessment_page.assessment(uow, review_id, email),
+        "assessment": assessment_page.assessment_of(read.questionnaire, read.access),
         "plan": approval.plan_progress(uow, review) if status == Phase.DELIVERY else None,
-        "plan_editing": plan_editing.section(uow, review_id, email),
+        "plan_editing": plan_editing.section_of(read.plan),
         "decision_code": _code(site, review, email) if can_decide else None,
         "now": datetime.now(UTC),
     }
-
-
-def _names(site: Site, person: SignedIn) -> dict[str, str]:
-    """Everyone's name by email: the page shows people by the names they go by."""
-    with site.uow(person) as work:
-        return {
-            email: name for email, name in work.session.execute(select(Person.email, Person.name))
-        }
 
 
 def _code(site: Site, review: views.ReviewView, email: str) -> str:

@@ -16,13 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from states.lifecycle.decisions import load_review
 from states.lifecycle.machine import Phase
 from states.plans.money import display_amount, total
-from states.read.scorecards import report_data, ticket_row
+from states.read.scorecards import read_report, ticket_row
 from states.standards.answering import may_read
-from states.standards.answers import review_questionnaire
+from states.standards.answers import ItemState, questionnaire
 from states.standards.schema import Answer
 from states.store.db import UnitOfWork
 from states.store.models import FollowUpTicket, Review
@@ -94,27 +95,40 @@ def gate_evidence(
     `data`: the review's `report_data` in `currency`, when the caller has read it already."""
     with uow:
         review = load_review(uow.session, review_id)
-        phase, notes = review.status, may_read(uow.session, review, reader)
+        return evidence_of(uow.session, review, reader, currency, data)
+
+
+def evidence_of(
+    session: Session,
+    review: Review,
+    reader: str,
+    currency: str = "USD",
+    data: dict[str, Any] | None = None,
+    items: list[ItemState] | None = None,
+) -> GateEvidence | None:
+    """`gate_evidence` in the caller's transaction; `items`: the review's questionnaire, when
+    the caller has read it already."""
+    phase = review.status
     if phase == Phase.STAGING:
-        return _staging(uow, review_id, currency, notes, data)
+        data = data or read_report(session, review, currency=currency)
+        items = questionnaire(session, review) if items is None else items
+        return _staging(review.id, data, items, may_read(session, review, reader))
     if phase == Phase.PREP:
-        return _prep(uow, review_id, currency, data)
+        return _prep(review.id, data or read_report(session, review, currency=currency))
     if phase == Phase.DELIVERY:
-        return _delivery(uow, review_id)
+        return _delivery(review)
     if phase == Phase.FOLLOW_UP:
-        return _follow_up(uow, review_id)
+        return _follow_up(session, review)
     return None
 
 
 def _staging(
-    uow: UnitOfWork, review_id: int, currency: str, notes: bool, data: dict[str, Any] | None
+    review_id: int, data: dict[str, Any], items: list[ItemState], notes: bool
 ) -> GateEvidence:
-    data = data or report_data(uow, review_id, currency=currency)
     found = [f for f in data["findings"] if not f["check"].startswith("standard:")]
     opened = [t for t in data["tickets"] if t["review_id"] == review_id]
     baseline = data["baseline"]
     compared = baseline is not None and baseline["review_id"] != review_id
-    items = review_questionnaire(uow, review_id).items
     unmet = [
         {"key": s.key, "id": s.item.id, "question": s.item.question,
          "note": s.note if notes else "", "answer": UNMET[s.answer]}
@@ -146,10 +160,7 @@ def _score(row: dict[str, Any], compared: bool) -> dict[str, Any]:
     }
 
 
-def _prep(
-    uow: UnitOfWork, review_id: int, currency: str, data: dict[str, Any] | None
-) -> GateEvidence:
-    data = data or report_data(uow, review_id, currency=currency)
+def _prep(review_id: int, data: dict[str, Any]) -> GateEvidence:
     money = data["budget"]["currency"]
     roadmap = [
         {**i, "cost": _cost(i, money)}
@@ -181,36 +192,32 @@ def _quarter(quarter: dict[str, Any], currency: str) -> dict[str, Any]:
     }
 
 
-def _delivery(uow: UnitOfWork, review_id: int) -> GateEvidence:
-    with uow:
-        given = load_review(uow.session, review_id).feedback or {}
+def _delivery(review: Review) -> GateEvidence:
+    given = review.feedback or {}
     answers = [(label, str(given[k])) for k, label in FEEDBACK if given.get(k)]
-    return GateEvidence(review_id, Phase.DELIVERY, feedback=answers)
+    return GateEvidence(review.id, Phase.DELIVERY, feedback=answers)
 
 
-def _follow_up(uow: UnitOfWork, review_id: int) -> GateEvidence:
-    with uow:
-        review = load_review(uow.session, review_id)
-        tickets = uow.session.scalars(
-            select(FollowUpTicket)
-            .where(FollowUpTicket.review_id == review_id)
-            .order_by(FollowUpTicket.status != "open", FollowUpTicket.id)
-        )
-        rows = [ticket_row(t) for t in tickets]
-        after = uow.session.scalar(
-            select(Review)
-            .where(Review.client_id == review.client_id, Review.type == review.type)
-            .where(Review.id > review.id, Review.status != "cancelled")
-            .order_by(Review.id)
-            .limit(1)
-        )
-        following = _next(after) if after else None
+def _follow_up(session: Session, review: Review) -> GateEvidence:
+    tickets = session.scalars(
+        select(FollowUpTicket)
+        .where(FollowUpTicket.review_id == review.id)
+        .order_by(FollowUpTicket.status != "open", FollowUpTicket.id)
+    )
+    rows = [ticket_row(t) for t in tickets]
+    after = session.scalar(
+        select(Review)
+        .where(Review.client_id == review.client_id, Review.type == review.type)
+        .where(Review.id > review.id, Review.status != "cancelled")
+        .order_by(Review.id)
+        .limit(1)
+    )
     return GateEvidence(
-        review_id,
+        review.id,
         Phase.FOLLOW_UP,
         tickets=listed(rows),
         still_open=sum(t["status"] == "open" for t in rows),
-        next_review=following,
+        next_review=_next(after) if after else None,
     )
 
 

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from states.lifecycle.decisions import load_review
 from states.plans.initiatives import OPEN, Status
-from states.read.plans import APPROVED, budget, initiative_view, roadmap
+from states.read.client_plan import ClientPlan
+from states.read.plans import APPROVED, initiative_view
 from states.staging.assessment import Category
 from states.standards.scoring import Scored, scored
-from states.store.db import UnitOfWork
 from states.store.models import Initiative, Review
 
 BUDGET_YEARS = 3
@@ -30,17 +30,18 @@ SINCE = {
 }
 
 
-def plan_review(session: Session, review: Review) -> Review | None:
-    """The client's latest review before this one that proposed initiatives."""
+def plan_review(session: Session, review: Review) -> int | None:
+    """The id of the client's latest review before this one that proposed initiatives."""
     proposing = select(Initiative.review_id).where(Initiative.client_id == review.client_id)
-    earlier = session.scalars(
-        select(Review)
+    earlier = session.execute(
+        select(Review.id, Review.created_at)
         .where(Review.client_id == review.client_id, Review.id != review.id)
         .where(Review.id.in_(proposing))
         .where(Review.created_at <= review.created_at)
         .order_by(Review.created_at.desc(), Review.id.desc())
     )
-    return next((r for r in earlier if (r.created_at, r.id) < (review.created_at, review.id)), None)
+    mine = (review.created_at, review.id)
+    return next((i for i, created in earlier if (created, i) < mine), None)
 
 
 def last_plan(
@@ -52,13 +53,13 @@ def last_plan(
     if before is None:
         return []
     memo = {} if memo is None else memo
-    for review_id in (before.id, review.id):
+    for review_id in (before, review.id):
         if review_id not in memo:
             memo[review_id] = scored(session, load_review(session, review_id))
-    then, now = memo[before.id], memo[review.id]
+    then, now = memo[before], memo[review.id]
     rows = session.scalars(
         select(Initiative)
-        .where(Initiative.review_id == before.id)
+        .where(Initiative.review_id == before)
         .where(Initiative.status.in_([s.value for s in APPROVED]))
         .options(selectinload(Initiative.costs))
         .order_by(Initiative.id)
@@ -66,7 +67,7 @@ def last_plan(
     return [_progress(initiative, before, then, now) for initiative in rows]
 
 
-def _progress(initiative: Initiative, before: Review, then: Scored, now: Scored) -> dict[str, Any]:
+def _progress(initiative: Initiative, before: int, then: Scored, now: Scored) -> dict[str, Any]:
     view = initiative_view(initiative).to_json()
     category = Category(initiative.category)
     was = then.categories[category.value].score
@@ -77,7 +78,7 @@ def _progress(initiative: Initiative, before: Review, then: Scored, now: Scored)
         "actual": view["actual"],
         "category": category.value,
         "category_label": category.label,
-        "review_id": before.id,
+        "review_id": before,
         "score_then": was,
         "score_now": score,
         "change": score - was if score is not None and was is not None else None,
@@ -91,11 +92,10 @@ def _sentence(label: str, was: int | None, score: int | None, title: str, since:
     return f"{label} {then} → {now} since {' '.join(title.split())} {since}"
 
 
-def plan_outlook(uow: UnitOfWork, client_name: str, currency: str, today: date) -> dict[str, Any]:
+def plan_outlook(plan: ClientPlan, currency: str, today: date) -> dict[str, Any]:
     """What `report_data` shows of the plan ahead: the client's open initiatives (its roadmap)
     and its budget for three fiscal years from `today`."""
-    shown = roadmap(uow, client_name)
     return {
-        "roadmap": [v.to_json() for v in shown.initiatives if Status(v.status) in OPEN],
-        "budget": budget(uow, client_name, currency, BUDGET_YEARS, today).to_json(),
+        "roadmap": [v.to_json() for v in plan.roadmap.initiatives if Status(v.status) in OPEN],
+        "budget": plan.budget(currency, BUDGET_YEARS, today).to_json(),
     }

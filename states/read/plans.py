@@ -115,33 +115,47 @@ def roadmap(uow: UnitOfWork, client_name: str) -> Roadmap:
     """The client's roadmap."""
     with uow:
         client = client_by_name(uow.session, client_name)
-        rows = _initiatives(uow.session, [client.id])
-        views = sorted(
-            (initiative_view(i) for i in rows),
-            key=lambda v: (v.quarter is None, v.quarter or "", PRIORITY_ORDER[v.priority], v.id),
-        )
-        return Roadmap(client.name, client.fiscal_year_start, views)
+        return roadmap_of(client, initiatives_of(uow.session, client))
 
 
 def cost_lines(uow: UnitOfWork, client_name: str) -> dict[int, list[Cost]]:
     """Each initiative's cost lines as people give them (in fiscal quarters), by its id."""
     with uow:
         client = client_by_name(uow.session, client_name)
-        start = client.fiscal_year_start
-        lines: dict[int, list[Cost]] = {}
-        for initiative in _initiatives(uow.session, [client.id]):
-            lines[initiative.id] = [
-                Cost(
-                    line.kind,
-                    line.amount,
-                    FiscalQuarter.of(line.starts, start),
-                    FiscalQuarter.of(line.ends, start) if line.ends else None,
-                    line.hardware,
-                    line.label,
-                )
-                for line in initiative.costs
-            ]
-        return lines
+        return lines_of(client, initiatives_of(uow.session, client))
+
+
+def initiatives_of(session: Session, client: Client) -> list[Initiative]:
+    """The client's initiatives with their cost lines, in the caller's transaction."""
+    return _initiatives(session, [client.id])
+
+
+def roadmap_of(client: Client, rows: Iterable[Initiative]) -> Roadmap:
+    """The roadmap of the client's initiatives (read with their cost lines)."""
+    views = sorted(
+        (initiative_view(i) for i in rows),
+        key=lambda v: (v.quarter is None, v.quarter or "", PRIORITY_ORDER[v.priority], v.id),
+    )
+    return Roadmap(client.name, client.fiscal_year_start, views)
+
+
+def lines_of(client: Client, rows: Iterable[Initiative]) -> dict[int, list[Cost]]:
+    """The cost lines of the client's initiatives as people give them, by initiative id."""
+    start = client.fiscal_year_start
+    return {
+        initiative.id: [
+            Cost(
+                line.kind,
+                line.amount,
+                FiscalQuarter.of(line.starts, start),
+                FiscalQuarter.of(line.ends, start) if line.ends else None,
+                line.hardware,
+                line.label,
+            )
+            for line in initiative.costs
+        ]
+        for initiative in rows
+    }
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,16 @@ def _planned(session: Session, which: ColumnElement[bool]) -> dict[int, list[Pla
     for initiative_id, kind, amount, starts, ends, hardware in lines:
         by_id[initiative_id].costs.append(LineRow(kind, amount, starts, ends, hardware))
     return by_client
+
+
+def planned_row(initiative: Initiative) -> PlannedRow:
+    """What the budget reads of an initiative loaded with its cost lines (as `_planned`)."""
+    counts = Status(initiative.status) in APPROVED | PROPOSED
+    lines = [
+        LineRow(line.kind, line.amount, line.starts, line.ends, line.hardware)
+        for line in (initiative.costs if counts else [])
+    ]
+    return PlannedRow(initiative.status, initiative.actual_cost, initiative.updated_at, lines)
 
 
 def forecast(

@@ -6,7 +6,7 @@ HTML report are rendered from.
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,23 +18,24 @@ from states.directory import client_by_name, people_for
 from states.errors import NotFound
 from states.lifecycle.decisions import load_review
 from states.lifecycle.schedule import review_template
+from states.read.client_plan import ClientPlan, client_plan
 from states.read.plan_progress import last_plan, plan_outlook
+from states.read.ticket_volume import ticket_volume
 from states.read.views import review_name
 from states.staging.assessment import NIST_CSF, Category, color
 from states.staging.doubts import stored_sets
-from states.staging.evidence import Source
 from states.standards.answers import AnswerSource, ItemState
 from states.standards.scoring import Scored, answer_findings, disposition, scored, why
 from states.store.db import UnitOfWork
 from states.store.models import (
     Assessment,
-    EvidenceSet,
     FollowUpTicket,
     ItemAnswer,
     Review,
     ReviewFinding,
     utcnow,
 )
+from states.templates.schema import Template
 
 SEVERITY_ORDER = {"red": 0, "amber": 1}
 
@@ -67,9 +68,10 @@ def baseline_review(session: Session, review: Review) -> int | None:
     return ids[0] if ids else None
 
 
-def _before(session: Session, review: Review) -> list[int]:
-    """The client's assessed reviews before this one, oldest first."""
-    ids = assessed_reviews(session, review.client_id)
+def _before(session: Session, review: Review, assessed: list[int] | None = None) -> list[int]:
+    """The client's assessed reviews before this one, oldest first (`assessed`: all of them,
+    when the caller has read them already)."""
+    ids = assessed_reviews(session, review.client_id) if assessed is None else assessed
     return ids[: ids.index(review.id)] if review.id in ids else [i for i in ids if i < review.id]
 
 
@@ -103,12 +105,14 @@ def _framework_rows(
     }
 
 
-def scorecard(session: Session, review: Review, memo: Memo | None = None) -> dict[str, Any]:
+def scorecard(
+    session: Session, review: Review, memo: Memo | None = None, assessed: list[int] | None = None
+) -> dict[str, Any]:
     """Per category: score (evidence and answers), risk, baseline, previous, the change since
     each and why; per framework group: the share of answered items met."""
     memo = {} if memo is None else memo
     now = _scored(session, review.id, memo)
-    earlier = _before(session, review)
+    earlier = _before(session, review, assessed)
     base_id, prev_id = (earlier[0], earlier[-1]) if earlier else (None, None)
     base = _scored(session, base_id, memo) if base_id is not None else None
     prev = _scored(session, prev_id, memo) if prev_id is not None else None
@@ -154,12 +158,15 @@ def scorecard(session: Session, review: Review, memo: Memo | None = None) -> dic
     }
 
 
-def history(session: Session, review: Review, memo: Memo | None = None) -> list[dict[str, Any]]:
+def history(
+    session: Session, review: Review, memo: Memo | None = None, assessed: list[int] | None = None
+) -> list[dict[str, Any]]:
     """The client's assessed reviews up to this one, oldest first: each one's scores, risk
     levels and framework groups (a line per category on the report's trend chart)."""
     memo = {} if memo is None else memo
-    upto = [*_before(session, review), review.id]
-    if review.id not in assessed_reviews(session, review.client_id):
+    assessed = assessed_reviews(session, review.client_id) if assessed is None else assessed
+    upto = [*_before(session, review, assessed), review.id]
+    if review.id not in assessed:
         upto.pop()
     return [_history_row(session, load_review(session, i), memo) for i in upto]
 
@@ -272,25 +279,6 @@ def _red_first(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(found, key=lambda f: (SEVERITY_ORDER[f["severity"]], f["category"], f["key"]))
 
 
-def ticket_volume(session: Session, review_id: int) -> list[dict[str, Any]]:
-    """Tickets opened and closed per month, from the review's PSA export; none when the
-    stored export cannot be read back (`xbr evidence list` names it)."""
-    try:
-        rows = session.scalar(
-            select(EvidenceSet.rows).where(
-                EvidenceSet.review_id == review_id, EvidenceSet.source == Source.TICKETS.value
-            )
-        )
-        opened = Counter(r["opened"][:7] for r in rows or [])
-        closed = Counter(r["closed"][:7] for r in rows or [] if r.get("closed"))
-    except (ValueError, TypeError, KeyError):
-        return []
-    return [
-        {"month": m, "opened": opened[m], "closed": closed[m]}
-        for m in sorted(set(opened) | set(closed))
-    ]
-
-
 def _tickets_in_play(
     session: Session, review: Review, findings: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -312,42 +300,72 @@ def report_data(
     """Everything the agenda, the summary and the report show about one review; the plan's
     money in `currency` (the installation's, XBR_CURRENCY)."""
     with uow:
-        session = uow.session
-        review = load_review(session, review_id)
-        template = review_template(review)
-        memo: Memo = {}
-        card = scorecard(session, review, memo)
-        findings = findings_of(session, review.id)
-        tickets = _tickets_in_play(session, review, findings)
-        findings = _red_first([*findings, *card.pop("answer_findings")])
-        presenters = people_for(session, review.client_id, "vcio") or people_for(
-            session, review.client_id, "account_manager"
-        )
-        data = {
-            "review": {
-                "id": review.id,
-                "name": review_name(review),
-                "client": review.client.name,
-                "type": review.type,
-                "title": template.title,
-                "status": review.status,
-                "period": review.period,
-                "meeting_at": review.meeting_at.isoformat() if review.meeting_at else None,
-                "timezone": review.client.timezone,
-            },
-            "generated_at": (now or utcnow()).isoformat(),
-            **card,
-            "history": history(session, review, memo),
-            "findings": findings,
-            "tickets": tickets,
-            "ticket_volume": ticket_volume(session, review.id),
-            "feedback": review.feedback,
-            "contacts": [p.name for p in people_for(session, review.client_id, "client_contact")],
-            "presenter": presenters[0].name if presenters else None,
-            "last_plan": last_plan(session, review, memo),
-        }
+        return read_report(uow.session, load_review(uow.session, review_id), now, currency)
+
+
+def read_report(
+    session: Session,
+    review: Review,
+    now: datetime | None = None,
+    currency: str = "USD",
+    read: Read | None = None,
+) -> dict[str, Any]:
+    """`report_data` in the caller's transaction, with what it has `read` of the review."""
+    read = read or Read()
+    template = read.template or review_template(review)
+    memo: Memo = {review.id: read.scored or scored(session, review, template)}
+    assessed = assessed_reviews(session, review.client_id)
+    held = _held(session, assessed)
+    card = scorecard(session, review, memo, assessed)
+    findings = findings_of(session, review.id)
+    tickets = _tickets_in_play(session, review, findings)
+    findings = _red_first([*findings, *card.pop("answer_findings")])
+    presenters = people_for(session, review.client_id, "vcio") or people_for(
+        session, review.client_id, "account_manager"
+    )
+    data = {
+        "review": {
+            "id": review.id,
+            "name": review_name(review),
+            "client": review.client.name,
+            "type": review.type,
+            "title": template.title,
+            "status": review.status,
+            "period": review.period,
+            "meeting_at": review.meeting_at.isoformat() if review.meeting_at else None,
+            "timezone": review.client.timezone,
+        },
+        "generated_at": (now or utcnow()).isoformat(),
+        **card,
+        "history": history(session, review, memo, assessed),
+        "findings": findings,
+        "tickets": tickets,
+        "ticket_volume": ticket_volume(session, review.id),
+        "feedback": review.feedback,
+        "contacts": [p.name for p in people_for(session, review.client_id, "client_contact")],
+        "presenter": presenters[0].name if presenters else None,
+        "last_plan": last_plan(session, review, memo),
+    }
+    del held
     today = (now or utcnow()).date()
-    return {**data, **plan_outlook(uow, data["review"]["client"], currency, today)}
+    plan = read.plan or client_plan(session, review.client)
+    return {**data, **plan_outlook(plan, currency, today)}
+
+
+def _held(session: Session, review_ids: list[int]) -> list[Review]:
+    """These reviews, read in one query. The session keeps only the rows someone holds: while
+    the caller holds these, the scorecard, the history and their names find them there."""
+    return list(session.scalars(select(Review).where(Review.id.in_(review_ids))))
+
+
+@dataclass(frozen=True)
+class Read:
+    """What the caller has read of a review already, for `read_report` not to read it again:
+    its template, its scorecard (with its questionnaire) and its client's plan."""
+
+    template: Template | None = None
+    scored: Scored | None = None
+    plan: ClientPlan | None = None
 
 
 def client_tickets(uow: UnitOfWork, client_id: int | None = None) -> list[dict[str, Any]]:

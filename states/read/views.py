@@ -15,7 +15,7 @@ from states.lifecycle.machine import FORWARD, OPEN_PHASES, Phase
 from states.lifecycle.run_records import REFUSED
 from states.lifecycle.schedule import review_template
 from states.lifecycle.steps import eligible_approvers, open_required_tasks
-from states.standards.answers import gate_facts
+from states.standards.answers import ItemState, gate_facts, open_required_keys
 from states.store.db import UnitOfWork
 from states.store.models import AuditEntry, Installation, Review, ReviewTask
 from states.templates.schema import Template
@@ -156,7 +156,9 @@ class RunFacts(ReviewSummary):
     installation: str
 
 
-def _gate(session: Session, review: Review, template: Template) -> GateView | None:
+def _gate(
+    session: Session, review: Review, template: Template, items: list[ItemState] | None
+) -> GateView | None:
     if review.status not in OPEN_PHASES:
         return None
     spec = template.phase(review.status)
@@ -168,10 +170,15 @@ def _gate(session: Session, review: Review, template: Template) -> GateView | No
         accountable_role=spec.raci.accountable.value,
         eligible_approvers=tuple(eligible_approvers(session, review, template)),
         open_required_tasks=tuple(open_required_tasks(review)),
-        open_required_items=gate_facts(session, review)[0]
+        open_required_items=_open_items(session, review, items)
         if review.status == Phase.STAGING
         else (),
     )
+
+
+def _open_items(session: Session, review: Review, items: list[ItemState] | None) -> tuple[str, ...]:
+    """Staging's required items without an answer, from its questionnaire if read already."""
+    return gate_facts(session, review)[0] if items is None else open_required_keys(items)
 
 
 def _summary_fields(review: Review) -> dict[str, Any]:
@@ -196,17 +203,27 @@ def review_summary(review: Review) -> ReviewSummary:
 def review_view(uow: UnitOfWork, review_id: int) -> ReviewView:
     """Everything about one review: gate, tasks and audit trail."""
     with uow:
-        review = load_review(uow.session, review_id)
-        template = review_template(review)
-        return ReviewView(
-            **_summary_fields(review),
-            **_columns(review, *_REVIEW_COLUMNS),
-            gate=_gate(uow.session, review, template),
-            refusals=sum(a.trigger == REFUSED for a in review.audit),
-            last_refusal=_last_refusal(review),
-            tasks=tuple(_task(t) for t in review.tasks),
-            audit=tuple(_audit(a) for a in review.audit),
-        )
+        return view_of(uow.session, load_review(uow.session, review_id))
+
+
+def view_of(
+    session: Session,
+    review: Review,
+    template: Template | None = None,
+    items: list[ItemState] | None = None,
+) -> ReviewView:
+    """`review_view` in the caller's transaction; `template` and `items` (its questionnaire)
+    when the caller has read them already."""
+    template = review_template(review) if template is None else template
+    return ReviewView(
+        **_summary_fields(review),
+        **_columns(review, *_REVIEW_COLUMNS),
+        gate=_gate(session, review, template, items),
+        refusals=sum(a.trigger == REFUSED for a in review.audit),
+        last_refusal=_last_refusal(review),
+        tasks=tuple(_task(t) for t in review.tasks),
+        audit=tuple(_audit(a) for a in review.audit),
+    )
 
 
 def _task(task: ReviewTask) -> TaskView:

@@ -27,7 +27,7 @@ from states.standards.answers import AnswerSource, ItemState, questionnaire
 from states.standards.schema import Answer
 from states.store.db import UnitOfWork
 from states.store.models import ItemAnswer, Person, Review, utcnow
-from states.templates.schema import Role
+from states.templates.schema import Raci, Role, Template
 from states.text import check_text
 
 ITEM_NAME_MAX = 129  # a standard's name (64), a colon and an item's id (64)
@@ -132,10 +132,18 @@ def access(uow: UnitOfWork, review_id: int, email: str) -> Access:
     """Whether `email` may answer the review's questionnaire now, only read it (staging
     consults or informs them, or the assessment closed), or neither."""
     with uow:
-        review = load_review(uow.session, review_id)
-        if may_answer(uow.session, review, email):
-            return Access.ANSWER if review.status in ANSWERING else Access.READ
-        return Access.READ if may_read(uow.session, review, email) else Access.NONE
+        return access_of(uow.session, load_review(uow.session, review_id), email)
+
+
+def access_of(
+    session: Session, review: Review, email: str, template: Template | None = None
+) -> Access:
+    """`access` in the caller's transaction; `template`: the review's, when read already."""
+    raci = (template or review_template(review)).phase(Phase.STAGING).raci
+    if covers(session, review.client_id, email, _answering_roles(raci)):
+        return Access.ANSWER if review.status in ANSWERING else Access.READ
+    readers = _reading_roles(raci)
+    return Access.READ if covers(session, review.client_id, email, readers) else Access.NONE
 
 
 def find_item(states: list[ItemState], wanted: str, review_id: int) -> ItemState:
@@ -185,14 +193,21 @@ def may_answer(session: Session, review: Review, email: str) -> bool:
 def may_read(session: Session, review: Review, email: str) -> bool:
     """Whether `email` answers the questionnaire or staging consults or informs them: who may
     see its answers. Never the client's contacts: the notes are the MSP's working notes."""
-    raci = review_template(review).phase(Phase.STAGING).raci
-    readers = [r for r in (*raci.consulted, *raci.informed) if r != Role.CLIENT_CONTACT]
-    return may_answer(session, review, email) or covers(session, review.client_id, email, readers)
+    return access_of(session, review, email) is not Access.NONE
 
 
 def _answerers(review: Review) -> list[str]:
-    raci = review_template(review).phase(Phase.STAGING).raci
+    return _answering_roles(review_template(review).phase(Phase.STAGING).raci)
+
+
+def _answering_roles(raci: Raci) -> list[str]:
+    """Staging's responsible roles and its accountable one, each once."""
     return list(dict.fromkeys(str(r) for r in (*raci.responsible, raci.accountable)))
+
+
+def _reading_roles(raci: Raci) -> list[str]:
+    """The roles staging consults or informs, but never the client's contacts."""
+    return [r for r in (*raci.consulted, *raci.informed) if r != Role.CLIENT_CONTACT]
 
 
 def _kept_rows(session: Session, review: Review) -> dict[tuple[str, str], ItemAnswer]:

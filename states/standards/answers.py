@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from states.errors import NotFound
 from states.standards.pinning import pinned
 from states.standards.schema import Answer, Item, Standard
 from states.store.db import UnitOfWork
-from states.store.models import Assessment, ItemAnswer, Review, ReviewFinding
+from states.store.models import Assessment, Client, ItemAnswer, Review, ReviewFinding
 
 
 class AnswerSource(StrEnum):
@@ -69,14 +69,38 @@ class ItemState:
         return self.item.required and not self.settled
 
 
-def questionnaire(session: Session, review: Review) -> list[ItemState]:
-    """Every item of the review's standards, in order, with its answer."""
+class Given(NamedTuple):
+    """What the questionnaire reads of a person's answer (its columns, not the row)."""
+
+    review_id: int
+    standard: str
+    item: str
+    answer: str
+    note: str
+    answered_by: str
+    at: datetime
+    carried_from: int | None
+
+
+_GIVEN = (
+    ItemAnswer.review_id, ItemAnswer.standard, ItemAnswer.item, ItemAnswer.answer,
+    ItemAnswer.note, ItemAnswer.answered_by, ItemAnswer.at, ItemAnswer.carried_from,
+)  # fmt: skip
+
+
+Judged = dict[str, tuple[Answer, str]]  # per check that ran: its answer and why
+
+
+def questionnaire(
+    session: Session, review: Review, judged: Judged | None = None
+) -> list[ItemState]:
+    """Every item of the review's standards, in order, with its answer (`judged`: the
+    evidence's answers, when the caller has read the review's assessment and findings)."""
     standards = pinned(session, review)
     if not standards:
         return []
-    own = _person_answers(session, review.id)
-    judged = _evidence_answers(session, review.id)
-    carried = _carried_answers(session, review)
+    own, carried = _answers(session, review)
+    judged = _evidence_answers(session, review.id) if judged is None else judged
     names = _review_names(session, {a.carried_from for a in own.values()} | _ids(carried))
     states = []
     for standard in standards:
@@ -86,12 +110,17 @@ def questionnaire(session: Session, review: Review) -> list[ItemState]:
     return states
 
 
+def open_required_keys(items: Iterable[ItemState]) -> tuple[str, ...]:
+    """The required items still open (standard:item): what keeps staging's gate closed."""
+    return tuple(state.key for state in items if state.open_required)
+
+
 def _state(
     standard: Standard,
     item: Item,
-    mine: ItemAnswer | None,
+    mine: Given | None,
     judged: dict[str, tuple[Answer, str]],
-    earlier: ItemAnswer | None,
+    earlier: Given | None,
     names: dict[int | None, str],
 ) -> ItemState:
     if mine is not None:
@@ -110,23 +139,46 @@ def _state(
     return ItemState(standard, item)
 
 
-def _person_answers(session: Session, review_id: int) -> dict[tuple[str, str], ItemAnswer]:
-    rows = session.scalars(select(ItemAnswer).where(ItemAnswer.review_id == review_id))
-    return {(row.standard, row.item): row for row in rows}
+Answers = dict[tuple[str, str], Given]
 
 
-def _evidence_answers(session: Session, review_id: int) -> dict[str, tuple[Answer, str]]:
+def _answers(session: Session, review: Review) -> tuple[Answers, Answers]:
+    """The review's own person answers, and the client's latest person answer to each item in
+    an earlier review (carried), in one query: the client's answers up to this review."""
+    rows = session.execute(
+        select(*_GIVEN)
+        .where(ItemAnswer.client_id == review.client_id, ItemAnswer.review_id <= review.id)
+        .order_by(ItemAnswer.review_id)
+    )
+    own: Answers = {}
+    carried: Answers = {}
+    for row in rows:
+        given = Given(*row)
+        # in review order: the latest earlier review's answer stays
+        (own if given.review_id == review.id else carried)[(given.standard, given.item)] = given
+    return own, carried
+
+
+def _evidence_answers(session: Session, review_id: int) -> Judged:
     """Per check that ran on this review's assessed evidence: its answer and why."""
     ran = session.scalar(select(Assessment.checks).where(Assessment.review_id == review_id))
     if not ran:
         return {}
-    found: dict[str, list[tuple[str, str]]] = {}
     rows = session.execute(
         select(ReviewFinding.check, ReviewFinding.severity, ReviewFinding.title).where(
             ReviewFinding.review_id == review_id
         )
     )
-    for check, severity, title in rows:
+    return evidence_answers(ran, rows.tuples())
+
+
+def evidence_answers(ran: Iterable[str] | None, findings: Iterable[tuple[str, str, str]]) -> Judged:
+    """Per check that ran (`ran`): met without a finding, else partial or not met (a red
+    one), and why; `findings` the review's (check, severity, title)."""
+    if not ran:
+        return {}
+    found: dict[str, list[tuple[str, str]]] = {}
+    for check, severity, title in findings:
         found.setdefault(check, []).append((severity, title))
     judged = {}
     for check in ran:
@@ -140,25 +192,22 @@ def _evidence_answers(session: Session, review_id: int) -> dict[str, tuple[Answe
     return judged
 
 
-def _carried_answers(session: Session, review: Review) -> dict[tuple[str, str], ItemAnswer]:
-    """The client's latest person answer to each item in an earlier review."""
-    rows = session.scalars(
-        select(ItemAnswer)
-        .where(ItemAnswer.client_id == review.client_id, ItemAnswer.review_id < review.id)
-        .order_by(ItemAnswer.review_id)
-    )
-    return {(row.standard, row.item): row for row in rows}  # the latest review's stays
-
-
-def _ids(rows: dict[tuple[str, str], ItemAnswer]) -> set[int | None]:
+def _ids(rows: Answers) -> set[int | None]:
     return {row.review_id for row in rows.values()}
 
 
 def _review_names(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    """Reviews' names (as Review.name makes them), from their columns only: a review's row
+    holds its whole template."""
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
-    return {r.id: r.name for r in session.scalars(select(Review).where(Review.id.in_(wanted)))}
+    rows = session.execute(
+        select(Review.id, Client.slug, Review.type, Review.period)
+        .join(Client, Client.id == Review.client_id)
+        .where(Review.id.in_(wanted))
+    )
+    return {review_id: f"{slug}-{kind}-{period}" for review_id, slug, kind, period in rows}
 
 
 @dataclass(frozen=True)
@@ -200,16 +249,23 @@ def review_questionnaire(uow: UnitOfWork, review_id: int) -> Questionnaire:
         review = uow.session.get(Review, review_id)
         if review is None:
             raise NotFound(f"unknown review {review_id}; see `xbr review list`")
-        items = questionnaire(uow.session, review)
-        names = [s.name for s in pinned(uow.session, review)]
-        return Questionnaire(review.id, review.name, review.status, names, items)
+        return questionnaire_of(uow.session, review)
+
+
+def questionnaire_of(
+    session: Session, review: Review, items: list[ItemState] | None = None
+) -> Questionnaire:
+    """`review_questionnaire` in the caller's transaction (`items`: the review's, if read)."""
+    items = questionnaire(session, review) if items is None else items
+    names = [s.name for s in pinned(session, review)]
+    return Questionnaire(review.id, review.name, review.status, names, items)
 
 
 def gate_facts(session: Session, review: Review) -> tuple[tuple[str, ...], frozenset[str]]:
     """What staging's gate is judged on: the required items still open (standard:item), and
     who answered items of this review (none of them may approve it)."""
     items = questionnaire(session, review)
-    open_required = tuple(state.key for state in items if state.open_required)
+    open_required = open_required_keys(items)
     answered_by = frozenset(
         state.answered_by
         for state in items

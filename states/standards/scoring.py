@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from states.lifecycle.schedule import review_template
 from states.staging.assessment import Category, Severity
-from states.standards.answers import AnswerSource, ItemState, questionnaire
+from states.standards.answers import AnswerSource, ItemState, evidence_answers, questionnaire
 from states.standards.schema import Answer
 from states.store.models import Assessment, Review, ReviewFinding
+from states.templates.schema import Template
 
 CREDIT = {Answer.MET: 1.0, Answer.PARTIAL: 0.5, Answer.NOT_MET: 0.0}
 
@@ -75,20 +76,30 @@ class Scored:
     items: list[ItemState]
 
 
-def scored(session: Session, review: Review) -> Scored:
-    """The review's scorecard as it stands."""
-    items = questionnaire(session, review)
+def scored(session: Session, review: Review, template: Template | None = None) -> Scored:
+    """The review's scorecard as it stands (`template`: the review's, when read already); its
+    questionnaire is read along (`Scored.items`)."""
     own = session.get(Assessment, review.id)
+    marks = session.execute(
+        select(
+            ReviewFinding.key, ReviewFinding.check, ReviewFinding.category,
+            ReviewFinding.title, ReviewFinding.severity,
+        ).where(ReviewFinding.review_id == review.id)
+    ).all()  # fmt: skip
+    ran = own.checks if own else None
+    judged = evidence_answers(ran, ((check, sev, title) for _, check, _, title, sev in marks))
+    items = questionnaire(session, review, judged)
     evidence: dict[str, Any] = dict(own.scores) if own else {}
     settled = [s for s in items if s.settled and s.answer is not Answer.NOT_APPLICABLE]
-    thresholds = review_template(review).thresholds.merged(review.client.thresholds)
+    template = review_template(review) if template is None else template
+    thresholds = template.thresholds.merged(review.client.thresholds)
     categories = {c.value: _category(c.value, evidence.get(c.value), settled) for c in Category}
     return Scored(
         review.id,
         categories,
         {name: thresholds.risk(c.score) for name, c in categories.items()},
         frameworks(settled),
-        _check_findings(session, review.id),
+        {key: Mark(key, cat, title, severity=sev) for key, _, cat, title, sev in marks},
         {s.key: Mark(s.key, s.item.category, _title(s), answer=str(s.answer)) for s in settled},
         items,
     )
@@ -126,15 +137,6 @@ def answer_findings(settled: Iterable[ItemState]) -> list[Mark]:
 def disposition(state: ItemState) -> str:
     """What an answer's finding becomes: a not met item its own, a partial one discussion."""
     return state.item.disposition if state.answer is Answer.NOT_MET else "discussion"
-
-
-def _check_findings(session: Session, review_id: int) -> dict[str, Mark]:
-    rows = session.execute(
-        select(
-            ReviewFinding.key, ReviewFinding.category, ReviewFinding.title, ReviewFinding.severity
-        ).where(ReviewFinding.review_id == review_id)
-    )
-    return {key: Mark(key, cat, title, severity=sev) for key, cat, title, sev in rows}
 
 
 def framework_groups(state: ItemState) -> dict[str, set[str]]:
