@@ -1,7 +1,8 @@
 """Who covers what for My work (states/read/my_work.py): the person's roles, everywhere and
 for their own clients, and what each open review's template asks of each role in each phase,
 as SQL conditions over a review's status, template and client: all three in one index
-(reviews_by_status_template), so that the lists read no review's row."""
+(reviews_by_status_template), so that the gates and the reviews one is accountable for are
+found without reading a review's row."""
 
 from __future__ import annotations
 

@@ -177,7 +177,14 @@ class Review(Base):
         Index("reviews_by_status_age_warning", "status", "age_warning_at"),
         # My work: who decides or works a review is told by its status, template and client;
         # its gates are listed by meeting date (states/read/work_roles.py)
-        Index("reviews_by_status_template", "status", "template", "meeting_at", "client_id"),
+        Index(
+            "reviews_by_status_template",
+            "status",
+            "template",
+            "meeting_at",
+            "client_id",
+            postgresql_include=["id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,9 +19,11 @@ BY_ASSIGNEE = ["assignee_id", "review_id", "due_at", "position"]
 
 
 def upgrade() -> None:
+    # with `id` included, PostgreSQL answers from the index alone (SQLite's hold the row id)
     op.create_index(
-        "reviews_by_status_template", "reviews", ["status", "template", "meeting_at", "client_id"]
-    )
+        "reviews_by_status_template", "reviews", ["status", "template", "meeting_at", "client_id"],
+        postgresql_include=["id"],
+    )  # fmt: skip
     op.drop_index("open_tasks_by_assignee", table_name="review_tasks")
     op.create_index(
         "open_tasks_by_assignee", "review_tasks", BY_ASSIGNEE,
