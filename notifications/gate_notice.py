@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from states.lifecycle.machine import Phase
 from states.read.gate_evidence import gate_evidence
 from states.read.views import ReviewView
 from states.settings import Settings
 from states.store.db import UnitOfWork
 
 REPORT = "/report/"  # the approval page's route of a review's report
+# the phases whose evidence is drawn from the review's report data (gate_evidence's `data`)
+_FROM_REPORT = {Phase.STAGING, Phase.PREP}
 
 
 def report_url(settings: Settings, action: str | None) -> str | None:
@@ -21,6 +24,12 @@ def report_url(settings: Settings, action: str | None) -> str | None:
     return f"{settings.page_url}{REPORT}{action.removeprefix(page)}"
 
 
+def reads_report(review: ReviewView, phase: str) -> bool:
+    """Whether the approval notice of `phase` shows evidence drawn from the report's data, which
+    the notices of one pass can then read once for all their approvers."""
+    return phase == review.status and phase in _FROM_REPORT
+
+
 def approval_context(
     uow: UnitOfWork,
     settings: Settings,
@@ -28,11 +37,12 @@ def approval_context(
     phase: str,
     action: str | None,
     to: str,
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`evidence` of the phase as its recipient `to` may see it (None once the review has left
-    it) and the `report` link."""
+    it) and the `report` link; `data`: the review's report data, when read already."""
     current = phase == review.status
     return {
-        "evidence": gate_evidence(uow, review.id, to, settings.currency) if current else None,
+        "evidence": gate_evidence(uow, review.id, to, settings.currency, data) if current else None,
         "report": report_url(settings, action) if current else None,
     }

@@ -1,43 +1,40 @@
-"""Delivering the outbox's notices: claim one, render it, send it on each channel, record.
+"""Delivering the outbox's notices: claim them, render each, send it on each channel, record.
 
 A notice is claimed with a lease before it is sent, so two deliverers never send the same one;
 a deliverer that dies mid-send leaves the lease to run out, and the notice is sent again on the
-channels that had not confirmed it. Failures back off and never touch the review.
+channels that had not confirmed it. Failures back off and never touch the review. The notices
+that ask someone to act go first, claimed and sent before the others are even claimed.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from notifications import gate_notice, invites, links, psa
-from notifications.channels import Attachment, Channels, label, load_channels, redact, send
-from notifications.digest import digest
-from notifications.messages import Message, render, review_type_label
+from notifications import links, psa
+from notifications.channels import Channels, label, load_channels, redact, send
+from notifications.composing import Shared, compose_payload
+from notifications.composing import compose as compose  # re-exported: callers import it here
+from notifications.messages import render
 from states.errors import NotFound, XbrError
-from states.lifecycle.run_records import installation_id
 from states.notices.digests import HELD, holds
-from states.notices.planning import NOTICE, due
+from states.notices.planning import NOTICE, act_first, asks_to_act, due
 from states.plans.initiatives import load_initiative
 from states.read.plans import initiative_view
 from states.read.scorecards import ticket_by_id
-from states.read.views import ReviewView, review_view
 from states.settings import Settings
 from states.staging.ticket_exports import TICKET
 from states.store.db import UnitOfWork
-from states.store.models import OutboxMessage, Person, Review, utcnow
+from states.store.models import OutboxMessage, utcnow
 
 LEASE = timedelta(minutes=5)
 EXPORT_BATCH = 10  # ticket exports per pass: with the webhook's 10 s timeout, well within LEASE
 BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)
-LINK_DAYS = 21
 SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
 NO_CHANNEL = "no-channel"  # a role without a shared channel: its people are told one by one
-_DECIDING = {"approval", "escalation"}  # kinds whose link may approve, not only tick tasks
 # what `xbr outbox` lists and retries: notices to people, ticket exports to the PSA
 _deliverable = or_(OutboxMessage.kind.startswith(NOTICE), OutboxMessage.kind.startswith(TICKET))
 
@@ -60,15 +57,20 @@ def claim(
     ids: list[int] | None = None,
     kind: str = NOTICE,
     limit: int = 200,
+    acting_only: bool = False,
 ) -> list[int]:
-    """Take the messages of `kind` due for (another) try: each id goes to one deliverer only."""
+    """Take the messages of `kind` due for (another) try, those that ask someone to act first,
+    then by id (`acting_only`: only those): each id goes to one deliverer only."""
     with uow:
         query = select(OutboxMessage.id).where(due(now, kind))
         if review_id is not None:
             query = query.where(OutboxMessage.review_id == review_id)
         if ids is not None:
             query = query.where(OutboxMessage.id.in_(ids))
-        candidates = list(uow.session.scalars(query.order_by(OutboxMessage.id).limit(limit)))
+        if acting_only:
+            query = query.where(asks_to_act())
+        ordered = query.order_by(act_first(), OutboxMessage.id).limit(limit)
+        candidates = list(uow.session.scalars(ordered))
         claimed = []
         for message_id in candidates:
             # the same condition again, atomically: of two deliverers, one updates the row
@@ -87,176 +89,78 @@ def claim(
         return claimed
 
 
-def _person_name(uow: UnitOfWork, email: str) -> str:
-    if email.startswith("role:"):
-        return email.removeprefix("role:").replace("_", " ")
-    person = uow.session.scalar(select(Person).where(Person.email == email))
-    return person.name if person else email
-
-
-def _links(
-    settings: Settings, key: bytes, review: ReviewView, payload: dict[str, Any], to: str
-) -> dict[str, Any]:
-    if payload["kind"] == "plan":  # the client's contact: their plan page, never the run
-        return {"action": _plan_link(settings, key, review, to), "run": None, "code": None}
-    ui = os.environ.get("PREFECT_UI_URL", "").rstrip("/")
-    run = f"{ui}/runs/flow-run/{review.flow_run_id}" if ui and review.flow_run_id else None
-    action = code = None
-    if not to.startswith("role:") and review.gate and payload.get("phase") == review.status:
-        expires = utcnow() + timedelta(days=LINK_DAYS)
-        deciding = payload["kind"] in _DECIDING
-        claims = links.LinkClaims(
-            review_id=review.id,
-            round=review.round,
-            email=to,
-            action="decide" if deciding else "tasks",
-            expires_at=int(expires.timestamp()),
-        )
-        action = f"{settings.page_url}/r/{links.sign(key, claims)}"
-        if deciding and to in review.gate.eligible_approvers:
-            code = links.decision_code(key, review.id, review.round, to, expires.date())
-    return {"action": action, "run": run, "code": code}
-
-
-def _plan_link(settings: Settings, key: bytes, review: ReviewView, to: str) -> str | None:
-    """The plan page's signed link for a client contact: decides once, for LINK_DAYS."""
-    if to.startswith("role:"):
-        return None
-    expires = utcnow() + timedelta(days=LINK_DAYS)
-    claims = links.LinkClaims(review.id, review.round, to, links.PLAN, int(expires.timestamp()))
-    return f"{settings.page_url}/r/{links.sign(key, claims)}"
-
-
-def compose(
-    uow: UnitOfWork, settings: Settings, key: bytes, message_id: int
-) -> tuple[Message, list[Attachment]]:
-    """A notice's text for its recipient as the review is now, and any attachment."""
-    with uow:
-        row = uow.session.get(OutboxMessage, message_id)
-        if row is None or not row.kind.startswith(NOTICE):
-            raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
-        payload, to = dict(row.payload), row.recipient or ""
-        name = _person_name(uow, to)
-        step = payload.get("step")
-        if isinstance(step, dict) and "@" in str(step.get("actor", "")):
-            # who took the step, by the name people know them by (the audit keeps the email)
-            payload["step"] = {**step, "actor": _person_name(uow, step["actor"])}
-        review_row = uow.session.get(Review, payload["review_id"])
-        zone = review_row.client.timezone if review_row else "UTC"
-    inst = installation_id(uow)
-    review = review_view(uow, payload["review_id"])
-    if payload["kind"] == "invite":  # the meeting as it was when this invitation was made
-        meeting = payload["meeting_at"]
-        review = replace(review, meeting_at=datetime.fromisoformat(meeting) if meeting else None)
-    urls = _links(settings, key, review, payload, to)
-    if payload.get("role") == "client_contact":
-        urls["run"] = None  # the Prefect UI is the MSP's own
-    mine = set(payload.get("tasks", []))
-    context = {
-        **payload,
-        "recipient": {"name": name, "email": to},
-        "review": review,
-        "tasks": [t for t in review.tasks if t.key in mine],
-        "phase": payload.get("phase") or review.status,
-        "links": urls,
-        "zone": zone,
-    }
-    if payload["kind"] == "approval":  # decided with what the phase produced in front
-        context |= gate_notice.approval_context(
-            uow, settings, review, context["phase"], urls["action"], to
-        )
-    message = render(payload["kind"], context)
-    files = []
-    if payload["kind"] == "invite":
-        with uow:  # each attendee under their name
-            people = [(_person_name(uow, email), email) for email in payload.get("attendees", [])]
-        files.append(_invitation(review, payload, inst, zone, message, settings.organizer, people))
-    return message, files
-
-
-def _compose_digest(
-    uow: UnitOfWork, settings: Settings, key: bytes, message_id: int
-) -> tuple[Message, list[Attachment]]:
-    """A digest: each of its held notices composed as the review is now, in one message."""
-    with uow:
-        row = uow.session.get(OutboxMessage, message_id)
-        assert row is not None
-        held, to = list(row.payload["notices"]), row.recipient or ""
-        name = _person_name(uow, to)
-    messages = [compose(uow, settings, key, notice)[0] for notice in held]
-    return digest(name, to, messages), []
-
-
-_INTERNAL = {"prep": " · internal prep meeting", "post": " · internal post-meeting"}
-
-
-def _invitation(
-    review: ReviewView,
-    payload: dict[str, Any],
-    inst: str,
-    zone: str,
-    message: Message,
-    organizer: str,
-    people: list[tuple[str, str]],
-) -> Attachment:
-    kind = review_type_label(review.type)
-    # the client meeting is review-<id>@..., each internal meeting its own event
-    internal = payload.get("meeting")
-    what = _INTERNAL.get(internal or "", "")
-    content = invites.invitation(
-        uid=f"review-{review.id}-{internal}@{inst}" if internal else f"review-{review.id}@{inst}",
-        sequence=payload["sequence"],
-        summary=f"{review.client} · {kind} {review.period.upper()}{what}",
-        description=f"{message.subject}\n\nThe review of {review.client} with your MSP.",
-        start=datetime.fromisoformat(payload["meeting_at"]),
-        duration=timedelta(hours=payload.get("hours", 1)),
-        zone=zone,
-        organizer=organizer,
-        attendees=people,
-        url=None,
-        cancelled=bool(payload.get("cancelled")),
-    )
-    return Attachment("invite.ics", "text/calendar", content)
-
-
 def deliver(
-    uow: UnitOfWork, settings: Settings, channels: Channels, key: bytes, message_id: int
+    uow: UnitOfWork,
+    settings: Settings,
+    channels: Channels,
+    key: bytes,
+    message_id: int,
+    shared: Shared | None = None,
 ) -> Delivery:
     """Send one claimed notice on each of its recipient's channels that has not had it yet;
-    `key` signs its links."""
+    `key` signs its links, `shared` keeps what other notices of the same pass read too."""
+    (notice,) = _read_claimed(uow, [message_id])
+    return _deliver(uow, settings, channels, key, notice, shared or Shared())
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A claimed notice as read once claimed: while its lease lasts, no one else changes it."""
+
+    id: int
+    recipient: str
+    results: dict[str, str]
+    payload: dict[str, Any]
+
+
+def _read_claimed(uow: UnitOfWork, message_ids: list[int]) -> list[_Claimed]:
+    """The claimed notices in the order of `message_ids`, in one query."""
     with uow:
-        row = uow.session.get(OutboxMessage, message_id)
-        if row is None:
+        rows = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(message_ids)))
+        found = {
+            r.id: _Claimed(r.id, r.recipient or "", dict(r.results or {}), dict(r.payload))
+            for r in rows
+        }
+    for message_id in message_ids:
+        if message_id not in found:
             raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
-        recipient, results = row.recipient or "", dict(row.results or {})
-        kind = row.payload.get("kind", "")
-        person = uow.session.scalar(select(Person).where(Person.email == recipient))
-        held = holds(person, kind)
-    if held:  # for their daily digest, which lists it
-        return _record(uow, message_id, results, None, HELD)
+    return [found[message_id] for message_id in message_ids]
+
+
+def _deliver(
+    uow: UnitOfWork,
+    settings: Settings,
+    channels: Channels,
+    key: bytes,
+    notice: _Claimed,
+    shared: Shared,
+) -> Delivery:
+    recipient, results = notice.recipient, dict(notice.results)
+    person = shared.person(uow, recipient)
+    if holds(person.notify if person else None, notice.payload.get("kind", "")):
+        return _record(uow, notice.id, results, None, HELD)  # for their daily digest
     targets = channels.targets(recipient)
     if not targets and recipient.startswith("role:"):
-        return _record(uow, message_id, results, None, NO_CHANNEL)
+        return _record(uow, notice.id, results, None, NO_CHANNEL)
     if not targets:
         hint = (
             f"no channel for {recipient}: tag one person:/role: in {settings.apprise_path}"
             " or set XBR_SMTP_URL, then `xbr outbox retry`"
         )
-        return _record(uow, message_id, results, hint, SKIPPED)
+        return _record(uow, notice.id, results, hint, SKIPPED)
     try:
-        composing = _compose_digest if kind == "digest" else compose
-        message, files = composing(uow, settings, key, message_id)
+        message, files = compose_payload(uow, settings, key, notice.payload, recipient, shared)
     except Exception as error:  # a template, key or data problem: keep it visible, retry later
-        return _record(uow, message_id, results, f"cannot render: {redact(str(error))}")
-    for server in targets:
+        return _record(uow, notice.id, results, f"cannot render: {redact(str(error))}")
+    for n, server in enumerate(targets, 1):
         name = label(server)
         if results.get(name) == SENT:
             continue  # sent before a crash or in an earlier try: never twice
-        refused = send(server, message, files)
-        results[name] = refused or SENT
-        _save_results(uow, message_id, results)
+        results[name] = send(server, message, files) or SENT
+        if n < len(targets):  # the last channel's result is recorded with the notice, below
+            _save_results(uow, notice.id, results)
     failed = "; ".join(f"{k}: {v}" for k, v in results.items() if v != SENT)
-    return _record(uow, message_id, results, failed or None)
+    return _record(uow, notice.id, results, failed or None)
 
 
 def _save_results(uow: UnitOfWork, message_id: int, results: dict[str, str]) -> None:
@@ -296,16 +200,38 @@ def deliver_due(
     uow: UnitOfWork, settings: Settings, review_id: int | None = None, ids: list[int] | None = None
 ) -> list[Delivery]:
     """Claim and deliver every notice and ticket export that is due (of one review, or the
-    given ids)."""
-    claimed = claim(uow, utcnow(), review_id, ids)
-    delivered = []
-    if claimed:
-        channels = load_channels(settings)
-        key = links.load_key(settings.home, settings.secret_key or None)
-        delivered = [deliver(uow, settings, channels, key, message_id) for message_id in claimed]
+    given ids): the notices that ask someone to act first, then those that only tell."""
+    notices = _Pass(uow, settings)
+    # the people asked to act get theirs before the others are even claimed
+    delivered = notices.deliver(claim(uow, utcnow(), review_id, ids, acting_only=True))
+    delivered += notices.deliver(claim(uow, utcnow(), review_id, ids))
     # a few at a time: each may wait for the PSA, and all must finish within their lease
     exports = claim(uow, utcnow(), review_id, ids, kind=TICKET, limit=EXPORT_BATCH)
     return delivered + [_export(uow, settings, message_id) for message_id in exports]
+
+
+class _Pass:
+    """One deliverer's pass over claimed notices: the channels and the signing key loaded once
+    something is to be sent, and what the notices share read once (`Shared`)."""
+
+    def __init__(self, uow: UnitOfWork, settings: Settings) -> None:
+        self.uow, self.settings, self.shared = uow, settings, Shared()
+        self.channels: Channels | None = None
+        self.key = b""
+
+    def deliver(self, claimed: list[int]) -> list[Delivery]:
+        """Deliver these claimed notices, in this order."""
+        if not claimed:
+            return []
+        if self.channels is None:
+            self.channels = load_channels(self.settings)
+            self.key = links.load_key(self.settings.home, self.settings.secret_key or None)
+        notices = _read_claimed(self.uow, claimed)
+        self.shared.know(self.uow, [notice.recipient for notice in notices])
+        return [
+            _deliver(self.uow, self.settings, self.channels, self.key, notice, self.shared)
+            for notice in notices
+        ]
 
 
 def _export(uow: UnitOfWork, settings: Settings, message_id: int) -> Delivery:

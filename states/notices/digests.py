@@ -28,9 +28,10 @@ DIGEST_HOUR = time(8)
 URGENT = frozenset({"approval", "overdue", "escalation", "invite", "digest"})
 
 
-def holds(person: Person | None, kind: str) -> bool:
-    """Whether a notice of `kind` to `person` waits for their digest."""
-    return person is not None and person.notify == "digest" and kind not in URGENT
+def holds(notify: str | None, kind: str) -> bool:
+    """Whether a notice of `kind` waits for the digest of a person who hears as `notify` says
+    (None: no person, e.g. a role)."""
+    return notify == "digest" and kind not in URGENT
 
 
 def last_digest_time(now: datetime, time_zone: str) -> datetime:

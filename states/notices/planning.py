@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from states.calendar.business_days import (
@@ -32,6 +32,10 @@ from states.templates.schema import Template
 
 PLANNED = "planned_notices"  # session.info: review id -> dedupe keys of its notices
 NOTICE = "notice."  # outbox kinds of notices start with it; other kinds are internal events
+# what asks its reader to act now: their tasks, a decision, the assessment's answers, the
+# client's plan, a phase pulled in, what is (nearly) late. Delivered before what only tells
+# (informed, consulted, invitations, digests): a decision's next phase hears first.
+ACT_NOW = ("approval", "tasks", "assess", "plan", "pulled", "reminder", "overdue", "escalation")
 # the people a meeting invitation goes to, besides the client's contacts
 ATTENDEE_ROLES = ("vcio", "account_manager")
 
@@ -411,3 +415,14 @@ def due(now: datetime, kind: str = NOTICE) -> ColumnElement[bool]:
         OutboxMessage.status.in_(["pending", "failed", "sending"]),
         or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
     )
+
+
+def asks_to_act() -> ColumnElement[bool]:
+    """The notices whose kind is one of ACT_NOW."""
+    return OutboxMessage.kind.in_([NOTICE + kind for kind in ACT_NOW])
+
+
+def act_first() -> ColumnElement[int]:
+    """An ORDER BY key that puts the notices asking someone to act before those that only
+    tell (0, then 1)."""
+    return case((asks_to_act(), 0), else_=1)

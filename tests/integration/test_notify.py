@@ -4,6 +4,7 @@ receiver for json://; SMTP down never stops a review, and a notice arrives exact
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -491,3 +492,74 @@ def test_what_else_happened_rides_on_the_one_message_a_person_gets(
             "assesses the client against" in text and "Olga Ops approved scheduled" in text
             for text in andys
         ), andys
+
+
+def test_a_decisions_next_phase_hears_first_and_the_informed_after(
+    uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    """The notices that ask someone to act (the next phase's tasks, a gate's approval) are
+    claimed and emailed before those that only tell, though planned after them."""
+    rid = start_review(uow(), "Client xbr-sop", catalog)
+    for task in review_view(uow(), rid).tasks:
+        if task.phase == "needed" and task.required and task.status == "open":
+            complete_task(uow(), rid, task.key, task.assignee or "")
+    with Mailbox() as mailbox:
+        settings = _settings(tmp_path, mailbox.url)
+        deliver_due(uow(), settings, rid)  # what opening the review and its task planned
+        seen = len(mailbox.messages)
+        decide(uow(), DecisionRequest(rid, DecisionKind.APPROVE, EMAILS["ops_manager"]))
+        with uow() as work:
+            planned = [
+                (r.payload["kind"], r.recipient or "")
+                for r in work.session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.review_id == rid, OutboxMessage.status == "pending")
+                    .where(OutboxMessage.kind.startswith("notice."))
+                    .order_by(OutboxMessage.id)
+                )
+            ]
+        kinds = [kind for kind, _ in planned]
+        assert kinds.index("informed") < kinds.index("tasks")  # planned in that order
+        done = [d for d in deliver_due(uow(), settings, rid) if "@" in d.recipient]
+        assert {d.status for d in done} == {"sent"}
+        acting = [d.recipient for d in done if d.kind in ("tasks", "approval")]
+        telling = [d.recipient for d in done if d.kind in ("informed", "consult")]
+        assert acting
+        assert len(telling) >= 3  # vCIO, support engineers, interns
+        assert [d.recipient for d in done] == acting + telling
+        arrived = [str(m["To"]) for m in mailbox.messages[seen:]]
+        assert len(arrived) == len(done)
+        assert all(to in arrived[n] for n, to in enumerate(acting + telling))
+
+
+def test_two_deliverers_at_once_send_each_notice_once(
+    uow: UowFactory, catalog: dict[str, Template], tmp_path: Path
+) -> None:
+    """Two passes over the same review at the same moment (the web app's and the notifier's):
+    each claims its own rows, in both the acting and the telling batch."""
+    rid = start_review(uow(), "Client xbr-sop", catalog)
+    for task in review_view(uow(), rid).tasks:
+        if task.phase == "needed" and task.required and task.status == "open":
+            complete_task(uow(), rid, task.key, task.assignee or "")
+    decide(uow(), DecisionRequest(rid, DecisionKind.APPROVE, EMAILS["ops_manager"]))
+    with Mailbox() as mailbox:
+        settings = _settings(tmp_path, mailbox.url)
+        start = threading.Barrier(2)
+        passes: list[list[Any]] = []
+
+        def deliverer() -> None:
+            start.wait()
+            passes.append(deliver_due(uow(), settings, rid))
+
+        threads = [threading.Thread(target=deliverer) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        done = [d for one in passes for d in one]
+        assert len(passes) == 2
+        assert len({d.id for d in done}) == len(done)
+        emailed = [d for d in done if "@" in d.recipient]
+        assert {d.status for d in emailed} == {"sent"}
+        assert len(mailbox.messages) == len(emailed)
+    assert deliver_due(uow(), settings, rid) == []
