@@ -29,6 +29,11 @@ class ShownItem:
     note: str  # the note field's text at first
     origin: str  # where the answer comes from, in words
 
+    @property
+    def rows(self) -> int:
+        """The note field's height: its text's lines (30 characters a line), 2 to 8."""
+        return max(2, min(8, len(self.note) // 30 + self.note.count("\n") + 1))
+
 
 @dataclass(frozen=True)
 class GroupSection:

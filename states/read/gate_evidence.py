@@ -22,11 +22,12 @@ from states.lifecycle.decisions import load_review
 from states.lifecycle.machine import Phase
 from states.plans.money import display_amount, total
 from states.read.scorecards import read_report, ticket_row
-from states.standards.answering import may_read
+from states.standards.answering import Access, access_of
 from states.standards.answers import ItemState, questionnaire
 from states.standards.schema import Answer
 from states.store.db import UnitOfWork
 from states.store.models import FollowUpTicket, Review
+from states.templates.schema import Template
 
 LISTED = 5  # items of a list shown in full; an email with more stays readable
 QUARTERS = 4  # budget quarters shown
@@ -105,14 +106,16 @@ def evidence_of(
     currency: str = "USD",
     data: dict[str, Any] | None = None,
     items: list[ItemState] | None = None,
+    template: Template | None = None,
 ) -> GateEvidence | None:
-    """`gate_evidence` in the caller's transaction; `items`: the review's questionnaire, when
-    the caller has read it already."""
+    """`gate_evidence` in the caller's transaction; `items` (the review's questionnaire) and
+    `template` (its template), when the caller has read them already."""
     phase = review.status
     if phase == Phase.STAGING:
         data = data or read_report(session, review, currency=currency)
         items = questionnaire(session, review) if items is None else items
-        return _staging(review.id, data, items, may_read(session, review, reader))
+        notes = access_of(session, review, reader, template) is not Access.NONE
+        return _staging(review.id, data, items, notes)
     if phase == Phase.PREP:
         return _prep(review.id, data or read_report(session, review, currency=currency))
     if phase == Phase.DELIVERY:

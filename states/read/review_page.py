@@ -54,7 +54,7 @@ def read_review_page(uow: UnitOfWork, review_id: int, email: str, currency: str)
             questionnaire=shown,
             access=access_of(session, review, email, template),
             data=data,
-            evidence=evidence_of(session, review, email, currency, data, shown.items)
+            evidence=evidence_of(session, review, email, currency, data, now.items, template)
             if opened
             else None,
             plan=open_plan_for(session, review, email, plan),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from states.calendar.business_days import local_date, zone
@@ -50,15 +50,17 @@ def _named(session: Session, review_id: int | None) -> dict[str, Any] | None:
 def assessed_reviews(session: Session, client_id: int) -> list[int]:
     """The client's reviews with an assessment (evidence assessed, or items answered), oldest
     first: the first is its baseline."""
+    return list(session.scalars(_assessed(client_id, Review.id)))
+
+
+def _assessed(client_id: int, *columns: Any) -> Select[Any]:
     answered = select(ItemAnswer.review_id).where(ItemAnswer.client_id == client_id)
     checked = select(Assessment.review_id).where(Assessment.client_id == client_id)
-    return list(
-        session.scalars(
-            select(Review.id)
-            .where(Review.client_id == client_id)
-            .where(or_(Review.id.in_(answered), Review.id.in_(checked)))
-            .order_by(Review.created_at, Review.id)
-        )
+    return (
+        select(*columns)
+        .where(Review.client_id == client_id)
+        .where(or_(Review.id.in_(answered), Review.id.in_(checked)))
+        .order_by(Review.created_at, Review.id)
     )
 
 
@@ -313,9 +315,11 @@ def read_report(
     """`report_data` in the caller's transaction, with what it has `read` of the review."""
     read = read or Read()
     template = read.template or review_template(review)
-    memo: Memo = {review.id: read.scored or scored(session, review, template)}
-    assessed = assessed_reviews(session, review.client_id)
-    held = _held(session, assessed)
+    # the client's assessed reviews, held while the report is made: the session keeps only
+    # the rows someone holds, and the scorecard, the history and their names ask for them
+    held = list(session.scalars(_assessed(review.client_id, Review)))
+    assessed = [r.id for r in held]
+    memo = _scores(session, review, template, read.scored, held)
     card = scorecard(session, review, memo, assessed)
     findings = findings_of(session, review.id)
     tickets = _tickets_in_play(session, review, findings)
@@ -346,16 +350,24 @@ def read_report(
         "presenter": presenters[0].name if presenters else None,
         "last_plan": last_plan(session, review, memo),
     }
-    del held
     today = (now or utcnow()).date()
     plan = read.plan or client_plan(session, review.client)
     return {**data, **plan_outlook(plan, currency, today)}
 
 
-def _held(session: Session, review_ids: list[int]) -> list[Review]:
-    """These reviews, read in one query. The session keeps only the rows someone holds: while
-    the caller holds these, the scorecard, the history and their names find them there."""
-    return list(session.scalars(select(Review).where(Review.id.in_(review_ids))))
+def _scores(
+    session: Session, review: Review, template: Template, now: Scored | None, held: list[Review]
+) -> Memo:
+    """The review's scorecard (`now`, if scored already) and those of the client's assessed
+    reviews before it (its baseline, its previous one, its history), each scored once; one
+    opened on the same template as this review's is scored with the template parsed already."""
+    memo = {review.id: now or scored(session, review, template)}
+    earlier = set(_before(session, review, [r.id for r in held]))
+    for other in held:
+        if other.id in earlier:
+            same = other.template_snapshot == review.template_snapshot
+            memo[other.id] = scored(session, other, template if same else None)
+    return memo
 
 
 @dataclass(frozen=True)
