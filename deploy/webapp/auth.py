@@ -50,7 +50,7 @@ class Auth:
         parsed = unpack(self.key, "session", request.cookies.get(COOKIE, ""))
         if parsed is None:
             return None
-        return signed_in(self.uow(), parsed[0], parsed[1], utcnow())
+        return signed_in(self.uow().reading(), parsed[0], parsed[1], utcnow())
 
     def set_cookie(self, response: Response, session_id: int, secret: str) -> None:
         """Give the browser its session."""

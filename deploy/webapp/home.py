@@ -43,7 +43,7 @@ def router(site: Site) -> APIRouter:
             return _contact_home(site, person)
         more = more if more in LISTS else ""
         limit = shown_of(shown) if more else STEP
-        work = my_work(site.plain_uow(), person.person_id, now, person.seen_at, limit)
+        work = my_work(site.plain_uow().reading(), person.person_id, now, person.seen_at, limit)
         if not more:  # seen now: the next visit shows what changed after this one
             mark_seen(site.plain_uow(), person.person_id, now)
         return site.page(

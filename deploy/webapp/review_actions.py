@@ -50,7 +50,7 @@ def visible(
     number = int(review_id) if review_id.isdigit() and len(review_id) < 10 else 0
     client_id, zone = None, "UTC"
     if 0 < number <= MAX_REVIEW_ID:
-        with site.plain_uow() as work:
+        with site.plain_uow().reading() as work:
             found = work.session.execute(
                 select(Review.client_id, Client.timezone)
                 .join(Client, Client.id == Review.client_id)

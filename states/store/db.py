@@ -25,6 +25,7 @@ V = TypeVar("V")
 # Alembic is imported where it is used: a resumed review's flow run never migrates, and
 # every import lengthens the time from a decision to the next gate.
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "xbr_read_only"  # the execution option of a unit of work that only reads
 
 
 def make_engine(url: str) -> Engine:
@@ -47,8 +48,10 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn: Connection) -> None:
         # A deferred transaction that reads and then writes fails at once when another writer
-        # got in between; IMMEDIATE queues writers behind the busy timeout instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # got in between; IMMEDIATE queues writers behind the busy timeout instead. A reading
+        # unit of work never writes: it reads its snapshot beside the writer (WAL).
+        reading = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -63,14 +66,25 @@ class UnitOfWork:
         via: str = "",
         holiday_place: tuple[str | None, str | None] = (None, None),
     ) -> None:
+        self._engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
         self.session: Session
         self.via = via
         # the MSP's holidays (XBR_COUNTRY, XBR_SUBDIVISION), for clients without their own
         self.holiday_place = holiday_place
+        self.read_only = False
+
+    def reading(self) -> UnitOfWork:
+        """This unit of work as one that only reads (a page): on SQLite it takes no write
+        lock, so it neither waits for a writer nor holds one up. Writing in it is a bug."""
+        self.read_only = True
+        return self
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._factory()
+        if self.read_only:
+            self.session = self._factory(bind=self._engine.execution_options(**{READ_ONLY: True}))
+        else:
+            self.session = self._factory()
         self.session.info["via"] = self.via
         self.session.info["holiday_place"] = self.holiday_place
         return self
