@@ -146,6 +146,8 @@ def record_step(
             kind="review.step",
             review_id=review.id,
             payload={"review_id": review.id, "round": review.round, **step},
+            recipient=None,  # the columns its notices set: one INSERT takes them all
+            status="pending",
         )
     )
     inform(session, review, template, step)

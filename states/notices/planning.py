@@ -55,6 +55,7 @@ def _add(
         review_id=review.id,
         recipient=recipient,
         payload={"kind": kind, "review_id": review.id, "round": review.round, **payload},
+        status="pending",  # set, as folding may set it: a change's rows go in one INSERT
     )
     if not recipient.startswith("role:"):
         _fold(session, review.id, message)
