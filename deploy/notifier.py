@@ -19,6 +19,7 @@ from contextlib import suppress
 
 from states.settings import Settings
 from states.store.db import UnitOfWork
+from states.store.models import utcnow
 
 EVERY_SECONDS = 0.25
 NICENESS = 10  # of the sending thread, on Linux: pages and decisions go first
@@ -29,7 +30,7 @@ def start_in_thread(
     settings: Settings, uow: Callable[[], UnitOfWork], every: float = EVERY_SECONDS
 ) -> threading.Event:
     """Start sending in a daemon thread; set the returned event to stop it."""
-    from notifications.outbox import deliver_due
+    from notifications.outbox import anything_due, deliver_due
 
     stop = threading.Event()
 
@@ -37,7 +38,8 @@ def start_in_thread(
         _lower_priority()
         while not stop.is_set():
             try:
-                deliver_due(uow(), settings)
+                if anything_due(uow(), utcnow()):
+                    deliver_due(uow(), settings)
             except Exception as exc:  # a bad config or a busy database: say so, try again
                 log.warning("notices not sent: %s", exc)
             stop.wait(every)

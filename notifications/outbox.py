@@ -89,6 +89,14 @@ def claim(
         return claimed
 
 
+def anything_due(uow: UnitOfWork, now: datetime) -> bool:
+    """Whether a notice or ticket export waits to be delivered: a look that reads only (no
+    write lock on SQLite), for a notifier looking several times a second."""
+    with uow.reading():
+        waiting = select(OutboxMessage.id).where(or_(due(now), due(now, TICKET))).limit(1)
+        return uow.session.scalar(waiting) is not None
+
+
 def deliver(
     uow: UnitOfWork,
     settings: Settings,
