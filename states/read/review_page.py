@@ -16,11 +16,10 @@ from states.lifecycle.machine import OPEN_PHASES
 from states.lifecycle.schedule import review_template
 from states.read.client_plan import OpenPlan, client_plan, open_plan_for
 from states.read.gate_evidence import GateEvidence, evidence_of
-from states.read.scorecards import Read, read_report
+from states.read.scorecards import Read, read_report, report_scores
 from states.read.views import ReviewView, view_of
 from states.standards.answering import Access, access_of
 from states.standards.answers import Questionnaire, questionnaire_of
-from states.standards.scoring import scored
 from states.store.db import UnitOfWork
 from states.store.models import Person
 
@@ -44,17 +43,17 @@ def read_review_page(uow: UnitOfWork, review_id: int, email: str, currency: str)
         session = uow.session
         review = load_review(session, review_id)
         template = review_template(review)
-        now = scored(session, review, template)  # with its questionnaire
-        shown = questionnaire_of(session, review, now.items)
+        scores = report_scores(session, review, template)  # with its questionnaire
+        items = scores.now.items
         plan = client_plan(session, review.client)
-        data = read_report(session, review, currency=currency, read=Read(template, now, plan))
+        data = read_report(session, review, currency=currency, read=Read(template, scores, plan))
         opened = review.status in OPEN_PHASES
         return ReviewPage(
-            view=view_of(session, review, template, shown.items),
-            questionnaire=shown,
+            view=view_of(session, review, template, items),
+            questionnaire=questionnaire_of(session, review, items),
             access=access_of(session, review, email, template),
             data=data,
-            evidence=evidence_of(session, review, email, currency, data, now.items, template)
+            evidence=evidence_of(session, review, email, currency, data, items, template)
             if opened
             else None,
             plan=open_plan_for(session, review, email, plan),

@@ -25,7 +25,14 @@ from states.read.views import review_name
 from states.staging.assessment import NIST_CSF, Category, color
 from states.staging.doubts import stored_sets
 from states.standards.answers import AnswerSource, ItemState
-from states.standards.scoring import Scored, answer_findings, disposition, scored, why
+from states.standards.scoring import (
+    Scored,
+    answer_findings,
+    disposition,
+    scored,
+    scored_all,
+    why,
+)
 from states.store.db import UnitOfWork
 from states.store.models import (
     Assessment,
@@ -315,11 +322,8 @@ def read_report(
     """`report_data` in the caller's transaction, with what it has `read` of the review."""
     read = read or Read()
     template = read.template or review_template(review)
-    # the client's assessed reviews, held while the report is made: the session keeps only
-    # the rows someone holds, and the scorecard, the history and their names ask for them
-    held = list(session.scalars(_assessed(review.client_id, Review)))
-    assessed = [r.id for r in held]
-    memo = _scores(session, review, template, read.scored, held)
+    scores = read.scores or report_scores(session, review, template)
+    memo, assessed = scores.memo, scores.assessed
     card = scorecard(session, review, memo, assessed)
     findings = findings_of(session, review.id)
     tickets = _tickets_in_play(session, review, findings)
@@ -355,28 +359,42 @@ def read_report(
     return {**data, **plan_outlook(plan, currency, today)}
 
 
-def _scores(
-    session: Session, review: Review, template: Template, now: Scored | None, held: list[Review]
-) -> Memo:
-    """The review's scorecard (`now`, if scored already) and those of the client's assessed
-    reviews before it (its baseline, its previous one, its history), each scored once; one
-    opened on the same template as this review's is scored with the template parsed already."""
-    memo = {review.id: now or scored(session, review, template)}
-    earlier = set(_before(session, review, [r.id for r in held]))
-    for other in held:
-        if other.id in earlier:
-            same = other.template_snapshot == review.template_snapshot
-            memo[other.id] = scored(session, other, template if same else None)
-    return memo
+@dataclass(frozen=True)
+class Scores:
+    """A review's scorecard and those of the client's assessed reviews before it (its
+    baseline, its previous one, its history), scored together; with the assessed reviews,
+    held while a report is made of them (the session keeps only the rows someone holds)."""
+
+    review_id: int
+    assessed: list[int]  # the client's assessed reviews, oldest first
+    held: list[Review]
+    memo: Memo
+
+    @property
+    def now(self) -> Scored:
+        """The review's own scorecard, with its questionnaire."""
+        return self.memo[self.review_id]
+
+
+def report_scores(session: Session, review: Review, template: Template | None = None) -> Scores:
+    """The scorecards a report of the review shows (`template`: the review's, if parsed)."""
+    held = list(session.scalars(_assessed(review.client_id, Review)))
+    assessed = [r.id for r in held]
+    earlier = set(_before(session, review, assessed))
+    wanted = [review, *(r for r in held if r.id in earlier)]
+    template = template or review_template(review)
+    # those opened on the same template as this one are scored with it, parsed once
+    same = {r.id: template for r in wanted if r.template_snapshot == review.template_snapshot}
+    return Scores(review.id, assessed, held, scored_all(session, wanted, same))
 
 
 @dataclass(frozen=True)
 class Read:
     """What the caller has read of a review already, for `read_report` not to read it again:
-    its template, its scorecard (with its questionnaire) and its client's plan."""
+    its template, its scorecards (with its questionnaire) and its client's plan."""
 
     template: Template | None = None
-    scored: Scored | None = None
+    scores: Scores | None = None
     plan: ClientPlan | None = None
 
 

@@ -11,7 +11,7 @@ and a required item without one keeps staging's gate closed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -96,18 +96,31 @@ def questionnaire(
 ) -> list[ItemState]:
     """Every item of the review's standards, in order, with its answer (`judged`: the
     evidence's answers, when the caller has read the review's assessment and findings)."""
-    standards = pinned(session, review)
-    if not standards:
+    if not pinned(session, review):
         return []
-    own, carried = _answers(session, review)
     judged = _evidence_answers(session, review.id) if judged is None else judged
-    names = _review_names(session, {a.carried_from for a in own.values()} | _ids(carried))
-    states = []
-    for standard in standards:
-        for item in standard.items:
-            key = (standard.name, item.id)
-            states.append(_state(standard, item, own.get(key), judged, carried.get(key), names))
-    return states
+    return questionnaires(session, [review], {review.id: judged})[review.id]
+
+
+def questionnaires(
+    session: Session, reviews: Sequence[Review], judged: Mapping[int, Judged]
+) -> dict[int, list[ItemState]]:
+    """The questionnaires of several reviews, by review id (`judged`: the evidence's answers
+    of each); the person answers of each client's reviews read in one query."""
+    standards = {review.id: pinned(session, review) for review in reviews}
+    assessed = [review for review in reviews if standards[review.id]]
+    none: tuple[Answers, Answers] = ({}, {})
+    answers = {review.id: none for review in reviews} | _answers(session, assessed)
+    names = _review_names(session, {i for pair in answers.values() for i in _ids(*pair)})
+    return {
+        review.id: [
+            _state(standard, item, *_given(answers[review.id], standard, item),
+                   judged.get(review.id, {}), names)
+            for standard in standards[review.id]
+            for item in standard.items
+        ]
+        for review in reviews
+    }  # fmt: skip
 
 
 def open_required_keys(items: Iterable[ItemState]) -> tuple[str, ...]:
@@ -119,8 +132,8 @@ def _state(
     standard: Standard,
     item: Item,
     mine: Given | None,
-    judged: dict[str, tuple[Answer, str]],
     earlier: Given | None,
+    judged: Judged,
     names: dict[int | None, str],
 ) -> ItemState:
     if mine is not None:
@@ -142,21 +155,36 @@ def _state(
 Answers = dict[tuple[str, str], Given]
 
 
-def _answers(session: Session, review: Review) -> tuple[Answers, Answers]:
-    """The review's own person answers, and the client's latest person answer to each item in
-    an earlier review (carried), in one query: the client's answers up to this review."""
-    rows = session.execute(
-        select(*_GIVEN)
-        .where(ItemAnswer.client_id == review.client_id, ItemAnswer.review_id <= review.id)
-        .order_by(ItemAnswer.review_id)
-    )
-    own: Answers = {}
-    carried: Answers = {}
-    for row in rows:
-        given = Given(*row)
-        # in review order: the latest earlier review's answer stays
-        (own if given.review_id == review.id else carried)[(given.standard, given.item)] = given
-    return own, carried
+def _given(
+    answers: tuple[Answers, Answers], standard: Standard, item: Item
+) -> tuple[Given | None, Given | None]:
+    """The review's own answer to the item and the carried one, either None."""
+    key = (standard.name, item.id)
+    return answers[0].get(key), answers[1].get(key)
+
+
+def _answers(session: Session, reviews: list[Review]) -> dict[int, tuple[Answers, Answers]]:
+    """Per review: its own person answers, and the client's latest person answer to each item
+    in an earlier review (carried); one query per client, its answers up to its last review."""
+    found: dict[int, tuple[Answers, Answers]] = {}
+    for client_id in {review.client_id for review in reviews}:
+        ids = [review.id for review in reviews if review.client_id == client_id]
+        rows = session.execute(
+            select(*_GIVEN)
+            .where(ItemAnswer.client_id == client_id, ItemAnswer.review_id <= max(ids))
+            .order_by(ItemAnswer.review_id)
+        )
+        given = [Given(*row) for row in rows]
+        for review_id in ids:
+            own: Answers = {}
+            carried: Answers = {}
+            for answer in given:  # in review order: the latest earlier review's answer stays
+                if answer.review_id < review_id:
+                    carried[(answer.standard, answer.item)] = answer
+                elif answer.review_id == review_id:
+                    own[(answer.standard, answer.item)] = answer
+            found[review_id] = (own, carried)
+    return found
 
 
 def _evidence_answers(session: Session, review_id: int) -> Judged:
@@ -192,8 +220,9 @@ def evidence_answers(ran: Iterable[str] | None, findings: Iterable[tuple[str, st
     return judged
 
 
-def _ids(rows: Answers) -> set[int | None]:
-    return {row.review_id for row in rows.values()}
+def _ids(own: Answers, carried: Answers) -> set[int | None]:
+    """The earlier reviews the answers come from: confirmed ones' and carried ones'."""
+    return {a.carried_from for a in own.values()} | {a.review_id for a in carried.values()}
 
 
 def _review_names(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:

@@ -15,16 +15,22 @@ safeguards): how many of the answered items covering it are met.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from states.lifecycle.schedule import review_template
 from states.staging.assessment import Category, Severity
-from states.standards.answers import AnswerSource, ItemState, evidence_answers, questionnaire
+from states.standards.answers import (
+    AnswerSource,
+    ItemState,
+    Judged,
+    evidence_answers,
+    questionnaires,
+)
 from states.standards.schema import Answer
 from states.store.models import Assessment, Review, ReviewFinding
 from states.templates.schema import Template
@@ -79,16 +85,54 @@ class Scored:
 def scored(session: Session, review: Review, template: Template | None = None) -> Scored:
     """The review's scorecard as it stands (`template`: the review's, when read already); its
     questionnaire is read along (`Scored.items`)."""
-    own = session.get(Assessment, review.id)
-    marks = session.execute(
+    known = {review.id: template} if template is not None else {}
+    return scored_all(session, [review], known)[review.id]
+
+
+Finding = Row[tuple[int, str, str, str, str, str]]  # review, key, check, category, title, severity
+
+
+def scored_all(
+    session: Session, reviews: Sequence[Review], templates: Mapping[int, Template] | None = None
+) -> dict[int, Scored]:
+    """Several reviews' scorecards, by review id (`templates`: those parsed already, by review
+    id): their assessments, findings and answers each read in one query."""
+    ids = [review.id for review in reviews]
+    assessed = {
+        a.review_id: a
+        for a in session.scalars(select(Assessment).where(Assessment.review_id.in_(ids)))
+    }
+    found: dict[int, list[Finding]] = {i: [] for i in ids}
+    for row in session.execute(
         select(
-            ReviewFinding.key, ReviewFinding.check, ReviewFinding.category,
-            ReviewFinding.title, ReviewFinding.severity,
-        ).where(ReviewFinding.review_id == review.id)
-    ).all()  # fmt: skip
-    ran = own.checks if own else None
-    judged = evidence_answers(ran, ((check, sev, title) for _, check, _, title, sev in marks))
-    items = questionnaire(session, review, judged)
+            ReviewFinding.review_id, ReviewFinding.key, ReviewFinding.check,
+            ReviewFinding.category, ReviewFinding.title, ReviewFinding.severity,
+        ).where(ReviewFinding.review_id.in_(ids))
+    ):  # fmt: skip
+        found[row.review_id].append(row)
+    judged = {i: _judged(assessed.get(i), found[i]) for i in ids}
+    items = questionnaires(session, reviews, judged)
+    templates = templates or {}
+    return {
+        r.id: _scored(r, templates.get(r.id), assessed.get(r.id), found[r.id], items[r.id])
+        for r in reviews
+    }
+
+
+def _judged(own: Assessment | None, found: list[Finding]) -> Judged:
+    """The evidence's answers: those of the checks that ran, from their findings."""
+    return evidence_answers(
+        own.checks if own else None, ((f.check, f.severity, f.title) for f in found)
+    )
+
+
+def _scored(
+    review: Review,
+    template: Template | None,
+    own: Assessment | None,
+    found: list[Finding],
+    items: list[ItemState],
+) -> Scored:
     evidence: dict[str, Any] = dict(own.scores) if own else {}
     settled = [s for s in items if s.settled and s.answer is not Answer.NOT_APPLICABLE]
     template = review_template(review) if template is None else template
@@ -99,7 +143,7 @@ def scored(session: Session, review: Review, template: Template | None = None) -
         categories,
         {name: thresholds.risk(c.score) for name, c in categories.items()},
         frameworks(settled),
-        {key: Mark(key, cat, title, severity=sev) for key, _, cat, title, sev in marks},
+        {f.key: Mark(f.key, f.category, f.title, severity=f.severity) for f in found},
         {s.key: Mark(s.key, s.item.category, _title(s), answer=str(s.answer)) for s in settled},
         items,
     )
