@@ -67,7 +67,7 @@ class UnitOfWork:
         holiday_place: tuple[str | None, str | None] = (None, None),
     ) -> None:
         self._engine = engine
-        self._factory = sessionmaker(engine, expire_on_commit=False)
+        self._factory = _session_maker(engine)
         self.session: Session
         self.via = via
         # the MSP's holidays (XBR_COUNTRY, XBR_SUBDIVISION), for clients without their own
@@ -101,6 +101,16 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+
+def _session_maker(engine: Engine) -> sessionmaker[Session]:
+    # one per engine, kept on it (and gone with it): each sessionmaker is a Session class of
+    # its own, whose event set-up costs more than the session a page opens with it
+    maker: sessionmaker[Session] | None = getattr(engine, "_xbr_sessions", None)
+    if maker is None:
+        maker = sessionmaker(engine, expire_on_commit=False)
+        engine._xbr_sessions = maker  # type: ignore[attr-defined]
+    return maker
 
 
 def read_unread(
