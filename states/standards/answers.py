@@ -88,7 +88,9 @@ _GIVEN = (
 )  # fmt: skip
 
 
+Answers = dict[tuple[str, str], Given]  # by (standard, item)
 Judged = dict[str, tuple[Answer, str]]  # per check that ran: its answer and why
+Names = dict[int | None, str]  # reviews' names, by id
 
 
 def questionnaire(
@@ -113,14 +115,23 @@ def questionnaires(
     answers = {review.id: none for review in reviews} | _answers(session, assessed)
     names = _review_names(session, {i for pair in answers.values() for i in _ids(*pair)})
     return {
-        review.id: [
-            _state(standard, item, *_given(answers[review.id], standard, item),
-                   judged.get(review.id, {}), names)
-            for standard in standards[review.id]
-            for item in standard.items
-        ]
+        review.id: _items(
+            standards[review.id], *answers[review.id], judged.get(review.id, {}), names
+        )
         for review in reviews
-    }  # fmt: skip
+    }
+
+
+def _items(
+    standards: list[Standard], own: Answers, carried: Answers, judged: Judged, names: Names
+) -> list[ItemState]:
+    """Every item of the standards, in order, with its answer."""
+    states = []
+    for standard in standards:
+        for item in standard.items:
+            key = (standard.name, item.id)
+            states.append(_state(standard, item, own.get(key), carried.get(key), judged, names))
+    return states
 
 
 def open_required_keys(items: Iterable[ItemState]) -> tuple[str, ...]:
@@ -134,7 +145,7 @@ def _state(
     mine: Given | None,
     earlier: Given | None,
     judged: Judged,
-    names: dict[int | None, str],
+    names: Names,
 ) -> ItemState:
     if mine is not None:
         return ItemState(
@@ -150,17 +161,6 @@ def _state(
             AnswerSource.CARRIED, earlier.at, earlier.review_id, names.get(earlier.review_id),
         )  # fmt: skip
     return ItemState(standard, item)
-
-
-Answers = dict[tuple[str, str], Given]
-
-
-def _given(
-    answers: tuple[Answers, Answers], standard: Standard, item: Item
-) -> tuple[Given | None, Given | None]:
-    """The review's own answer to the item and the carried one, either None."""
-    key = (standard.name, item.id)
-    return answers[0].get(key), answers[1].get(key)
 
 
 def _answers(session: Session, reviews: list[Review]) -> dict[int, tuple[Answers, Answers]]:
@@ -225,7 +225,7 @@ def _ids(own: Answers, carried: Answers) -> set[int | None]:
     return {a.carried_from for a in own.values()} | {a.review_id for a in carried.values()}
 
 
-def _review_names(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+def _review_names(session: Session, ids: Iterable[int | None]) -> Names:
     """Reviews' names (as Review.name makes them), from their columns only: a review's row
     holds its whole template."""
     wanted = [i for i in ids if i is not None]
