@@ -17,9 +17,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bootstrap
 from deploy import approval, board_page, plan_page
@@ -244,6 +245,29 @@ def security_headers(settings: Settings) -> dict[str, str]:
     return HEADERS | {"Content-Security-Policy": policy}
 
 
+class SecurityHeaders:
+    """Adds the security headers to every answer (a plain ASGI middleware: no task and
+    stream per request, as an `http` middleware makes)."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        self.names = {name for name, _ in self.headers}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k not in self.names]
+                message = {**message, "headers": kept + self.headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 async def _healthz() -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -259,13 +283,7 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
         openapi_url=None,
         redirect_slashes=False,
     )
-    headers = security_headers(settings)
-
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.update(headers)
-        return response
+    app.add_middleware(SecurityHeaders, headers=security_headers(settings))
 
     app.get("/healthz")(_healthz)
     site = Site(

@@ -89,7 +89,11 @@ class Site:
 
     async def posted(self, request: Request, person: SignedIn) -> Form | str:
         """The app's own form from this session, or why it is refused."""
-        form = await read_form(request)
+        return self.checked(request, person, await read_form(request))
+
+    def checked(self, request: Request, person: SignedIn, form: Form | None) -> Form | str:
+        """The form read from the request (None: too large) if it is the app's own from this
+        session, or why it is refused."""
         if form is None:
             return "the form is too large; shorten what you typed and send it again"
         try:

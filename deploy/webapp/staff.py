@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bootstrap import prefect_env
 from deploy import new_run
-from deploy.webapp.forms import Form, value
+from deploy.webapp.forms import Form, read_form, value
 from deploy.webapp.site import Site
 from states.access.sessions import SignedIn
 from states.errors import WEB_PAGE, XbrError
@@ -60,18 +60,20 @@ async def submit(
     heading: str,
     handle: Callable[[SignedIn, Form], Response],
 ) -> Response:
-    """A form posted to a page: the person let in, the form this session's, then `handle`
-    in a worker thread; a service's refusal (XbrError) is the 400 page under `heading`."""
+    """A form posted to a page: the person let in, the form this session's, then `handle`;
+    a service's refusal (XbrError) is the 400 page under `heading`. Only reading the form
+    happens on the event loop: the rest reads the database, in a worker thread."""
     if blocked := site.guard.too_many(request):
         return blocked
-    person = allowed(site, request, door)
-    if not isinstance(person, SignedIn):
-        return person
-    form = await site.posted(request, person)
-    if isinstance(form, str):
-        return site.refuse(request, person, form, 403, heading)
+    sent = await read_form(request)
 
     def handled() -> Response:
+        person = allowed(site, request, door)
+        if not isinstance(person, SignedIn):
+            return person
+        form = site.checked(request, person, sent)
+        if isinstance(form, str):
+            return site.refuse(request, person, form, 403, heading)
         try:
             return handle(person, form)
         except XbrError as exc:
