@@ -23,6 +23,10 @@ from states.store.models import utcnow
 
 EVERY_SECONDS = 0.25
 NICENESS = 10  # of the sending thread, on Linux: pages and decisions go first
+# A burst of changes (people deciding at once) is answered first and mailed when it pauses:
+# sending waits while the newest due notice is younger than QUIET_SECONDS, at most HOLD_SECONDS.
+QUIET_SECONDS = 0.2
+HOLD_SECONDS = 0.75
 log = logging.getLogger("xbr.notifier")
 
 
@@ -30,16 +34,24 @@ def start_in_thread(
     settings: Settings, uow: Callable[[], UnitOfWork], every: float = EVERY_SECONDS
 ) -> threading.Event:
     """Start sending in a daemon thread; set the returned event to stop it."""
-    from notifications.outbox import anything_due, deliver_due
+    from notifications.outbox import deliver_due, newest_due
 
     stop = threading.Event()
 
     def loop() -> None:
         _lower_priority()
+        held = 0.0
         while not stop.is_set():
             try:
-                if anything_due(uow(), utcnow()):
+                now = utcnow()
+                newest = newest_due(uow(), now)
+                if newest is not None and (
+                    (now - newest).total_seconds() >= QUIET_SECONDS or held >= HOLD_SECONDS
+                ):
                     deliver_due(uow(), settings)
+                    held = 0.0
+                elif newest is not None:
+                    held += every
             except Exception as exc:  # a bad config or a busy database: say so, try again
                 log.warning("notices not sent: %s", exc)
             stop.wait(every)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from notifications import links, psa
 from notifications.channels import Channels, label, load_channels, redact, send
@@ -89,12 +89,13 @@ def claim(
         return claimed
 
 
-def anything_due(uow: UnitOfWork, now: datetime) -> bool:
-    """Whether a notice or ticket export waits to be delivered: a look that reads only (no
-    write lock on SQLite), for a notifier looking several times a second."""
+def newest_due(uow: UnitOfWork, now: datetime) -> datetime | None:
+    """When the newest notice or ticket export that waits to be delivered was planned, None
+    when none waits: a look that reads only (no write lock on SQLite), for a notifier looking
+    several times a second."""
     with uow.reading():
-        waiting = select(OutboxMessage.id).where(or_(due(now), due(now, TICKET))).limit(1)
-        return uow.session.scalar(waiting) is not None
+        waiting = select(func.max(OutboxMessage.created_at)).where(or_(due(now), due(now, TICKET)))
+        return uow.session.scalar(waiting)
 
 
 def deliver(

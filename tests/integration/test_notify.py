@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from deploy.mailbox import Mailbox
 from deploy.stack import free_port
-from notifications.outbox import anything_due, deliver_due, list_notices, retry, send_test
+from notifications.outbox import deliver_due, list_notices, newest_due, retry, send_test
 from states.calendar.client_edit import ClientEdit, edit_client
 from states.calendar.opening import start_review
 from states.directory import assign_role
@@ -133,7 +133,7 @@ def test_each_person_gets_one_email_with_their_tasks_and_a_link(
 ) -> None:
     rid = _qbr(sqlite_uow, catalog)
     complete_task(sqlite_uow(), rid, "confirm-qbr-scope", EMAILS["account_manager"])
-    assert anything_due(sqlite_uow(), datetime.now(UTC))  # what the notifier looks for
+    assert newest_due(sqlite_uow(), datetime.now(UTC))  # what the notifier looks for
     with Mailbox() as mailbox:
         settings = _settings(tmp_path, mailbox.url)
         done = deliver_due(sqlite_uow(), settings, rid)
@@ -147,7 +147,7 @@ def test_each_person_gets_one_email_with_their_tasks_and_a_link(
         assert links, _html(approval)
         assert len(mailbox.messages) == len(people)
     assert deliver_due(sqlite_uow(), settings, rid) == []  # nothing twice
-    assert not anything_due(sqlite_uow(), datetime.now(UTC))
+    assert newest_due(sqlite_uow(), datetime.now(UTC)) is None
 
 
 def test_a_role_channel_gets_json(
