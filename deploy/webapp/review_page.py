@@ -48,7 +48,7 @@ def router(site: Site) -> APIRouter:
         if isinstance(found, Response):
             return found
         person, number = found
-        data = report_data(site.uow(person), number, currency=site.settings.currency)
+        data = report_data(site.uow(person).reading(), number, currency=site.settings.currency)
         return HTMLResponse(report_html(data))
 
     @routes.post("/reviews/{review_id}")
@@ -79,7 +79,8 @@ def _reader(site: Site, request: Request, review_id: str) -> tuple[SignedIn, int
 
 def page_context(site: Site, person: SignedIn, review_id: int) -> dict[str, Any]:
     """Everything the review page shows its person, and what they may change on it."""
-    uow, email, currency = site.uow(person), person.email, site.settings.currency
+    # the page only reads: on SQLite its transaction neither waits for a writer nor holds one up
+    uow, email, currency = site.uow(person).reading(), person.email, site.settings.currency
     # one transaction reads each thing once (states/read/review_page.py)
     read = read_review_page(uow, review_id, email, currency)
     review, evidence = read.view, read.evidence
