@@ -809,6 +809,7 @@ def page_parts(site: Any, uow: Callable[[], Any], person: Any,
     from reports.documents import agenda_html
     from states.read import views
     from states.read.gate_evidence import gate_evidence
+    from states.read.review_page import read_review_page
     from states.read.scorecards import report_data
 
     email, currency = person.email, site.settings.currency
@@ -820,6 +821,9 @@ def page_parts(site: Any, uow: Callable[[], Any], person: Any,
 
     parts: dict[str, Callable[[], Any]] = {
         "whole_page": lambda: page(review_page.page_context(site, person, review_id)),
+        "page_read": lambda: read_review_page(
+            site.uow(person).reading(), review_id, email, currency
+        ),  # fmt: skip
         "review_view": lambda: views.review_view(uow(), review_id),
         "report_data": lambda: report_data(uow(), review_id, currency=currency),
         "gate_evidence": lambda: gate_evidence(uow(), review_id, email, currency, data),

