@@ -1189,7 +1189,7 @@ def print_table(report: dict[str, Any]) -> None:
                                   str(stats["n"]), sec(stats, "p50"), sec(stats, "p95"), "",
                                   "")  # fmt: skip
     if anchor:
-        for path, label in (("web", "web app"), ("cli", "command line (notifier every 2 s)")):
+        for path, label in (("web", "web app"), ("cli", "command line (the notifier of xbr up)")):
             stats = anchor[path]["next_phase"]
             versus = f"web/CLI {anchor['ratios']['web_over_cli_p50']:.2f}" if path == "web" else ""
             table.add_row(f"xbr up (SQLite): decision -> email, {label}", str(stats["n"]),
