@@ -21,7 +21,7 @@ from states import directory
 from states.calendar.opening import start_review
 from states.lifecycle.decisions import complete_task
 from states.read import views
-from states.store.models import AuditEntry, Base, utcnow
+from states.store.models import AuditEntry, Base, Person, utcnow
 from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.integration.conftest import serving
@@ -133,6 +133,9 @@ def test_the_accountable_person_decides_the_gate(app: App) -> None:
     with app.browser(decider) as person:
         page = person.get(f"/reviews/{app.review_id}")
         assert "Your decision on the scheduling gate" in _words(page)
+        with app.uow() as work:
+            name = work.session.scalar(select(Person.name).where(Person.email == decider))
+        assert f"{name} (you)" in _words(page)  # beside their own name among the deciders
         day = (utcnow() + timedelta(days=60)).date()
         done = app.post(person, decision="approve", meeting=f"{day}T10:00")
         assert done.status_code == 303, _words(done)
@@ -146,7 +149,9 @@ def test_the_accountable_person_decides_the_gate(app: App) -> None:
 def test_someone_without_the_role_cannot_decide(app: App) -> None:
     before = app.snapshot()
     with app.browser(IVAN) as ivan:
-        assert "Your decision" not in _words(ivan.get(f"/reviews/{app.review_id}"))
+        seen = _words(ivan.get(f"/reviews/{app.review_id}"))
+        assert "Your decision" not in seen
+        assert "(you)" not in seen
         refused = app.post(ivan, decision="approve")
     assert refused.status_code == 403
     assert "Nothing was changed" in _words(refused)
