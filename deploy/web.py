@@ -9,8 +9,12 @@ a minute gets 429 (deploy/web_limits.py)."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
+import multiprocessing
 import os
+import signal
 import threading
 import time
 from contextlib import suppress
@@ -370,11 +374,26 @@ def serve(
 def app_from_environment() -> FastAPI:
     """A worker process's app (`xbr web` with XBR_WEB_WORKERS > 1), on the installation its
     environment names."""
+    _end_with_parent()
     root = bootstrap.identify(f"web app, os user {os_user()}")
     SlowRequestProtocol.seconds = root.settings.web_request_seconds
     app = create_app(root.settings, root.uow)
     _settle_memory()
     return app
+
+
+def _end_with_parent() -> None:
+    """Have Linux stop this worker when `xbr web` ends, even killed outright: a worker left
+    behind would go on answering on the port with code and settings of the past."""
+    with suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it ended before that took hold
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _settle_memory() -> None:

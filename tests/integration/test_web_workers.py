@@ -122,3 +122,30 @@ def test_a_worker_cuts_off_a_slow_client_and_ctrl_c_stops_every_process(
         pid = int(line.split()[0])
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_workers_end_when_xbr_web_is_killed_outright(
+    web: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    _, server = web
+    workers = [int(line.split()[0]) for line in _workers(server)]
+    assert len(workers) == 2
+    server.kill()  # no chance to stop them itself
+    server.wait(10)
+    deadline = time.monotonic() + 15
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(workers), "a worker outlived xbr web and still holds its port"
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state != "Z":  # a zombie has ended; only its parent's wait is missing
+            alive.append(pid)
+    return alive
