@@ -57,7 +57,7 @@ def _position(uow: UnitOfWork, review_id: int) -> tuple[str | None, int, str | N
         run_id, round_, status = uow.session.execute(
             select(Review.flow_run_id, Review.round, Review.status).where(Review.id == review_id)
         ).one()
-        if status not in OPEN_PHASES:
+        if not run_id or status not in OPEN_PHASES:  # nothing to wake, or no gate to wait at
             return run_id, round_, None
         refused = (AuditEntry.review_id == review_id) & (AuditEntry.trigger == REFUSED)
         refusals = uow.session.scalar(select(func.count()).where(refused)) or 0

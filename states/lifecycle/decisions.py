@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from states.calendar.business_days import parse_moment, zone
-from states.directory import people_for, person_by_email
+from states.directory import known_email, people_for, person_by_email
 from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, NotFound, Refused
 from states.lifecycle import audit
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, Phase, Trigger, fire
@@ -93,13 +93,15 @@ def load_review(
     its tasks with their people in one more query (a gate judges them), without those
     people's roles, which a gate never needs.
     """
+    options = _TASKS if with_tasks else ()
     if for_update:
         # NO KEY UPDATE: rows being inserted that point at the review (evidence, findings,
-        # outbox) take KEY SHARE on it, which FOR UPDATE would block into a deadlock
-        session.execute(
-            select(Review.id).where(Review.id == review_id).with_for_update(key_share=True)
-        )
-    review = session.get(Review, review_id, options=_TASKS if with_tasks else ())
+        # outbox) take KEY SHARE on it, which FOR UPDATE would block into a deadlock; the
+        # review's row only (OF), read with its lock in the same statement
+        locked = select(Review).where(Review.id == review_id).options(*options)
+        review = session.scalar(locked.with_for_update(key_share=True, of=Review))
+    else:
+        review = session.get(Review, review_id, options=options)
     if review is None:
         raise NotFound(f"unknown review {review_id}; see `xbr review list`")
     return review
@@ -150,11 +152,11 @@ def decide(
             )
         trigger = _trigger_for(review, request.decision)
         _refuse_second_approval(review, request.decision)
-        actor = person_by_email(session, request.actor)
+        actor = known_email(session, request.actor)
         template = review_template(review)
         proposed = _proposed_meeting(review, trigger, request.meeting)
         lock_places(session, trigger, source)
-        gate = build_gate(session, review, template, actor.email, now, request.comment, proposed)
+        gate = build_gate(session, review, template, actor, now, request.comment, proposed)
         place: Phase | None = None
         try:
             dest = fire(gate, trigger)
@@ -169,7 +171,7 @@ def decide(
                 phase=source,
                 round=decided_round,
                 decision=request.decision.value,
-                actor=actor.email,
+                actor=actor,
                 comment=request.comment,
                 via=session.info.get("via", ""),
                 meeting_at=proposed,
@@ -177,7 +179,7 @@ def decide(
             )
         )
         if place is not None:  # approved, but the next phase is full: it waits in its queue
-            enqueue(session, review, place, actor.email, request.comment, now)
+            enqueue(session, review, place, actor, request.comment, now)
             session.flush()
             uow.commit()
             return DecisionResult(
@@ -187,7 +189,7 @@ def decide(
             review.meeting_at = proposed
             set_due_dates(review, template)
         record_step(
-            session, review, template, trigger, source, dest, actor.email, request.comment, now
+            session, review, template, trigger, source, dest, actor, request.comment, now
         )
         settle(session, review, template, now)
         if proposed is not None or trigger is Trigger.CANCEL:
