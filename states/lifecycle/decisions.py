@@ -188,9 +188,7 @@ def decide(
         if proposed is not None:
             review.meeting_at = proposed
             set_due_dates(review, template)
-        record_step(
-            session, review, template, trigger, source, dest, actor, request.comment, now
-        )
+        record_step(session, review, template, trigger, source, dest, actor, request.comment, now)
         settle(session, review, template, now)
         if proposed is not None or trigger is Trigger.CANCEL:
             invite(session, review, cancelled=trigger is Trigger.CANCEL)
