@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import bootstrap
-from deploy import approval, board_page, plan_page
+from deploy import approval, board_page, plan_page, web_processes
 from deploy.approval import Sender, UowFactory, Visit
 from deploy.context import os_user
 from deploy.web_limits import (
@@ -60,7 +60,7 @@ from states.errors import WEB_PAGE, XbrError
 from states.read import views
 from states.read.scorecards import report_data
 from states.settings import Settings
-from states.store.db import UnitOfWork
+from states.store.db import UnitOfWork, open_connections
 
 VIA = "approval page, signed link"  # how its people are known, in the audit trail
 # No scripts, frames or foreign form targets; the token in the address never leaves in a Referer.
@@ -356,7 +356,7 @@ def serve(
     # the workers read their settings from this environment: the same host and port
     os.environ["XBR_WEB_HOST"] = host = host or settings.web_host
     os.environ["XBR_WEB_PORT"] = str(port := port or settings.web_port)
-    uvicorn.run(
+    config = uvicorn.Config(
         f"{__name__}:app_from_environment",
         factory=True,
         workers=settings.web_workers,
@@ -369,6 +369,7 @@ def serve(
         http=f"{SlowRequestProtocol.__module__}:{SlowRequestProtocol.__name__}",
         timeout_keep_alive=5,
     )
+    web_processes.run_workers(config)
 
 
 def app_from_environment() -> FastAPI:
@@ -378,6 +379,7 @@ def app_from_environment() -> FastAPI:
     root = bootstrap.identify(f"web app, os user {os_user()}")
     SlowRequestProtocol.seconds = root.settings.web_request_seconds
     app = create_app(root.settings, root.uow)
+    open_connections(root.engine, WARM_CONNECTIONS)
     _settle_memory()
     return app
 
@@ -394,6 +396,7 @@ def _end_with_parent() -> None:
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WARM_CONNECTIONS = 10  # opened at a worker's start: its share of a burst of decisions
 
 
 def _settle_memory() -> None:

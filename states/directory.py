@@ -21,6 +21,8 @@ from states.templates.catalog import pick
 from states.templates.schema import Cadence, Role, Template
 from states.text import parse_name
 
+CLIENT_ROLES = "client_roles"  # session.info: client id -> role -> its people, read once
+
 
 def client_slug(name: str) -> str:
     """A client's name as lowercase words joined by dashes: acme-law (its folder, its tag)."""
@@ -61,9 +63,17 @@ def known_email(session: Session, email: str) -> str:
     """`email` as xbr knows it (lower-cased) if it is a person's, else person_by_email's
     error: one column read, for who only needs the address checked."""
     wanted = email.strip().lower()
+    if wanted in _read_emails(session):  # a person this transaction has read already
+        return wanted
     if session.scalar(select(Person.id).where(Person.email == wanted)) is None:
         raise NotFound(f"unknown person {email!r}; add them with `xbr person add`")
     return wanted
+
+
+def _read_emails(session: Session) -> set[str]:
+    """The addresses of the people this transaction read as clients' role holders."""
+    clients: dict[int, dict[str, list[Person]]] = session.info.get(CLIENT_ROLES, {})
+    return {p.email for roles in clients.values() for people in roles.values() for p in people}
 
 
 def client_by_name(session: Session, name: str) -> Client:
@@ -226,7 +236,7 @@ def read_client_roles(
         for client_id, role, person in session.execute(query):
             clients[client_id].setdefault(role, []).append(person)
 
-    return read_unread(session, "client_roles", client_ids, dict, fill)
+    return read_unread(session, CLIENT_ROLES, client_ids, dict, fill)
 
 
 def open_task_load(session: Session) -> dict[int, int]:

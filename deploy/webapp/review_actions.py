@@ -136,6 +136,9 @@ def after_change(
     notifier's (deploy/notifier.py), in a thread or process of its own: answering the next
     person comes before mailing."""
     try:
-        follow_up(site.plain_uow(), site.settings, review_id, round_before, run_input, False)
+        # only reads (where the run is): on SQLite it takes no write lock from the next decision
+        follow_up(
+            site.plain_uow().reading(), site.settings, review_id, round_before, run_input, False
+        )
     except Exception:  # the change is committed: the sweeper catches up
         log.exception("after a change to review %s from the web app", review_id)

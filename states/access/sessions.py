@@ -7,13 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, literal, select, union_all, update
 
 from states.access.signins import digest
 from states.directory import parse_email
 from states.errors import NotFound
 from states.store.db import UnitOfWork
-from states.store.models import ClientRole, Person, WebSession
+from states.store.models import ClientRole, Person, PersonRole, WebSession
 
 EMAIL_LINK, OPENID_CONNECT = "email link", "openid connect"
 
@@ -71,35 +71,52 @@ def open_session(
 
 
 def signed_in(uow: UnitOfWork, session_id: int, secret: str, now: datetime) -> SignedIn | None:
-    """Who holds this session, or None when it is unknown, ended, expired or not its secret."""
+    """Who holds this session, or None when it is unknown, ended, expired or not its secret.
+    Read on every request: two small queries of plain columns."""
     with uow:
         found = uow.session.execute(
-            select(WebSession, Person)
+            select(
+                WebSession.secret_digest,
+                WebSession.ended_at,
+                WebSession.expires_at,
+                WebSession.via,
+                Person.id,
+                Person.email,
+                Person.name,
+                Person.seen_at,
+            )
             .join(Person, Person.id == WebSession.person_id)
             .where(WebSession.id == session_id)
         ).one_or_none()
         if found is None:
             return None
-        row, person = found
-        if not secrets.compare_digest(row.secret_digest, digest(secret)):
+        secret_digest, ended_at, expires_at, via, person_id, email, name, seen_at = found
+        if not secrets.compare_digest(secret_digest, digest(secret)):
             return None
-        if row.ended_at is not None or row.expires_at <= now:
+        if ended_at is not None or expires_at <= now:
             return None
-        roles = person.roles  # read with the person (Person.role_rows)
+        everywhere = select(PersonRole.role, literal(None, Integer).label("client_id")).where(
+            PersonRole.person_id == person_id
+        )
+        for_clients = select(ClientRole.role, ClientRole.client_id).where(
+            ClientRole.person_id == person_id
+        )
+        roles: set[str] = set()
         per_client: dict[int, set[str]] = {}
-        for client_id, role in uow.session.execute(
-            select(ClientRole.client_id, ClientRole.role).where(ClientRole.person_id == person.id)
-        ):
-            per_client.setdefault(client_id, set()).add(role)
+        for role, client_id in uow.session.execute(union_all(everywhere, for_clients)):
+            if client_id is None:
+                roles.add(role)
+            else:
+                per_client.setdefault(client_id, set()).add(role)
         return SignedIn(
-            session_id=row.id,
-            person_id=person.id,
-            email=person.email,
-            name=person.name,
+            session_id=session_id,
+            person_id=person_id,
+            email=email,
+            name=name,
             roles=frozenset(roles),
             client_roles={c: frozenset(r) for c, r in per_client.items()},
-            via=row.via,
-            seen_at=person.seen_at,
+            via=via,
+            seen_at=seen_at,
         )
 
 

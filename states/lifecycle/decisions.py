@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from states.calendar.business_days import parse_moment, zone
-from states.directory import known_email, people_for, person_by_email
+from states.directory import known_email, people_for, person_by_email, read_client_roles
 from states.errors import AlreadyDecided, IllegalTrigger, InvalidInput, NotFound, Refused
 from states.lifecycle import audit
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, Phase, Trigger, fire
@@ -152,11 +152,12 @@ def decide(
             )
         trigger = _trigger_for(review, request.decision)
         _refuse_second_approval(review, request.decision)
+        read_client_roles(session, [review.client_id])  # the gate's deciders, and maybe the actor
         actor = known_email(session, request.actor)
         template = review_template(review)
         proposed = _proposed_meeting(review, trigger, request.meeting)
         lock_places(session, trigger, source)
-        gate = build_gate(session, review, template, actor, now, request.comment, proposed)
+        gate = build_gate(session, review, template, trigger, actor, now, request.comment, proposed)
         place: Phase | None = None
         try:
             dest = fire(gate, trigger)

@@ -112,6 +112,19 @@ TRANSITIONS: list[dict[str, Any]] = [
 ]
 
 
+def destination(source: str, trigger: Trigger) -> str:
+    """The phase `trigger` leads to from `source` (`source` itself for a step that stays,
+    such as sending back for rework)."""
+    for transition in TRANSITIONS:
+        sources = transition["source"]
+        if transition["trigger"] == trigger and (
+            source == sources or (isinstance(sources, list) and source in sources)
+        ):
+            dest = transition["dest"]
+            return source if dest is None else str(dest)
+    return source
+
+
 @dataclass
 class Gate:
     """The facts a decision on one review is judged on; the machine's model for one call.

@@ -84,7 +84,7 @@ def wake_due(uow: UnitOfWork, now: datetime) -> list[int]:
 
 def _wake(session: Session, review: Review, trigger: Trigger, now: datetime) -> bool:
     template = review_template(review)
-    gate = build_gate(session, review, template, SYSTEM_ACTOR, now)
+    gate = build_gate(session, review, template, trigger, SYSTEM_ACTOR, now)
     try:
         dest = fire(gate, trigger)
     except Refused:

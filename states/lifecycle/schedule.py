@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time
+from functools import lru_cache
 
+import orjson
 from sqlalchemy import inspect
 
 from states.calendar.business_days import (
@@ -23,7 +25,13 @@ from states.templates.schema import Template
 
 def review_template(review: Review) -> Template:
     """The template as it was when the review started (later edits do not change it)."""
-    return Template.model_validate(review.template_snapshot)
+    return _template_of(orjson.dumps(review.template_snapshot, option=orjson.OPT_SORT_KEYS))
+
+
+@lru_cache(maxsize=64)
+def _template_of(snapshot: bytes) -> Template:
+    # keyed by the snapshot's whole text: the reviews of one template share one frozen model
+    return Template.model_validate_json(snapshot)
 
 
 def calendar_of(review: Review) -> WorkingCalendar:

@@ -11,7 +11,16 @@ from states.calendar.business_days import zone
 from states.directory import people_for
 from states.errors import Refused
 from states.lifecycle import audit
-from states.lifecycle.machine import FORWARD, OPEN_PHASES, SLOT_PHASES, Gate, Phase, fire
+from states.lifecycle.machine import (
+    FORWARD,
+    OPEN_PHASES,
+    SLOT_PHASES,
+    Gate,
+    Phase,
+    Trigger,
+    destination,
+    fire,
+)
 from states.lifecycle.places import enqueue, lock_places, waits_for_place
 from states.lifecycle.schedule import set_wake
 from states.notices.planning import announce, inform, set_age_warning
@@ -40,35 +49,36 @@ def open_required_tasks(review: Review) -> list[str]:
     ]
 
 
-def wip_counts(
-    session: Session, template: Template, exclude: int
+def wip_count(
+    session: Session, template: Template, source: str, trigger: Trigger, exclude: int
 ) -> dict[str, tuple[int, int | None]]:
-    """Reviews in each phase with a WIP limit (all clients) against the template's limit;
-    phases without one are not counted (needed and scheduled hold most open reviews)."""
-    limits = {p.value: template.phase(p).wip_limit for p in OPEN_PHASES}
-    limited = [phase for phase, limit in limits.items() if limit is not None]
+    """Reviews (all clients) in the phase `trigger` leads to from `source`, against the
+    template's limit there: {} when that phase has no limit (needed and scheduled hold most
+    open reviews) or the review stays where it is."""
+    dest = destination(source, trigger)
+    limit = template.phase(dest).wip_limit if dest in OPEN_PHASES else None
+    if limit is None or dest == source:  # staying holds the place it has
+        return {}
     # Without flushing first: whoever moves a review in the same transaction flushes the move
     # itself (the gate's own review is excluded), and a batch of wakes is not flushed per gate.
     with session.no_autoflush:
-        rows = session.execute(
-            select(Review.status, func.count())
-            .where(Review.status.in_(limited), Review.id != exclude)
-            .group_by(Review.status)
+        count = session.scalar(
+            select(func.count()).where(Review.status == dest, Review.id != exclude)
         )
-        counts = {status: count for status, count in rows}
-    return {phase: (counts.get(phase, 0), limit) for phase, limit in limits.items()}
+    return {dest: (count or 0, limit)}
 
 
 def build_gate(
     session: Session,
     review: Review,
     template: Template,
+    trigger: Trigger,
     actor: str,
     now: datetime,
     comment: str = "",
     proposed_meeting_at: datetime | None = None,
 ) -> Gate:
-    """Everything the guards judge a decision on, read from the database once."""
+    """Everything the guards judge `trigger` on, read from the database once."""
     verifies = template.phase(review.status).verifies if review.status in OPEN_PHASES else []
     open_items, answered_by = (
         gate_facts(session, review) if review.status == Phase.STAGING else ((), frozenset())
@@ -87,7 +97,7 @@ def build_gate(
         },
         open_required_items=open_items,
         answered_by=answered_by,
-        wip=wip_counts(session, template, exclude=review.id),
+        wip=wip_count(session, template, review.status, trigger, exclude=review.id),
         meeting_at=review.meeting_at,
         tz=zone(review.client.timezone),
         proposed_meeting_at=proposed_meeting_at,
@@ -162,7 +172,7 @@ def settle(session: Session, review: Review, template: Template, now: datetime) 
             break
         trigger, _ = FORWARD[Phase(review.status)]
         lock_places(session, trigger, review.status)
-        gate = build_gate(session, review, template, SYSTEM_ACTOR, now)
+        gate = build_gate(session, review, template, trigger, SYSTEM_ACTOR, now)
         try:
             dest = fire(gate, trigger)
         except Refused:

@@ -40,7 +40,7 @@ def _pull_one(uow: UnitOfWork, review_id: int, phase: Phase, now: datetime) -> b
         template = review_template(review)
         trigger, dest = FORWARD[Phase(review.status)]
         lock_places(session, trigger, review.status)
-        gate = build_gate(session, review, template, SYSTEM_ACTOR, now)
+        gate = build_gate(session, review, template, trigger, SYSTEM_ACTOR, now)
         count, limit = gate.wip.get(phase.value, (0, None))
         if limit is not None and count >= limit:
             return False

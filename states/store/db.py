@@ -28,11 +28,21 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "xbr_read_only"  # the execution option of a unit of work that only reads
 
 
+POOL_SIZE = 20  # connections a process keeps open (PostgreSQL); up to 10 more while busy
+
+
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, foreign keys and write-locking transactions."""
     # orjson reads the JSON columns (template snapshots, payloads) several times faster
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, json_deserializer=orjson.loads)
+        # a web worker answers up to some twenty requests at once: each keeps its connection
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=10,
+            json_deserializer=orjson.loads,
+        )
     engine = create_engine(url, connect_args={"timeout": 60}, json_deserializer=orjson.loads)
 
     @event.listens_for(engine, "connect")
@@ -54,6 +64,23 @@ def make_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def open_connections(engine: Engine, count: int) -> None:
+    """Open up to `count` pooled connections now (PostgreSQL; SQLite opens a file), so that
+    the first burst of requests does not wait for new ones; a database that does not answer
+    yet is connected to later, as needed."""
+    if engine.dialect.name == "sqlite":
+        return
+    held = []
+    try:
+        for _ in range(count):
+            held.append(engine.connect())
+    except DBAPIError:
+        pass
+    finally:
+        for connection in held:
+            connection.close()
 
 
 class UnitOfWork:

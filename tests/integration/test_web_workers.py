@@ -3,6 +3,7 @@ the environment, the notifier sending beside them, and Ctrl-C stopping it all.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -149,3 +150,65 @@ def _alive(pids: list[int]) -> list[int]:
         if state != "Z":  # a zombie has ended; only its parent's wait is missing
             alive.append(pid)
     return alive
+
+
+def test_a_burst_of_connections_is_spread_over_the_workers(
+    web: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    base, server = web
+    port = int(base.rsplit(":", 1)[1])
+    workers = [int(line.split()[0]) for line in _workers(server)]
+    clients = [httpx.Client(base_url=base, timeout=10) for _ in range(40)]
+    try:
+        for client in clients:  # one after another, as people open the page
+            assert client.get("/healthz").status_code == 200
+        held = {pid: len(_sockets(pid, port, ESTABLISHED)) for pid in workers}
+    finally:
+        for client in clients:
+            client.close()
+    assert sum(held.values()) == 40, held
+    assert min(held.values()) >= 8, held
+    # each worker listens on a socket of its own, which the kernel spreads connections over
+    # (on one shared socket, the worker that woke first takes them: in a burst, nearly all)
+    listening = [_sockets(pid, port, LISTEN) for pid in workers]
+    assert all(len(own) == 1 for own in listening), listening
+    assert len(set.union(*listening)) == len(workers), listening
+
+
+ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def _sockets(pid: int, port: int, state: str) -> set[int]:
+    """Inodes of the process's TCP sockets on local `port` in `state`."""
+    mine = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                mine.add(int(target[8:-1]))
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                found.add(int(fields[9]))
+    return mine & found
+
+
+def test_xbr_web_says_so_when_its_port_is_taken(sqlite_uow: UowFactory, sqlite_url: str,
+                                               tmp_path: Path) -> None:  # fmt: skip
+    with socket.socket() as taken:  # as another xbr web's workers hold it
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XBR_", "PREFECT_"))}
+        env |= {"XBR_HOME": str(tmp_path / "home"), "XBR_DATABASE_URL": sqlite_url,
+                "XBR_WEB_HOST": "127.0.0.1"}  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "deploy.cli", "web", "--port", str(port), "--workers", "2"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stdout + done.stderr
+    assert "--port" in done.stdout + done.stderr

@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from states.errors import IllegalTrigger, Refused
-from states.lifecycle.machine import MACHINE, Gate, Phase, Trigger, fire, triggers_from
+from states.lifecycle.machine import (
+    MACHINE,
+    Gate,
+    Phase,
+    Trigger,
+    destination,
+    fire,
+    triggers_from,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 APPROVER = "olga"
@@ -494,3 +502,10 @@ def test_fire_is_safe_from_eight_threads() -> None:
         expected = order[order.index(start) :]
         assert walks == [expected] * 25
     assert MACHINE.models == []
+
+
+def test_destination_agrees_with_the_lifecycle_for_every_pair() -> None:
+    # a gate counts the reviews of the phase its trigger leads to (its WIP limit) and no other
+    for source, moves in LIFECYCLE.items():
+        for trigger, dest in moves.items():
+            assert destination(source, Trigger(trigger)) == dest, (source, trigger)
