@@ -109,7 +109,7 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         if self.read_only:
-            self.session = self._factory(bind=self._engine.execution_options(**{READ_ONLY: True}))
+            self.session = self._factory(bind=_reading_engine(self._engine))
         else:
             self.session = self._factory()
         self.session.info["via"] = self.via
@@ -128,6 +128,20 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+
+def _reading_engine(engine: Engine) -> Engine:
+    """The engine as units of work that only read use it (kept on it, made once)."""
+    found: Engine | None = getattr(engine, "_xbr_reading", None)
+    if found is None:
+        options: dict[str, Any] = {READ_ONLY: True}
+        if engine.dialect.name != "sqlite":
+            # PostgreSQL reads at READ COMMITTED, where each statement sees its own snapshot
+            # inside a transaction or not: without one, two round trips (BEGIN, ROLLBACK) less
+            options["isolation_level"] = "AUTOCOMMIT"
+        found = engine.execution_options(**options)
+        engine._xbr_reading = found  # type: ignore[attr-defined]
+    return found
 
 
 def _session_maker(engine: Engine) -> sessionmaker[Session]:
