@@ -26,7 +26,13 @@ from notifications.messages import local_time, phase_label
 from reports.documents import agenda_html
 from states.errors import AlreadyDecided
 from states.lifecycle import link_uses
-from states.lifecycle.decisions import DecisionKind, DecisionRequest, complete_task, decide
+from states.lifecycle.decisions import (
+    DecisionKind,
+    DecisionRequest,
+    DecisionResult,
+    complete_task,
+    decide,
+)
 from states.lifecycle.machine import FORWARD, OPEN_PHASES, TRANSITIONS, Phase, Trigger
 from states.plans.initiatives import Status
 from states.read import views
@@ -66,6 +72,7 @@ class Visit:
     answered: list[str] = field(default_factory=list)  # items answered (standard:item)
     confirmed: int = 0  # carried answers confirmed
     planned: list[str] = field(default_factory=list)  # changes to the client's plan, in words
+    decision: DecisionResult | None = None  # where the decision took the review, once made
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,7 @@ def apply(uow: UowFactory, visit: Visit, form: Form, choice: str) -> str:
     request = DecisionRequest(
         claims.review_id, kind, claims.email, comment, meeting or None, visit.status, claims.round
     )
-    result = decide(uow(), request)
+    result = visit.decision = decide(uow(), request)
     if visit.token:  # a signed link decides once; a session decides as often as gates come
         link_uses.record_use(uow(), links.digest(visit.token), claims.review_id, claims.email)
     waits = (

@@ -99,7 +99,9 @@ def act(
     done += _counted(len(visit.answered), "item", "answered")
     done += _counted(visit.confirmed, "carried answer", "confirmed")
     done += visit.planned + ([decided] if decided else [])
-    if done:
+    # a decision says whether the review has a run: a review without one has nobody to wake
+    runless = visit.decision is not None and visit.decision.flow_run_id is None
+    if done and not runless:
         run_input: dict[str, object] = {}
         if decided:
             run_input = {"decision": choice, "comment": value(form, "comment")}

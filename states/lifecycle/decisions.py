@@ -72,6 +72,7 @@ class DecisionResult:
     to_phase: str
     round: int
     queued_for: str | None = None  # the full phase it waits for a place in, if it waits
+    flow_run_id: str | None = None  # the review's run, to wake; None: it has none
 
     def describe(self) -> str:
         """Where it went, e.g. `staging -> prep`, or that it waits for a place."""
@@ -184,8 +185,9 @@ def decide(
             session.flush()
             uow.commit()
             return DecisionResult(
-                review.id, request.decision.value, source, source, decided_round, place.value
-            )
+                review.id, request.decision.value, source, source, decided_round, place.value,
+                review.flow_run_id,
+            )  # fmt: skip
         if proposed is not None:
             review.meeting_at = proposed
             set_due_dates(review, template)
@@ -196,8 +198,9 @@ def decide(
         session.flush()
         uow.commit()
         return DecisionResult(
-            review.id, request.decision.value, source, review.status, decided_round
-        )
+            review.id, request.decision.value, source, review.status, decided_round,
+            flow_run_id=review.flow_run_id,
+        )  # fmt: skip
 
 
 def _refuse_second_approval(review: Review, kind: DecisionKind) -> None:
