@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,7 @@ V = TypeVar("V")
 # Alembic is imported where it is used: a resumed review's flow run never migrates, and
 # every import lengthens the time from a decision to the next gate.
 MIGRATIONS = Path(__file__).parent / "migrations"
+WRITING = "xbr_writing"  # a SQLite connection's info: it holds its process's place in line
 READ_ONLY = "xbr_read_only"  # the execution option of a unit of work that only reads
 
 
@@ -58,14 +60,36 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
+    # SQLite's busy handler sleeps between its tries, longer and longer (up to 100 ms), so a
+    # writer the lock is freed for may sleep on. This process's writers wait in line here
+    # instead, and the next one starts the moment the one before ends (other processes still
+    # meet the busy timeout). A writer that waits a minute goes on to SQLite's own wait.
+    in_line = threading.Semaphore()
+
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn: Connection) -> None:
         # A deferred transaction that reads and then writes fails at once when another writer
         # got in between; IMMEDIATE queues writers behind the busy timeout instead. A reading
         # unit of work never writes: it reads its snapshot beside the writer (WAL).
-        reading = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        conn.info[WRITING] = in_line.acquire(timeout=60)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _leave(conn.info)
+            raise
 
+    def _leave(info: dict[Any, Any]) -> None:
+        if info.pop(WRITING, False):
+            in_line.release()
+
+    event.listen(engine, "commit", lambda conn: _leave(conn.info))
+    event.listen(engine, "rollback", lambda conn: _leave(conn.info))
+    # however a connection ends its use (an error that invalidated it, a close), it leaves
+    event.listen(engine.pool, "checkin", lambda _dbapi, record: _leave(record.info))
+    event.listen(engine.pool, "invalidate", lambda _dbapi, record, _exc: _leave(record.info))
     return engine
 
 
