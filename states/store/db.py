@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from states.errors import XbrError
+from states.store.writer_line import WriterLine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -60,11 +60,7 @@ def make_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
-    # SQLite's busy handler sleeps between its tries, longer and longer (up to 100 ms), so a
-    # writer the lock is freed for may sleep on. This process's writers wait in line here
-    # instead, and the next one starts the moment the one before ends (other processes still
-    # meet the busy timeout). A writer that waits a minute goes on to SQLite's own wait.
-    in_line = threading.Semaphore()
+    line = WriterLine(engine.url.database)  # writers start one after another (writer_line.py)
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn: Connection) -> None:
@@ -74,7 +70,7 @@ def make_engine(url: str) -> Engine:
         if conn.get_execution_options().get(READ_ONLY, False):
             conn.exec_driver_sql("BEGIN")
             return
-        conn.info[WRITING] = in_line.acquire(timeout=60)
+        conn.info[WRITING] = line.enter()
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -83,7 +79,7 @@ def make_engine(url: str) -> Engine:
 
     def _leave(info: dict[Any, Any]) -> None:
         if info.pop(WRITING, False):
-            in_line.release()
+            line.leave()
 
     event.listen(engine, "commit", lambda conn: _leave(conn.info))
     event.listen(engine, "rollback", lambda conn: _leave(conn.info))

@@ -1,13 +1,16 @@
-"""SQLite's writers in one process wait in line for each other (states/store/db.py): every
-write lands, a transaction that fails or loses its connection leaves the line at once, and
-reading units of work never wait in it."""
+"""SQLite's writers wait in line for each other, threads and processes alike
+(states/store/writer_line.py): every write lands, a transaction that fails or loses its
+connection leaves the line at once, and reading units of work never wait in it."""
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -16,6 +19,7 @@ from sqlalchemy.exc import PendingRollbackError
 from states.store import db
 from states.store.models import Person
 
+ROOT = Path(__file__).resolve().parents[2]
 # far below the line's own minute: a place that was not given back would show
 PROMPT = 10.0
 
@@ -89,3 +93,23 @@ def test_a_reader_does_not_wait_for_the_writer_in_line(sqlite_engine: Engine) ->
     finally:
         done.set()
         writer.join()
+
+
+def test_writers_of_two_processes_all_land(sqlite_engine: Engine, sqlite_url: str) -> None:
+    before = _count(sqlite_engine)
+    script = (
+        "import sys; from states.store import db; from states.store.models import Person\n"
+        "engine = db.make_engine(sys.argv[1])\n"
+        "n = sys.argv[2]\n"
+        "for i in range(25):\n"
+        "    with db.UnitOfWork(engine) as work:\n"
+        "        work.session.add(Person(name=f'P{n} {i}', email=f'p{n}-{i}@msp.example'))\n"
+        "        work.commit()\n"
+    )  # fmt: skip
+    writers = [
+        subprocess.Popen([sys.executable, "-c", script, sqlite_url, str(n)], cwd=ROOT)
+        for n in range(2)
+    ]
+    assert [writer.wait(120) for writer in writers] == [0, 0]
+    assert _count(sqlite_engine) == before + 50
+    assert Path(f"{sqlite_engine.url.database}-writers").exists()  # the processes' line
