@@ -114,15 +114,10 @@ TRANSITIONS: list[dict[str, Any]] = [
 
 def destination(source: str, trigger: Trigger) -> str:
     """The phase `trigger` leads to from `source` (`source` itself for a step that stays,
-    such as sending back for rework)."""
-    for transition in TRANSITIONS:
-        sources = transition["source"]
-        if transition["trigger"] == trigger and (
-            source == sources or (isinstance(sources, list) and source in sources)
-        ):
-            dest = transition["dest"]
-            return source if dest is None else str(dest)
-    return source
+    such as sending back for rework), as the machine below has it."""
+    found = MACHINE.get_transitions(trigger=str(trigger), source=str(source))
+    dest = found[0].dest if found else None
+    return source if dest is None else str(dest)
 
 
 @dataclass
