@@ -22,6 +22,7 @@ from states.lifecycle.decisions import complete_task
 from states.read import views
 from states.templates.schema import Template
 from tests.conftest import UowFactory
+from tests.e2e.test_prefect_ui import CHROMIUM_ARGS, chromium  # noqa: F401
 from tests.integration.conftest import serving
 from tests.web_session import signed_in
 
@@ -144,3 +145,24 @@ def test_a_client_contact_sees_their_own_clients_reports(app: App) -> None:
     assert f'href="/reviews/{app.review_id}/report"' in page.text
     assert f"/reviews/{app.other_id}" not in page.text
     assert "Board" not in _words(page)
+
+
+def test_a_name_of_200_letters_fits_the_header_of_a_phone(app: App, chromium: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.web_browser import fits, new_context, session_cookie
+
+    long = "O" + "W" * 199  # the longest name xbr takes, in one word
+    directory.add_person(app.uow(), long, "long@msp.example", ["ops_manager"])
+    cookie = session_cookie(app.uow, app.key, "long@msp.example")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = new_context(browser, app.url, cookie, phone=True).new_page()
+            page.goto("/", wait_until="load")
+            expect(page.locator("header .who span")).to_have_attribute("title", long)
+            expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
+            width, room = fits(page)
+            assert width <= room, "the page scrolls sideways"
+        finally:
+            browser.close()
