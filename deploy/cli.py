@@ -738,15 +738,28 @@ def restore_command(file: Path, as_json: JsonOpt = False) -> None:
 
 
 @app.command("sweep")
-def sweep_command(as_json: JsonOpt = False) -> None:
+def sweep_command(
+    wait: Annotated[
+        int,
+        typer.Option(min=0, max=3600, help="seconds to wait for the run to end; 0 only queues it"),
+    ] = 120,
+    as_json: JsonOpt = False,
+) -> None:
     """Run the review sweeper now: wake reviews whose date came, re-attach lost runs."""
     prefect_env.use_prefect(settings())
     from prefect.deployments import run_deployment
 
-    run = run_deployment("review-sweeper/review-sweeper", timeout=120, as_subflow=False)
+    run = run_deployment("review-sweeper/review-sweeper", timeout=wait, as_subflow=False)
     state = run.state  # type: ignore[union-attr]
     data = {"flow_run_id": str(run.id), "state": state.name if state else None}  # type: ignore[union-attr]
     render.out(as_json, data, f"sweeper run {data['flow_run_id']}: {data['state']}")
+    if state is not None and not state.is_final():
+        if wait == 0:
+            return  # only queued, as asked
+        raise XbrError(
+            f"the sweeper run has not ended in {wait} s (it is {state.name}: the runner is busy "
+            "or down); it goes on by itself, see it in the Prefect UI, or give a longer --wait"
+        )
     if not (state and state.is_completed()):
         raise XbrError(f"the sweeper run ended {data['state']}; see its logs in the Prefect UI")
 
