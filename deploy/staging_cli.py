@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -189,22 +190,50 @@ def feedback_command(
 
 def report_command(
     review_id: int,
-    out: Annotated[Path | None, typer.Option(help="Where to write the HTML file.")] = None,
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="html|pdf|pptx|docx",
+            help="html: the self-contained page; pdf: the report; pptx: the meeting's deck; "
+            "docx: the client summary to edit.",
+        ),
+    ] = "html",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the file (default: exports/reports/<review>.<ext>)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the review's self-contained HTML report (scorecard, findings, tickets, charts)."""
-    from reports.documents import report_html
+    """Write the review's report for the client: the self-contained HTML page (scorecard,
+    findings, tickets, charts), the PDF, the PowerPoint deck or the Word summary, in the MSP's
+    brand (XBR_BRAND_*)."""
+    from reports.deliverables.brand import brand_of
+    from reports.deliverables.formats import format_named
 
+    kind = format_named(format_)
+    brand = brand_of(settings())  # a bad logo is refused before anything is read or written
     data = report_data(uow(), review_id, currency=settings().currency)
-    path = out or settings().exports / "reports" / f"{data['review']['name']}.html"
+    path = out or settings().exports / "reports" / kind.file_name(data["review"]["name"])
+    document = kind.write(data, brand)
+    _write_whole(path, document)
+    shown = {"review_id": review_id, "format": kind.name, "path": str(path), "bytes": len(document)}
+    render.out(as_json, shown, f"{kind.label} report written: {path}")
+
+
+def _write_whole(path: Path, document: bytes) -> None:
+    """The file whole or not at all: written beside its place, then moved there."""
+    partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(report_html(data), encoding="utf-8")
+        partial.write_bytes(document)
+        partial.replace(path)
     except OSError as error:
+        with suppress(OSError):  # nothing half-written stays behind
+            partial.unlink(missing_ok=True)
         raise InvalidInput(
-            f"--out {path}: {error.strerror}; give a file path you can write"
+            f"--out {path}: {error.strerror or error}; give a file path you can write"
         ) from None
-    render.out(as_json, {"review_id": review_id, "path": str(path)}, f"report written: {path}")
 
 
 def thresholds_command(

@@ -133,19 +133,19 @@ def _plan(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _money(amount: str | None, currency: str) -> str:
+def money(amount: str | None, currency: str) -> str:
     """An amount from the data (a two-decimal string) for people: USD 1,200.50."""
     return "—" if amount is None else display_amount(Decimal(amount), currency)
 
 
 def _spent(initiative: dict[str, Any], currency: str) -> str:
     """An initiative's cost against its budget: spent USD 5,200.00 of USD 4,800.00 budgeted."""
-    budgeted = _money(initiative["one_time"], currency)
+    budgeted = money(initiative["one_time"], currency)
     if Decimal(initiative["monthly"]):
-        budgeted += f" + {_money(initiative['monthly'], currency)} a month"
+        budgeted += f" + {money(initiative['monthly'], currency)} a month"
     if initiative["actual"] is None:
         return f"budget {budgeted}, no actual cost yet"
-    return f"spent {_money(initiative['actual'], currency)} of {budgeted} budgeted"
+    return f"spent {money(initiative['actual'], currency)} of {budgeted} budgeted"
 
 
 def _period(review: dict[str, Any]) -> str:
@@ -199,15 +199,15 @@ def _since_previous(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]
     few reasons, and how many more)."""
     worse, went_green = [], []
     for row in rows:
-        moved = {
+        shown = {
             **row,
             "why_shown": row["why_previous"][:WHY_SHOWN],
             "why_more": max(0, len(row["why_previous"]) - WHY_SHOWN),
         }
         if row["change_previous"] is not None and row["change_previous"] < 0:
-            worse.append(moved)
+            worse.append(shown)
         elif row["color"] == "green" and row["previous_color"] not in ("green", "grey"):
-            went_green.append(moved)
+            went_green.append(shown)
     return {"worse": worse, "went_green": went_green}
 
 
@@ -240,16 +240,16 @@ def _highlights(rows: list[dict[str, Any]], compared: bool) -> dict[str, Any]:
     }
 
 
-def _day(iso: str | None, zone: str) -> str:
+def day(iso: str | None, zone: str) -> str:
     """An ISO date (or moment, read in `zone`) as a day: Fri 20 Nov 2026."""
     if not iso:
         return "no date set"
     if "T" in iso:
         moment = datetime.fromisoformat(iso)
-        day = moment.astimezone(time_zone(zone)).date() if moment.tzinfo else moment.date()
+        when = moment.astimezone(time_zone(zone)).date() if moment.tzinfo else moment.date()
     else:
-        day = date.fromisoformat(iso)
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+        when = date.fromisoformat(iso)
+    return f"{_DAYS[when.weekday()]} {when.day} {_MONTHS[when.month - 1]} {when.year}"
 
 
 def _month(value: str) -> str:
@@ -258,12 +258,12 @@ def _month(value: str) -> str:
     return f"{_MONTHS[int(month) - 1]} {year}"
 
 
-def _team(role: str | None) -> str:
+def team(role: str | None) -> str:
     """Who does the work, in the client's words: support_engineer -> our support team."""
     return _TEAMS.get(role or "", "our team")
 
 
-def _moved(row: dict[str, Any]) -> str:
+def moved(row: dict[str, Any]) -> str:
     """A category with its scores: Patching (30 → 90), or Network (40) without a baseline."""
     if row["baseline"] is None or row["score"] is None:
         return f"{row['label']} ({row['score'] if row['score'] is not None else 'not assessed'})"
@@ -298,6 +298,6 @@ def _environment(html: bool = False) -> Environment:
     escapes = True if html else select_autoescape(["html.j2"])
     env = template_environment("reports", "templates", escapes, markdown_values)
     env.globals["html"] = html
-    env.filters.update(day=_day, month=_month, team=_team, oneline=_oneline, moved=_moved)
-    env.filters.update(money=_money, spent=_spent)
+    env.filters.update(day=day, month=_month, team=team, oneline=_oneline, moved=moved)
+    env.filters.update(money=money, spent=_spent)
     return env

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")  # a color as #RRGGBB, e.g. #1F4E79
 
 
 class Settings(BaseSettings):
@@ -73,6 +76,13 @@ class Settings(BaseSettings):
     organizer: str = Field(default="", validate_default=True)
     # the MSP's currency: every amount of the plans and budgets is in it (ISO 4217 code)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    # the MSP's brand on what clients receive (the PDF report, the deck, the Word summary):
+    # its name (empty: "Your IT partner"), a PNG or JPEG logo (checked when a document is
+    # made), and its colors as #RRGGBB: titles and bars in `brand_color`, highlights in the accent
+    brand_name: str = Field(default="", max_length=100)
+    brand_logo: Path | None = None
+    brand_color: str = "#1F4E79"
+    brand_accent: str = "#2F6FB3"
     prefect_database_url: str = Field(
         default="",
         validation_alias=AliasChoices(
@@ -80,10 +90,17 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("home", "apprise_config", "evidence_dir", "export_dir")
+    @field_validator("home", "apprise_config", "evidence_dir", "export_dir", "brand_logo")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value else value
+
+    @field_validator("brand_color", "brand_accent")
+    @classmethod
+    def _hex_color(cls, value: str) -> str:
+        if not HEX_COLOR.fullmatch(value.strip()):
+            raise ValueError(f"{value[:20]!r} is not a color; give one as #RRGGBB, e.g. #1F4E79")
+        return value.strip().upper()
 
     @model_validator(mode="after")
     def _known_place(self) -> Settings:
