@@ -23,6 +23,7 @@ from deploy import (
     metrics_cli,
     new_run,
     plan_cli,
+    psa_cli,
     render,
     session_cli,
     stack,
@@ -100,6 +101,8 @@ app.command("report")(staging_cli.report_command)
 client_app.command("thresholds")(staging_cli.thresholds_command)
 app.command("metrics")(metrics_cli.metrics_command)
 app.add_typer(session_cli.session_app, name="session")
+app.add_typer(psa_cli.psa_app, name="psa")
+client_app.command("psa")(psa_cli.client_psa_command)
 
 
 @app.command()

@@ -37,6 +37,7 @@ KINDS = (
     "overdue",
     "escalation",
     "pulled",
+    "psa",
     "plan",
     "digest",
     "test",

@@ -12,17 +12,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from notifications import links, psa
 from notifications.channels import Channels, label, load_channels, redact, send
 from notifications.composing import Shared, compose_payload
 from notifications.composing import compose as compose  # re-exported: callers import it here
 from notifications.messages import render
+from psa import connection as psa_connection
+from psa.connectors import open_connector
+from psa.http import Refused, Throttled
+from psa.mirror import Mirror
 from states.errors import NotFound, XbrError
 from states.notices.digests import HELD, holds
 from states.notices.planning import NOTICE, act_first, asks_to_act, due
 from states.plans.initiatives import load_initiative
+from states.psa.links import installation_tag
+from states.psa.mirroring import PSA
 from states.read.plans import initiative_view
 from states.read.scorecards import ticket_by_id
 from states.settings import Settings
@@ -32,11 +39,17 @@ from states.store.models import OutboxMessage, utcnow
 
 LEASE = timedelta(minutes=5)
 EXPORT_BATCH = 10  # ticket exports per pass: with the webhook's 10 s timeout, well within LEASE
+PSA_BATCH = 25  # PSA messages per pass: a few requests each, paced, well within LEASE
+PSA_ROUNDS = 8  # passes a delivery makes at most: a review's steps go one per pass, in turn
 BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)
 SENT, FAILED, SKIPPED = "sent", "failed", "skipped"
 NO_CHANNEL = "no-channel"  # a role without a shared channel: its people are told one by one
 # what `xbr outbox` lists and retries: notices to people, ticket exports to the PSA
-_deliverable = or_(OutboxMessage.kind.startswith(NOTICE), OutboxMessage.kind.startswith(TICKET))
+_deliverable = or_(
+    OutboxMessage.kind.startswith(NOTICE),
+    OutboxMessage.kind.startswith(TICKET),
+    OutboxMessage.kind.startswith(PSA),
+)
 
 
 @dataclass(frozen=True)
@@ -58,11 +71,15 @@ def claim(
     kind: str = NOTICE,
     limit: int = 200,
     acting_only: bool = False,
+    in_turn: bool = False,
 ) -> list[int]:
     """Take the messages of `kind` due for (another) try, those that ask someone to act first,
-    then by id (`acting_only`: only those): each id goes to one deliverer only."""
+    then by id (`acting_only`: only those): each id goes to one deliverer only. `in_turn`: a
+    review's message waits until its earlier ones of the kind are delivered."""
     with uow:
         query = select(OutboxMessage.id).where(due(now, kind))
+        if in_turn:
+            query = query.where(~_earlier_waits(kind))
         if review_id is not None:
             query = query.where(OutboxMessage.review_id == review_id)
         if ids is not None:
@@ -89,12 +106,25 @@ def claim(
         return claimed
 
 
+def _earlier_waits(kind: str) -> Any:
+    """An earlier message of the same review and kind is not delivered yet."""
+    earlier = aliased(OutboxMessage)
+    return exists().where(
+        earlier.kind.startswith(kind),
+        earlier.review_id == OutboxMessage.review_id,
+        earlier.id < OutboxMessage.id,
+        earlier.status.in_(["pending", "failed", "sending"]),
+    )
+
+
 def newest_due(uow: UnitOfWork, now: datetime) -> datetime | None:
     """When the newest notice or ticket export that waits to be delivered was planned, None
     when none waits: a look that reads only (no write lock on SQLite), for a notifier looking
     several times a second."""
     with uow.reading():
-        waiting = select(func.max(OutboxMessage.created_at)).where(or_(due(now), due(now, TICKET)))
+        waiting = select(func.max(OutboxMessage.created_at)).where(
+            or_(due(now), due(now, TICKET), due(now, PSA))
+        )
         return uow.session.scalar(waiting)
 
 
@@ -186,6 +216,7 @@ def _record(
     results: dict[str, str],
     error: str | None,
     final: str | None = None,
+    retry_in: timedelta | None = None,
 ) -> Delivery:
     now = utcnow()
     with uow:
@@ -199,7 +230,7 @@ def _record(
         else:
             wait = BACKOFF_MINUTES[min(row.attempts, len(BACKOFF_MINUTES)) - 1]
             row.status, row.last_error = FAILED, error
-            row.next_attempt_at = now + timedelta(minutes=wait)
+            row.next_attempt_at = now + (retry_in or timedelta(minutes=wait))
         uow.commit()
         kind = row.payload.get("kind", row.kind)
         return Delivery(row.id, row.recipient or "", kind, row.status, results)
@@ -216,7 +247,53 @@ def deliver_due(
     delivered += notices.deliver(claim(uow, utcnow(), review_id, ids))
     # a few at a time: each may wait for the PSA, and all must finish within their lease
     exports = claim(uow, utcnow(), review_id, ids, kind=TICKET, limit=EXPORT_BATCH)
-    return delivered + [_export(uow, settings, message_id) for message_id in exports]
+    delivered += [_export(uow, settings, message_id) for message_id in exports]
+    for _ in range(PSA_ROUNDS):  # a review's next message is claimed once its last one went
+        claimed = claim(uow, utcnow(), review_id, ids, kind=PSA, limit=PSA_BATCH, in_turn=True)
+        if not claimed:
+            break
+        mirrored, stopped = psa_pass(uow, settings, claimed)
+        delivered += mirrored
+        if stopped:
+            break
+    return delivered
+
+
+def psa_pass(
+    uow: UnitOfWork, settings: Settings, claimed: list[int]
+) -> tuple[list[Delivery], bool]:
+    """Carry out claimed PSA messages in order, with one connector; whether a rate limit or
+    refused credentials stopped the pass (the rest wait: as long as the PSA asked, or backed
+    off)."""
+    try:
+        connection = psa_connection.load(settings.home)
+    except XbrError as error:
+        return [_record(uow, message_id, {}, str(error)) for message_id in claimed], True
+    if connection is None:
+        unset = "no PSA connected: `xbr psa connect`, then `xbr outbox retry`"
+        return [_record(uow, message_id, {}, unset, SKIPPED) for message_id in claimed], True
+    connector = open_connector(connection)
+    mirror = Mirror(uow, connection, connector, installation_tag(uow))
+    delivered: list[Delivery] = []
+    try:
+        for n, message_id in enumerate(claimed):
+            with uow:
+                row = uow.session.get(OutboxMessage, message_id)
+                assert row is not None
+                kind, payload = row.kind, dict(row.payload)
+            try:
+                mirror.deliver(kind, payload)
+            except (Throttled, Refused) as stop:
+                wait = timedelta(seconds=stop.seconds) if isinstance(stop, Throttled) else None
+                rest = [_record(uow, i, {}, str(stop), retry_in=wait) for i in claimed[n:]]
+                return delivered + rest, True
+            except Exception as error:  # the PSA's error, a bad answer: kept, tried again later
+                delivered.append(_record(uow, message_id, {}, redact(str(error))[:500]))
+            else:
+                delivered.append(_record(uow, message_id, {connection.name: SENT}, None))
+    finally:
+        connector.close()
+    return delivered, False
 
 
 class _Pass:
@@ -312,7 +389,7 @@ def retry(uow: UnitOfWork, message_id: int) -> None:
     """Make a failed, skipped or waiting notice due now; one already sent stays sent."""
     with uow:
         row = uow.session.get(OutboxMessage, message_id)
-        if row is None or not row.kind.startswith((NOTICE, TICKET)):
+        if row is None or not row.kind.startswith((NOTICE, TICKET, PSA)):
             raise NotFound(f"no notice {message_id} in the outbox; see `xbr outbox list`")
         if row.status == SENT:
             raise XbrError(f"notice {message_id} was sent already; nothing to retry")

@@ -43,3 +43,27 @@ def plan_due_reminders() -> int:
 def plan_due_digests() -> int:
     """The daily digest of each person whose 08:00 came, with the notices held for them."""
     return plan_digests(root().uow(), utcnow(), root().settings.timezone)
+
+
+@xbr_task(retries=1, retry_delay_seconds=30)
+def pull_from_psa() -> dict[str, Any]:
+    """Read what changed in the connected PSA since the last pull (nothing when none is
+    connected): follow-up tickets closed there close here, a review's ticket moved there is
+    told to its accountable person. A PSA that fails is logged; the sweep goes on."""
+    from psa import connection
+    from psa.connectors import open_connector
+    from psa.pull import pull
+
+    try:
+        connected = connection.load(root().settings.home)
+        if connected is None:
+            return {}
+        connector = open_connector(connected)
+        try:
+            done = pull(root().uow(), connected, connector)
+        finally:
+            connector.close()
+    except XbrError as failed:  # the PSA refused or did not answer: the next sweep tries again
+        get_run_logger().error("PSA not read: %s", failed)
+        return {"error": str(failed)}
+    return {"read": done.read, "closed": done.closed, "noted": done.noted}

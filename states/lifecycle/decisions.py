@@ -27,6 +27,7 @@ from states.lifecycle.places import enqueue, lock_places, waits_for_place
 from states.lifecycle.schedule import review_template, set_due_dates
 from states.lifecycle.steps import build_gate, record_step, settle
 from states.notices.planning import invite
+from states.psa import mirroring
 from states.store.db import UnitOfWork
 from states.store.models import Decision, Person, Review, ReviewTask, utcnow
 from states.text import check_text
@@ -299,6 +300,7 @@ def complete_task(
         task.note, task.hours = note, hours or 0
         review.actual_hours += hours or 0
         _close_task_step(uow.session, review, "task_done", person.email, key, note, now)
+        mirroring.task_closed(uow.session, review, task.id, task.status)
         uow.commit()
 
 
@@ -320,6 +322,7 @@ def skip_task(
         task.status, task.completed_by_id, task.completed_at = "skipped", person.id, now
         task.skip_reason = reason
         _close_task_step(uow.session, review, "task_skipped", person.email, key, reason, now)
+        mirroring.task_closed(uow.session, review, task.id, task.status)
         uow.commit()
 
 

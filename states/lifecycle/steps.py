@@ -25,6 +25,7 @@ from states.lifecycle.places import enqueue, lock_places, waits_for_place
 from states.lifecycle.schedule import set_wake
 from states.notices.planning import announce, inform, set_age_warning
 from states.plans.proposals import propose
+from states.psa import mirroring
 from states.standards.answers import gate_facts
 from states.store.models import AD_HOC, OutboxMessage, Review
 from states.templates.schema import Template
@@ -161,6 +162,8 @@ def record_step(
         )
     )
     inform(session, review, template, step)
+    if dest != source:
+        mirroring.review_step(session, review, trigger, dest)
 
 
 def settle(session: Session, review: Review, template: Template, now: datetime) -> None:

@@ -427,3 +427,15 @@ def act_first() -> ColumnElement[int]:
     """An ORDER BY key that puts the notices asking someone to act before those that only
     tell (0, then 1)."""
     return case((asks_to_act(), 0), else_=1)
+
+
+def changed_in_psa(
+    session: Session, review: Review, template: Template, psa: str, status: str, by: str
+) -> None:
+    """The accountable role of the review's phase hears that its PSA ticket was moved to
+    another status there (xbr's phase stays as it is)."""
+    phase = review.status if review.status in {p.value for p in OPEN_PHASES} else None
+    roles = [template.phase(phase).raci.accountable.value] if phase else ["ops_manager"]
+    key = f"psa:{status}:{by}"[:60]
+    _to_roles(session, review, "psa", key, roles, psa=psa, psa_status=status, by=by,
+              phase=review.status)  # fmt: skip

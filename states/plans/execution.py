@@ -14,6 +14,7 @@ from states.calendar.business_days import add_business_days, due_at, local_date,
 from states.lifecycle import audit
 from states.lifecycle.audit import SYSTEM_ACTOR
 from states.lifecycle.schedule import review_template
+from states.psa import mirroring
 from states.staging.ticket_exports import TICKET, export_ticket
 from states.store.models import FollowUpTicket, Initiative, OutboxMessage, Review
 
@@ -31,6 +32,7 @@ def approved(session: Session, initiative: Initiative, now: datetime) -> None:
             payload={"initiative_id": initiative.id, "event": "approved"},
         )
     )
+    mirroring.initiative_approved(session, initiative)
     review = _review_of(session, initiative)
     if review is None:  # added by hand for a client without a review: no ticket to hang it on
         return

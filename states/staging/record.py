@@ -26,6 +26,7 @@ from states.lifecycle.decisions import load_review
 from states.lifecycle.machine import OPEN_PHASES
 from states.lifecycle.schedule import review_template
 from states.lifecycle.steps import SYSTEM_ACTOR, settle
+from states.psa import mirroring
 from states.settings import Settings
 from states.staging.assessment import Disposition, Finding, Thresholds, score
 from states.staging.checks.registry import (
@@ -320,6 +321,7 @@ def _close_check_tasks(
         task.status, task.completed_at = "done", now
         task.note = f"checked automatically: {', '.join(spec.evidence)} ({findings} findings)"
         audit.note(session, review, "task_done", SYSTEM_ACTOR, f"{task.key}: {task.note}", now)
+        mirroring.task_closed(session, review, task.id, task.status)
         closed.append(task.key)
     return closed
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from states.psa import mirroring
 from states.store.models import FollowUpTicket, OutboxMessage
 
 TICKET = "ticket."
@@ -23,3 +24,4 @@ def export_ticket(session: Session, ticket: FollowUpTicket, event: str) -> None:
                 payload={"ticket_id": ticket.id, "review_id": ticket.review_id, "event": event},
             )
         )
+    mirroring.ticket_event(session, ticket, event)

@@ -102,6 +102,10 @@ class Client(Base):
     # the day the account calendar looks at the client again: None now, WHILE_HELD while a
     # review holds its slot (the pass never reads those clients)
     next_review_on: Mapped[date | None] = mapped_column(Date, index=True)
+    # the client's company in the MSP's PSA (its id there, and its name when mapped): its
+    # reviews, follow-up tickets and opportunities are mirrored there; None: not mirrored
+    psa_company: Mapped[str | None] = mapped_column(String(64))
+    psa_company_name: Mapped[str | None] = mapped_column(String(200))
 
     assignments: Mapped[list[ClientRole]] = relationship(back_populates="client")
 
@@ -603,3 +607,39 @@ class CostLine(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
 
     initiative: Mapped[Initiative] = relationship(back_populates="costs")
+
+
+class PsaLink(Base):
+    """One object of xbr's mirrored in the PSA: a review's ticket, a task of it, a follow-up
+    ticket, an opportunity. Its stamp goes with the object to the PSA, so a create whose answer
+    was lost is found there, never made twice: `create_sent_at` set and no `remote_id` means
+    a create may have reached the PSA, and it is looked up before it is sent again."""
+
+    __tablename__ = "psa_links"
+    __table_args__ = (UniqueConstraint("psa", "object", "local_id", name="psa_link_per_object"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    psa: Mapped[str] = mapped_column(String(20))  # connectwise, autotask, halo
+    object: Mapped[str] = mapped_column(String(20))  # review, task, ticket, opportunity
+    local_id: Mapped[int] = mapped_column(Integer)
+    review_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    stamp: Mapped[str] = mapped_column(String(100), unique=True)
+    remote_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # the ticket a task belongs to, in the PSA
+    parent_remote_id: Mapped[str | None] = mapped_column(String(64))
+    create_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # what the PSA was last told (status, hours, due date, done) and last seen saying
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PsaPull(Base):
+    """How far the periodic pull from a PSA got: the newest change it has read, in the PSA's
+    own clock (the next pull asks for what changed since, with a small overlap)."""
+
+    __tablename__ = "psa_pulls"
+
+    psa: Mapped[str] = mapped_column(String(20), primary_key=True)
+    pulled_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    pulled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,6 +21,8 @@ from states.templates.schema import Template
 from tests.conftest import UowFactory
 
 TABLES = {
+    "psa_links",
+    "psa_pulls",
     "clients",
     "evidence",
     "findings",

@@ -162,6 +162,9 @@ def context(kind: str) -> dict[str, Any]:
         ctx.update(recipient=OLGA, tasks=[], age_days=9.4, threshold_days=5)
     elif kind == "pulled":
         ctx.update(approved="approved by olga@msp.example at 2026-11-20 14:00 UTC", role="ceo")
+    elif kind == "psa":
+        ctx.update(recipient=OLGA, tasks=[], psa="ConnectWise", psa_status="Scheduled",
+                   by="Dana Dispatcher", role="ops_manager")  # fmt: skip
     elif kind == "invite":
         ctx.update(recipient=CARL, tasks=[], links={"action": None, "run": None}, sequence=0)
     elif kind == "overdue":
@@ -251,6 +254,11 @@ EXPECTED = {
         "Acme Law · QBR 2026-Q4 · a place freed: now in prep",
         "the Acme Law QBR 2026-Q4 left the queue and is now in **prep**. It was approved by"
         " olga@msp.example at 2026-11-20 14:00 UTC, and waited because prep was at its WIP limit.",
+    ),
+    "psa": (
+        "Acme Law · QBR 2026-Q4 · moved to Scheduled in ConnectWise",
+        "In ConnectWise, the ticket of the Acme Law QBR 2026-Q4 was moved to **Scheduled** by"
+        " Dana Dispatcher. xbr keeps the review's lifecycle: it stays in **prep**",
     ),
     "plan": (
         "Acme Law · QBR 2026-Q4 · your plan: 3 initiatives to decide",

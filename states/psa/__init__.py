@@ -1,0 +1,1 @@
+"""What xbr mirrors in the MSP's PSA, planned in the outbox in the transaction of the change."""
