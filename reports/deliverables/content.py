@@ -16,19 +16,19 @@ from decimal import Decimal
 from typing import Any
 
 from notifications.messages import local_time, review_type_label
-from reports.deliverables.text import one_line
+from reports.deliverables.plan_content import Quarter, Spend, plan_of
+from reports.deliverables.text import (
+    DETAIL_MAX,
+    NAME_MAX,
+    ROWS_MAX,
+    TITLE_MAX,
+    Shown,
+    bounded,
+    one_line,
+)
 from reports.documents import day, money, moved, report_context, team
-from states.errors import InvalidInput
-from states.plans.fiscal import FiscalQuarter
-from states.plans.initiatives import TO_DECIDE
 
-NAME_MAX = 200  # a client, review or person's name
-TITLE_MAX = 300  # a finding, ticket or initiative's title
-DETAIL_MAX = 600
-ROWS_MAX = 200  # rows of one table; past that, "and N more in the full report"
 REASONS_MAX = 3  # why a category moved: the first few reasons
-STATUS = {"proposed": "Proposed", "deferred": "Deferred", "approved": "Approved",
-          "in_progress": "In progress", "done": "Done"}  # fmt: skip
 HANDLING = {"ticket": "Ticket", "recommendation": "Recommendation", "discussion": "Discussion"}
 WORDS = {"green": "Green", "yellow": "Yellow", "red": "Red", "grey": "Not assessed"}
 RISK = {"satisfactory": "Satisfactory", "at_risk": "At risk", "critical": "Critical"}
@@ -85,48 +85,6 @@ class Ticket:
     title: str
     who: str
     due: str
-
-
-@dataclass(frozen=True)
-class Initiative:
-    title: str
-    status: str
-    priority: str
-    cost: str
-
-
-@dataclass(frozen=True)
-class Quarter:
-    """The roadmap's initiatives targeted at one fiscal quarter (or at none)."""
-
-    label: str
-    initiatives: list[Initiative]
-
-
-@dataclass(frozen=True)
-class Spend:
-    """The budget of one fiscal quarter: approved and proposed, in the currency."""
-
-    quarter: str
-    approved: Decimal
-    proposed: Decimal
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Something the client is asked to decide: an initiative or a recommendation."""
-
-    title: str
-    what: str  # "Initiative · FY2027-Q1 · USD 4,800.00", "Recommendation · Backup and recovery"
-    detail: str
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A list as shown: its first rows, and how many more the full report holds."""
-
-    rows: list[Any]
-    more: int = 0
 
 
 @dataclass(frozen=True)
@@ -190,18 +148,14 @@ def content_of(data: dict[str, Any]) -> Content:
         went_green=[
             _moved_since(r) for r in (context["since_previous"] or {}).get("went_green", [])
         ],
-        findings=_bounded(
+        findings=bounded(
             [_finding(f, zone) for f in context["findings"][: ROWS_MAX + 1]],
             len(context["findings"]),
         ),  # fmt: skip
         tickets=_tickets(context["tickets"], zone),
-        **_plan(context),
+        **plan_of(context),
         next_meeting=_next_meeting(context),
     )
-
-
-def _bounded(rows: list[Any], total: int) -> Shown:
-    return Shown(rows[:ROWS_MAX], max(0, total - ROWS_MAX))
 
 
 def _score(row: dict[str, Any], compared: bool) -> Score:
@@ -284,86 +238,7 @@ def _tickets(tickets: list[dict[str, Any]], zone: str) -> Shown:
                day(t["due"], zone))
         for t in open_[: ROWS_MAX + 1]
     ]  # fmt: skip
-    return _bounded(rows, len(open_))
-
-
-def _plan(context: dict[str, Any]) -> dict[str, Any]:
-    """The roadmap by quarter, the budget by quarter and the decisions asked of the client."""
-    currency = context["currency"]
-    roadmap = context["roadmap"]
-    by_quarter: dict[str, list[Initiative]] = {}
-    for item in roadmap[:ROWS_MAX]:
-        label = item["quarter"] or "No quarter set"
-        by_quarter.setdefault(label, []).append(_initiative(item, currency))
-    quarters = [Quarter(label, rows) for label, rows in sorted(by_quarter.items(), key=_when)]
-    budget = [
-        Spend(q["quarter"], _sum(q, "approved"), _sum(q, "proposed"))
-        for q in (context["budget"] or {}).get("quarters", [])
-    ]
-    return {
-        "roadmap": quarters,
-        "roadmap_more": max(0, len(roadmap) - ROWS_MAX),
-        "budget": budget,
-        "currency": currency,
-        "decisions": _decisions(roadmap, context["recommendations"], currency),
-    }
-
-
-def _when(entry: tuple[str, list[Initiative]]) -> tuple[int, int, int]:
-    """A quarter's place on the roadmap: in time order, those without a quarter last."""
-    try:
-        quarter = FiscalQuarter.parse(entry[0])
-    except InvalidInput:  # "No quarter set"
-        return (1, 0, 0)
-    return (0, quarter.year, quarter.quarter)
-
-
-def _initiative(item: dict[str, Any], currency: str) -> Initiative:
-    return Initiative(
-        title=one_line(item["title"], TITLE_MAX),
-        status=STATUS.get(item["status"], "—"),
-        priority=str(item["priority"]).capitalize(),
-        cost=_cost(item, currency),
-    )
-
-
-def _cost(item: dict[str, Any], currency: str) -> str:
-    """USD 4,800.00, USD 150.00 a month, or USD 4,800.00 + USD 150.00 a month."""
-    once, monthly = Decimal(item["one_time"]), Decimal(item["monthly"])
-    parts = [money(item["one_time"], currency)] if once or not monthly else []
-    parts += [f"{money(item['monthly'], currency)} a month"] if monthly else []
-    return " + ".join(parts)
-
-
-def _sum(quarter: dict[str, Any], side: str) -> Decimal:
-    return sum(
-        (Decimal(quarter[column][side]) for column in ("one_time", "recurring", "hardware")),
-        Decimal("0.00"),
-    )
-
-
-def _decisions(
-    roadmap: list[dict[str, Any]], recommendations: list[dict[str, Any]], currency: str
-) -> Shown:
-    """The initiatives proposed or deferred, then the recommendations awaiting a decision."""
-    asked = [i for i in roadmap if i["status"] in {s.value for s in TO_DECIDE}]
-    rows = [
-        Decision(
-            one_line(i["title"], TITLE_MAX),
-            f"Initiative · {i['quarter'] or 'no quarter set'} · {_cost(i, currency)}",
-            one_line(i.get("why") or "", DETAIL_MAX),
-        )
-        for i in asked[: ROWS_MAX + 1]
-    ]
-    rows += [
-        Decision(
-            one_line(f["title"], TITLE_MAX),
-            f"Recommendation · {f['category_label']}",
-            one_line(f["detail"] or "", DETAIL_MAX),
-        )
-        for f in recommendations[: ROWS_MAX + 1]
-    ]
-    return _bounded(rows, len(asked) + len(recommendations))
+    return bounded(rows, len(open_))
 
 
 def _next_meeting(context: dict[str, Any]) -> str:

@@ -26,6 +26,12 @@ def _pdf(data: dict[str, Any], brand: Brand) -> bytes:
     return report_pdf(data, brand)
 
 
+def _pptx(data: dict[str, Any], brand: Brand) -> bytes:
+    from reports.deliverables.deck import review_deck
+
+    return review_deck(data, brand)
+
+
 @dataclass(frozen=True)
 class Format:
     """One way to hand the review to the client."""
@@ -48,6 +54,12 @@ FORMATS = {
     for f in (
         Format("html", "HTML", "text/html; charset=utf-8", _html),
         Format("pdf", "PDF", "application/pdf", _pdf),
+        Format(
+            "pptx",
+            "PowerPoint",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            _pptx,
+        ),
     )
 }
 

@@ -12,8 +12,9 @@ from reportlab.graphics.shapes import Drawing, Line, Rect, String
 from reportlab.lib.colors import Color, HexColor
 
 from reports.deliverables.brand import Brand
-from reports.deliverables.content import Score, Spend
+from reports.deliverables.content import Score
 from reports.deliverables.pdf_fonts import BOLD, FONT
+from reports.deliverables.plan_content import Spend
 from states.staging.assessment import GREEN_FROM, YELLOW_FROM
 
 STATUS_COLORS = {"green": "#2DA44E", "yellow": "#D4A72C", "red": "#CF222E", "grey": "#8C959F"}

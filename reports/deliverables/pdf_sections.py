@@ -15,7 +15,7 @@ from reportlab.lib.units import inch
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer, Table
 
 from reports.deliverables.brand import Brand
-from reports.deliverables.content import WORDS, Content, Shown
+from reports.deliverables.content import WORDS, Content
 from reports.deliverables.pdf_charts import (
     GRID,
     INK,
@@ -26,6 +26,7 @@ from reports.deliverables.pdf_charts import (
     scorecard_legend,
 )
 from reports.deliverables.pdf_fonts import BOLD, FONT, markup
+from reports.deliverables.text import Shown
 
 SOFT = {"green": "#DAFBE1", "yellow": "#FFF8C5", "red": "#FFEBE9", "amber": "#FFF1E5",
         "grey": "#EEF1F4"}  # fmt: skip

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from reports.deliverables.brand import Brand, read_logo
+from reports.deliverables.deck import review_deck
 from reports.deliverables.pdf import report_pdf
 from reports.deliverables.pdf_fonts import drawable
 from states.calendar.opening import start_review
@@ -173,6 +174,86 @@ def test_the_pdf_holds_the_scorecard_the_roadmap_and_the_budget(
     _keep_first_page(document, "deliverable-report-pdf.png")
 
 
+DECK = ("Agenda", "Scorecard against the baseline", "What changed and why", "Findings",
+        "Roadmap by quarter", "Budget", "Decisions we ask of you", "Our next meeting")  # fmt: skip
+
+
+def slides_of(document: bytes) -> list[Any]:
+    from pptx import Presentation
+
+    return list(Presentation(io.BytesIO(document)).slides)
+
+
+def deck_text(slide: Any) -> str:
+    """Every text on the slide: its text boxes and its tables' cells."""
+    parts = []
+    for shape in slide.shapes:
+        if shape.has_text_frame:
+            parts.append(shape.text_frame.text)
+        if shape.has_table:
+            parts += [cell.text for row in shape.table.rows for cell in row.cells]
+    return "\n".join(parts)
+
+
+def test_the_deck_has_its_slides_and_native_charts_of_the_scores_and_the_budget(
+    uow: UowFactory, review: int
+) -> None:
+    data = report_data(uow(), review)
+
+    slides = slides_of(review_deck(data, BRAND))
+
+    titles = [slide.shapes.title.text for slide in slides]
+    assert titles == [CLIENT, *DECK]
+    charts = {
+        title: [shape.chart for shape in slide.shapes if shape.has_chart]
+        for title, slide in zip(titles, slides, strict=True)
+    }
+    [scores] = charts["Scorecard against the baseline"]
+    now, baseline = scores.plots[0].series
+    assert (now.name, baseline.name) == ("Now", "Baseline")
+    assert list(scores.plots[0].categories) == [row["label"] for row in data["scorecard"]]
+    assert list(now.values) == [row["score"] for row in data["scorecard"]]
+    assert list(baseline.values) == [row["baseline"] for row in data["scorecard"]]
+    [budget] = charts["Budget"]
+    assert str(budget.chart_type) == "COLUMN_STACKED (52)"
+    approved, proposed = budget.plots[0].series
+    quarters = data["budget"]["quarters"]
+    assert list(approved.values) == [float(_side(q, "approved")) for q in quarters]
+    assert list(proposed.values) == [float(_side(q, "proposed")) for q in quarters]
+    assert all(
+        not charts[t] for t in titles if t not in ("Scorecard against the baseline", "Budget")
+    )
+    roadmap = deck_text(slides[titles.index("Roadmap by quarter")])
+    assert "Firewall refresh — Proposed, USD 9,000.00" in roadmap
+    decisions = deck_text(slides[titles.index("Decisions we ask of you")])
+    assert "Security awareness training — Initiative" in decisions
+    title_slide = deck_text(slides[0])
+    assert "Northwind IT" in title_slide
+    assert "Presented by Vera Vcio, Northwind IT" in title_slide
+    for n, slide in enumerate(slides[1:], start=2):  # each slide's footer: brand and number
+        assert "Northwind IT · Client qbr" in deck_text(slide)
+        assert str(n) in deck_text(slide).splitlines()
+
+
+def test_hostile_values_stay_text_in_the_deck(tmp_path: Path) -> None:
+    from PIL import Image
+
+    logo = tmp_path / "logo.jpg"
+    Image.new("RGB", (300, 300), (200, 30, 30)).save(logo)
+    data = hostile(acme_dental())
+
+    slides = slides_of(review_deck(data, Brand("<b>MSP</b> & Co", logo=read_logo(logo))))
+
+    text = "\n".join(deck_text(slide) for slide in slides)
+    assert slides[0].shapes.title.text == HOSTILE_CLIENT
+    assert "<b>MSP</b> & Co" in text
+    assert "=2+5 xxxx" in text  # a formula stays text, cut to a slide's length
+    assert max(len(line) for line in text.splitlines()) < 400
+    assert "<img src='x'/> & </b> roadmap" in text
+    pictures = [s for s in slides[0].shapes if s.shape_type == 13]  # the logo on the title
+    assert len(pictures) == 1
+
+
 def _side(quarter: dict[str, Any], side: str) -> Decimal:
     return sum(
         (Decimal(quarter[c][side]) for c in ("one_time", "recurring", "hardware")), Decimal(0)
@@ -292,6 +373,9 @@ def test_xbr_report_writes_the_pdf_and_refuses_bad_options_in_one_line(
     assert "Northwind IT" in pdf_text(path.read_bytes())
     html = xbr.json("report", str(review_id))  # html stays the default
     assert html["path"].endswith(".html")
+    deck = xbr.json("report", str(review_id), "--format", "PPTX", "--out", str(tmp_path / "d"))
+    assert (deck["format"], deck["path"]) == ("pptx", str(tmp_path / "d"))
+    assert slides_of((tmp_path / "d").read_bytes())[1].shapes.title.text == "Agenda"
 
     refusals = [
         (["--format", "xlsx"], "--format 'xlsx' is not a format xbr writes; use one of html"),
