@@ -32,6 +32,12 @@ def _pptx(data: dict[str, Any], brand: Brand) -> bytes:
     return review_deck(data, brand)
 
 
+def _docx(data: dict[str, Any], brand: Brand) -> bytes:
+    from reports.deliverables.word import summary_docx
+
+    return summary_docx(data, brand)
+
+
 @dataclass(frozen=True)
 class Format:
     """One way to hand the review to the client."""
@@ -59,6 +65,12 @@ FORMATS = {
             "PowerPoint",
             "application/vnd.openxmlformats-officedocument.presentationml.presentation",
             _pptx,
+        ),
+        Format(
+            "docx",
+            "Word",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            _docx,
         ),
     )
 }

@@ -20,10 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
+from notifications.messages import plain_text
 from reports.deliverables.brand import Brand, read_logo
 from reports.deliverables.deck import review_deck
 from reports.deliverables.pdf import report_pdf
 from reports.deliverables.pdf_fonts import drawable
+from reports.deliverables.text import clean
+from reports.deliverables.word import summary_docx
+from reports.documents import summary_markdown
+from states import directory
 from states.calendar.opening import start_review
 from states.errors import InvalidInput
 from states.lifecycle.decisions import DecisionKind, DecisionRequest, decide
@@ -51,6 +56,7 @@ VERA, ANDY, SAM, OLGA = (
     "sam@msp.example",
     "olga@msp.example",
 )
+CARL = "carl@client.example"  # the client's contact
 BRAND = Brand("Northwind IT", "#1F4E79", "#2F6FB3")
 HOSTILE_CLIENT = "<script>&\"' =2+5"
 SECTIONS = (
@@ -87,6 +93,7 @@ def review(uow: UowFactory, catalog: dict[str, Template]) -> int:
     """A review in prep with evidence, answers, a baseline (the client's first review, whose
     plan approved and finished an initiative) and a roadmap: an approved initiative, a
     proposed firewall (hardware) and a deferred one, each with its cost."""
+    directory.assign_role(uow(), CLIENT, "client_contact", CARL)
     first = _staged(uow, catalog, 0, "q1", lambda s: "not_met" if s.item.required else "met")
     costs = (Cost("one_time", Decimal("4800.00"), _quarter()),)
     done = add_initiative(uow(), CLIENT, Draft("EDR rollout", "3 devices unprotected",
@@ -254,6 +261,68 @@ def test_hostile_values_stay_text_in_the_deck(tmp_path: Path) -> None:
     assert len(pictures) == 1
 
 
+def paragraphs_of(document: bytes) -> list[Any]:
+    from docx import Document
+
+    return list(Document(io.BytesIO(document)).paragraphs)
+
+
+def test_the_word_summary_is_the_drafts_text_in_word_structure(
+    uow: UowFactory, review: int
+) -> None:
+    data = report_data(uow(), review)
+    markdown = summary_markdown(data)
+
+    paragraphs = paragraphs_of(summary_docx(data, BRAND))
+
+    by_style: dict[str, list[str]] = {}
+    for paragraph in paragraphs:
+        by_style.setdefault(paragraph.style.name, []).append(paragraph.text)
+    subject = markdown.splitlines()[0].removeprefix("**Subject:** ")
+    assert by_style["Title"] == [plain_text(subject)]
+    assert by_style["Heading 1"] == re.findall(r"^## (.+)$", markdown, re.MULTILINE)
+    bullets = [plain_text(line[2:]) for line in markdown.splitlines() if line.startswith("- ")]
+    assert by_style["List Bullet"] == bullets
+    assert len(bullets) >= 3  # the scorecard's lines, the tickets, the recommendations
+    sentences = [p.text for p in paragraphs if p.style.name == "Normal"]
+    assert sentences[0] == "Hi Carl,"
+    assert any(s.startswith("Thank you for meeting with us on ") for s in sentences)
+    assert sentences[-1] == "Best regards,\nVera Vcio"
+    # no Markdown left: no marks, no escapes
+    for paragraph in paragraphs:
+        assert not re.search(r"\*\*|^#|\\", paragraph.text), paragraph.text
+    bold = [r.text for p in paragraphs for r in p.runs if r.bold]
+    assert "Went green:" in bold or "Improved:" in bold
+
+
+def test_hostile_values_stay_text_in_the_word_summary() -> None:
+    data = hostile(acme_dental())
+    data["tickets"][1]["title"] = "**EDR** \\ [x](javascript:y) `code` | =2+5"
+
+    paragraphs = paragraphs_of(summary_docx(data, Brand("<b>MSP</b> & Co")))
+
+    text = "\n".join(p.text for p in paragraphs)
+    assert paragraphs[0].text.startswith(f"{HOSTILE_CLIENT} QBR 2026-Q4")
+    assert "<font name='Courier'>@SUM(A1)</font> — our support team" in text
+    assert "**EDR** \\ [x](javascript:y) `code` | =2+5 — our security team" in text
+    bold = [r.text for p in paragraphs for r in p.runs if r.bold]
+    assert not any("EDR" in run for run in bold)  # the data's ** is text, not bold
+
+
+@settings(max_examples=40, deadline=None)
+@given(title=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=120))
+def test_any_ticket_title_reads_back_from_the_word_summary(title: str) -> None:
+    data = acme_dental()
+    data["tickets"][0]["title"] = title
+    # on one line as the draft's template puts it, without what a Word file cannot hold
+    expected = clean(" ".join(title.split()))
+
+    paragraphs = paragraphs_of(summary_docx(data, BRAND))
+
+    bullets = [p.text for p in paragraphs if p.style.name == "List Bullet"]
+    assert f"{expected} — our support team, due Fri 20 Nov 2026" in bullets
+
+
 def _side(quarter: dict[str, Any], side: str) -> Decimal:
     return sum(
         (Decimal(quarter[c][side]) for c in ("one_time", "recurring", "hardware")), Decimal(0)
@@ -376,6 +445,9 @@ def test_xbr_report_writes_the_pdf_and_refuses_bad_options_in_one_line(
     deck = xbr.json("report", str(review_id), "--format", "PPTX", "--out", str(tmp_path / "d"))
     assert (deck["format"], deck["path"]) == ("pptx", str(tmp_path / "d"))
     assert slides_of((tmp_path / "d").read_bytes())[1].shapes.title.text == "Agenda"
+    word = Path(xbr.json("report", str(review_id), "--format", "docx")["path"])
+    assert word.suffix == ".docx"
+    assert paragraphs_of(word.read_bytes())[0].style.name == "Title"
 
     refusals = [
         (["--format", "xlsx"], "--format 'xlsx' is not a format xbr writes; use one of html"),
