@@ -40,6 +40,7 @@ from deploy.web_limits import (
 )
 from deploy.webapp import (
     directory_pages,
+    downloads,
     home,
     oidc_routes,
     portfolio_page,
@@ -306,6 +307,7 @@ def create_app(settings: Settings, uow: UowFactory) -> FastAPI:
         start_page,
         directory_pages,
         review_page,
+        downloads,
         portfolio_page,
     ):
         app.include_router(part.router(site))

@@ -1,8 +1,9 @@
 """The review page, `/reviews/<id>`: phase and gate with who may decide, the evidence, the
 checklist, the assessment, the scores and why they moved, findings and tickets, the roadmap
 and budget, the feedback and the audit trail, with the forms to act on them as the signed-in
-person (deploy/webapp/review_actions.py). A client's contact sees their own client's report
-(`/reviews/<id>/report`), nothing else."""
+person (deploy/webapp/review_actions.py), and its documents for the client to download
+(deploy/webapp/downloads.py). A client's contact sees their own client's report
+(`/reviews/<id>/report`, and its PDF), nothing else."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from deploy import approval, assessment_page, plan_editing
-from deploy.webapp import review_actions, staff
+from deploy.webapp import downloads, review_actions, staff
 from deploy.webapp.site import Site
 from notifications import links
 from reports.documents import agenda_html, report_context, report_html
@@ -63,6 +64,9 @@ def router(site: Site) -> APIRouter:
     return routes
 
 
+# what each download is to the person who gives it to the client
+DOCUMENTS = {"pdf": "the report (PDF)", "pptx": "the meeting's deck (PowerPoint)",
+             "docx": "the summary to edit (Word)"}  # fmt: skip
 # who may send the form: everyone signed in; review_actions.act says who may change what
 ANYONE = staff.Door(lambda person: True, "")
 
@@ -108,6 +112,10 @@ def page_context(site: Site, person: SignedIn, review_id: int) -> dict[str, Any]
         "evidence": evidence,
         "agenda": Markup(agenda_html(agenda)) if agenda else None,
         "report_url": f"/reviews/{review_id}/report",
+        "downloads": [
+            (DOCUMENTS[f.name], f"/reviews/{review_id}/report.{f.name}")
+            for f in downloads.offered(person)
+        ],
         "run_url": run_url(review.flow_run_id),
         "assessment": assessment_page.assessment_of(read.questionnaire, read.access),
         "plan": approval.plan_progress(uow, review) if status == Phase.DELIVERY else None,
