@@ -13,6 +13,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Frame, PageTemplate, Paragraph, Spacer
 from reportlab.platypus.doctemplate import BaseDocTemplate, NextPageTemplate
@@ -21,8 +22,8 @@ from reports.deliverables import pdf_sections as sections
 from reports.deliverables.brand import Brand
 from reports.deliverables.content import Content, content_of
 from reports.deliverables.pdf_charts import GRID, MUTED
-from reports.deliverables.pdf_fonts import FONT, markup, register
-from reports.deliverables.text import one_line
+from reports.deliverables.pdf_fonts import ASIAN, BOLD, FONT, drawable, markup, register
+from reports.deliverables.text import ELLIPSIS, one_line
 
 MARGIN = 0.7 * inch
 BAND = 1.05 * inch  # the first page's band in the brand color
@@ -91,9 +92,9 @@ class _Furniture:
         canvas.setFillColor(HexColor(self.brand.color))
         canvas.rect(0, height - BAND, width, BAND, stroke=0, fill=1)
         on_band = ParagraphStyle("band", self.styles.by_name["h2"], textColor=white)
-        name = self._line(self.brand.name, on_band)
-        _place(canvas, name, MARGIN, height - BAND / 2 - 7, width - 2 * MARGIN - 1.8 * inch)
         logo = self.brand.logo
+        room = width - 2 * MARGIN - (1.8 * inch if logo else 0)  # the logo's card at the right
+        _place(canvas, self.brand.name, on_band, MARGIN, height - BAND / 2 - 7, room, bold=True)
         if logo is not None:
             shown_w, shown_h = logo.fit(1.5 * inch, BAND - 0.4 * inch)
             card_w, card_h = shown_w + 0.16 * inch, shown_h + 0.16 * inch
@@ -112,10 +113,10 @@ class _Furniture:
         canvas.saveState()
         half = (width - 2 * MARGIN) / 2
         small = self.styles.by_name["small"]
-        _place(canvas, self._line(self.brand.name, small, bold=True), MARGIN, top, half)
+        _place(canvas, self.brand.name, small, MARGIN, top, half - 12, bold=True)
         said = f"{self.content.client} · {self.content.heading}"
         right = ParagraphStyle("right", small, alignment=TA_RIGHT)
-        _place(canvas, self._line(said, right), MARGIN + half, top, half)
+        _place(canvas, said, right, MARGIN + half + 12, top, half - 12)
         canvas.setStrokeColor(HexColor(self.brand.color))
         canvas.setLineWidth(1.2)
         canvas.line(MARGIN, top - 5, width - MARGIN, top - 5)
@@ -129,23 +130,38 @@ class _Furniture:
         canvas.setLineWidth(0.5)
         canvas.line(MARGIN, MARGIN - 0.2 * inch, width - MARGIN, MARGIN - 0.2 * inch)
         said = f"Prepared by {self.brand.name} for {self.content.client} · {self.content.review}"
-        _place(canvas, self._line(said, self.styles.by_name["small"]), MARGIN,
-               MARGIN - 0.4 * inch, width - 2 * MARGIN - 1.2 * inch)  # fmt: skip
+        _place(canvas, said, self.styles.by_name["small"], MARGIN, MARGIN - 0.4 * inch,
+               width - 2 * MARGIN - 1.2 * inch)  # fmt: skip
         canvas.restoreState()
 
-    @staticmethod
-    def _line(text: str, style: Any, bold: bool = False) -> Paragraph:
-        shown = markup(one_line(text, 110))
-        return Paragraph(f"<b>{shown}</b>" if bold else shown, style)
 
-
-def _place(canvas: Canvas, paragraph: Paragraph, x: float, y: float, width: float) -> None:
-    """A paragraph drawn with its bottom at `y`; one that wraps keeps its first line only."""
-    _, height = paragraph.wrapOn(canvas, width, 200)
-    if height > paragraph.style.leading * 1.5:
-        paragraph = paragraph.split(width, paragraph.style.leading)[0]
-        paragraph.wrapOn(canvas, width, 200)
+def _place(
+    canvas: Canvas, text: str, style: ParagraphStyle, x: float, y: float, width: float,
+    bold: bool = False,
+) -> None:  # fmt: skip
+    """One line of text drawn with its bottom at `y`, cut with an ellipsis to `width`."""
+    line = _fitted(one_line(text, 200), BOLD if bold else style.fontName, style.fontSize, width)
+    shown = markup(line)
+    paragraph = Paragraph(f"<b>{shown}</b>" if bold else shown, style)
+    paragraph.wrapOn(canvas, width, 200)
     paragraph.drawOn(canvas, x, y)
+
+
+def _fitted(text: str, font: str, size: float, width: float) -> str:
+    """The text, or as much of it as fits `width` with an ellipsis after it (an Asian
+    character counted as wide as an M: its font is the reader's own)."""
+
+    def wide(candidate: str) -> float:
+        measured = ASIAN.sub("M", drawable(candidate))
+        return float(stringWidth(measured, font, size))
+
+    if wide(text) <= width:
+        return text
+    low, high = 0, len(text)  # the longest start that fits with its ellipsis
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if wide(text[:middle] + ELLIPSIS) <= width else (low, middle - 1)
+    return text[:low].rstrip() + ELLIPSIS
 
 
 def _image(data: bytes) -> Any:

@@ -93,6 +93,9 @@ def markup(text: str) -> str:
     return "".join(out)
 
 
+ASIAN = re.compile(f"{_HANGUL.pattern}|{_HAN.pattern}")
+
+
 def _font_of(char: str, covered: frozenset[int]) -> str | None:
     """FONT for what DejaVu Sans draws (in both weights), else an Asian font, else None."""
     if ord(char) in covered:

@@ -12,7 +12,7 @@ from states.text import CONTROLS_BUT_LINES
 
 NAME_MAX = 200  # a client, review or person's name
 TITLE_MAX = 300  # a finding, ticket or initiative's title
-DETAIL_MAX = 600
+DETAIL_MAX = 320  # a detail under its title: device lists run long; the HTML report has them whole
 ROWS_MAX = 200  # rows of one table; past that, "and N more in the full report"
 ELLIPSIS = "…"
 # what XML 1.0 refuses, besides the controls: a Word or PowerPoint file with one is broken

@@ -388,6 +388,20 @@ LEFT_TO_RIGHT = st.characters(blacklist_categories=("Cs",)).filter(
 )
 
 
+def test_a_long_client_name_is_cut_to_fit_the_pages_header_and_footer() -> None:
+    data = acme_dental()
+    data["review"]["client"] = "Northeastern Regional Family Dental " * 5 + "日本語 Associates"
+
+    reader = PdfReader(io.BytesIO(report_pdf(data, Brand("Very Long Managed Services " * 4))))
+
+    second = reader.pages[1].extract_text().splitlines()
+    assert second[0].startswith("Very Long Managed Services")  # the header: brand, then client
+    assert second[0].endswith("…")
+    assert second[1].startswith("Northeastern Regional Family Dental")
+    assert second[1].endswith("…")
+    assert len(second[1]) < 70
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=st.text(LEFT_TO_RIGHT, min_size=1, max_size=80))
 def test_any_finding_title_is_extractable_from_the_pdf(title: str) -> None:
