@@ -30,7 +30,7 @@ psa_app.add_typer(connect_app, name="connect")
 
 Board = Annotated[str, typer.Option(help="Board (ConnectWise), queue (Autotask) or team (Halo) "
                                           "of the reviews' tickets.")]  # fmt: skip
-TicketBoard = Annotated[str, typer.Option(help="Where follow-up tickets go; default the PSA's.")]
+TicketBoard = Annotated[str, typer.Option(help="Where follow-up tickets go; default --board.")]
 Statuses = Annotated[
     list[str] | None,
     typer.Option(
@@ -158,8 +158,7 @@ def _mapping(
     return {
         "board": board, "ticket_board": ticket_board, "rate": rate,
         "statuses": psa_connection.parse_pairs(status or [], "--status", PHASES),
-        "priorities": {"red": "High", "amber": "Medium",
-                       **psa_connection.parse_pairs(priority or [], "--priority", severities)},
+        "priorities": psa_connection.parse_pairs(priority or [], "--priority", severities),
     }  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from psa.connector import (
     TicketDraft,
 )
 from psa.http import Api, PsaError
+from psa.values import moment, number, utc_text
 
 COMPLETE = 5  # the status of a completed ticket in every tenant
 PAGE = 500
@@ -84,7 +85,7 @@ class Autotask:
 
     def company(self, company_id: str) -> Company:
         """One company by id."""
-        item = self.api.call("GET", f"Companies/{_number(company_id)}").json().get("item")
+        item = self.api.call("GET", f"Companies/{_id(company_id)}").json().get("item")
         if not item:
             raise PsaError(f"Autotask has no company {company_id}")
         return Company(str(item["id"]), str(item.get("companyName", "")))
@@ -96,7 +97,7 @@ class Autotask:
     def create_ticket(self, draft: TicketDraft) -> str:
         """POST Tickets with the stamp as externalID; statuses and priorities by label."""
         body: dict[str, Any] = {
-            "companyID": _number(draft.company),
+            "companyID": _id(draft.company),
             "title": draft.summary[:255],
             "description": draft.detail[:8000],
             "externalID": draft.stamp,
@@ -116,11 +117,11 @@ class Autotask:
         if change.status:
             body["status"] = self._value("status", change.status)
         if body:
-            self.api.call("PATCH", "Tickets", json={"id": _number(ticket_id), **body})
+            self.api.call("PATCH", "Tickets", json={"id": _id(ticket_id), **body})
 
     def find_task(self, ticket_id: str, task: TaskDraft) -> str | None:
         """The checklist item with the task's name and position."""
-        found = self.api.call("GET", f"Tickets/{_number(ticket_id)}/ChecklistItems").json()
+        found = self.api.call("GET", f"Tickets/{_id(ticket_id)}/ChecklistItems").json()
         for item in found.get("items", []):
             if item.get("itemName") == task.title[:255] and item.get("position") == task.position:
                 return str(item["id"])
@@ -130,19 +131,19 @@ class Autotask:
         """POST a checklist item."""
         body = {"itemName": task.title[:255], "position": task.position,
                 "isCompleted": task.done}  # fmt: skip
-        url = f"Tickets/{_number(ticket_id)}/ChecklistItems"
+        url = f"Tickets/{_id(ticket_id)}/ChecklistItems"
         return str(self.api.call("POST", url, json=body).json()["itemId"])
 
     def close_task(self, ticket_id: str, task_id: str) -> None:
         """PATCH the checklist item complete."""
-        url = f"Tickets/{_number(ticket_id)}/ChecklistItems"
-        self.api.call("PATCH", url, json={"id": _number(task_id), "isCompleted": True})
+        url = f"Tickets/{_id(ticket_id)}/ChecklistItems"
+        self.api.call("PATCH", url, json={"id": _id(task_id), "isCompleted": True})
 
     def find_opportunity(self, stamp: str, draft: OpportunityDraft) -> str | None:
         """The opportunity whose description carries the stamp."""
         return self._first("Opportunities/query", [
             {"op": "contains", "field": "description", "value": stamp},
-            {"op": "eq", "field": "companyID", "value": _number(draft.company)},
+            {"op": "eq", "field": "companyID", "value": _id(draft.company)},
         ])  # fmt: skip
 
     def create_opportunity(self, draft: OpportunityDraft) -> str:
@@ -152,11 +153,11 @@ class Autotask:
             raise PsaError("Autotask's opportunities need an owner: give the resource id with "
                            "`xbr psa connect autotask ... --opportunity-owner ID`")  # fmt: skip
         body = {
-            "title": draft.name[:128], "companyID": _number(draft.company),
+            "title": draft.name[:128], "companyID": _id(draft.company),
             "amount": float(draft.amount), "cost": 0.0, "probability": 50,
             "projectedCloseDate": f"{draft.close_on.isoformat()}T00:00:00Z",
             "ownerResourceID": int(owner), "stage": 1, "status": 1, "useQuoteTotals": False,
-            "createDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "createDate": utc_text(datetime.now(UTC)),
             "description": f"{draft.notes[:1500]}\n\nxbr reference: {draft.stamp}".strip(),
         }  # fmt: skip
         return str(self.api.call("POST", "Opportunities", json=body).json()["itemId"])
@@ -167,7 +168,7 @@ class Autotask:
         query = {
             "MaxRecords": PAGE,
             "IncludeFields": ["id", "status", "lastActivityDate", "completedDate"],
-            "filter": [{"op": "gt", "field": "lastActivityDate", "value": _iso(since)}],
+            "filter": [{"op": "gt", "field": "lastActivityDate", "value": utc_text(since)}],
         }
         url: str | None = "Tickets/query"
         while url:
@@ -177,7 +178,7 @@ class Autotask:
                 yield RemoteTicket(
                     id=str(item["id"]), status=labels.get(status, str(status)),
                     closed=status == COMPLETE or bool(item.get("completedDate")),
-                    updated_at=_moment(item.get("lastActivityDate")),
+                    updated_at=moment(item.get("lastActivityDate")),
                 )  # fmt: skip
             url = (page.get("pageDetails") or {}).get("nextPageUrl")
 
@@ -220,7 +221,7 @@ class Autotask:
     def _due_and_estimate(self, due: datetime | None, hours: float | None) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         if due is not None:
-            fields["dueDateTime"] = _iso(due)
+            fields["dueDateTime"] = utc_text(due)
         if hours is not None:
             fields["estimatedHours"] = round(hours, 2)
         return fields
@@ -230,19 +231,5 @@ class Autotask:
         self.api.close()
 
 
-def _number(value: str) -> int:
-    if not (value.isascii() and value.isdigit() and len(value) <= 12):
-        raise PsaError(f"Autotask ids are numbers; {value!r} is not one")
-    return int(value)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _moment(value: Any) -> datetime:
-    try:
-        found = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC)
-    return found.replace(tzinfo=found.tzinfo or UTC).astimezone(UTC)
+def _id(value: str) -> int:
+    return number(value, "Autotask")

@@ -12,7 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from states.errors import InvalidInput, XbrError
 
@@ -36,7 +43,10 @@ PHASES = tuple(BTR_STATUSES)
 # requests a second xbr sends, by PSA: ConnectWise throttles above ~1,000 a minute; Autotask
 # allows 10,000 an hour for every integration of the tenant together
 RATES = {"connectwise": 15.0, "autotask": 2.0, "halo": 5.0}
-LABEL = Field(min_length=1, max_length=100)
+PRIORITIES = {
+    "connectwise": {"red": "Priority 2 - Quick Response", "amber": "Priority 3 - Normal Response"},
+    "autotask": {"red": "High", "amber": "Medium"},
+}
 
 
 class Connection(BaseModel):
@@ -57,13 +67,14 @@ class Connection(BaseModel):
     client_secret: SecretStr = SecretStr("")
     tenant: str = ""
     # where the review's tickets go (ConnectWise board, Autotask queue, Halo team) and where the
-    # follow-up tickets go ("" : the PSA's default)
+    # follow-up tickets go ("": the reviews' board)
     board: str = Field(default="BTR", min_length=1, max_length=100)
     ticket_board: str = Field(default="", max_length=100)
     statuses: dict[str, str] = Field(default_factory=lambda: dict(BTR_STATUSES))
     closed_status: str = Field(default="Closed", min_length=1, max_length=100)
     source: str = Field(default="BTR", max_length=100)
-    priorities: dict[str, str] = Field(default_factory=lambda: {"red": "High", "amber": "Medium"})
+    # the follow-up tickets' priority by the finding's severity (red, amber); none: the PSA's
+    priorities: dict[str, str] = Field(default_factory=dict)
     # Autotask's opportunities need an owner (a resource id)
     opportunity_owner: str = ""
     rate: float = Field(default=0, ge=0, le=1000)
@@ -76,6 +87,12 @@ class Connection(BaseModel):
         if unknown:
             raise ValueError(f"unknown phase {unknown[0]}; phases are {', '.join(PHASES)}")
         return {**BTR_STATUSES, **value}
+
+    @model_validator(mode="after")
+    def _usual_priorities(self) -> Connection:
+        # the priorities a new tenant has; Halo's are ids of its own (--priority red=1)
+        self.priorities = {**PRIORITIES.get(self.kind, {}), **self.priorities}
+        return self
 
     @property
     def name(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from psa.connector import (
     TicketDraft,
 )
 from psa.http import Api, PsaError
+from psa.values import moment, number, utc_text
 
 PAGE = 1000  # the largest page ConnectWise gives
 SUMMARY = 100  # characters of a ticket's summary, an opportunity's name
@@ -79,7 +80,7 @@ class ConnectWise:
 
     def company(self, company_id: str) -> Company:
         """One company by id."""
-        found = self.api.call("GET", f"company/companies/{_number(company_id)}").json()
+        found = self.api.call("GET", f"company/companies/{_id(company_id)}").json()
         return Company(str(found["id"]), str(found.get("name", "")))
 
     def find_ticket(self, stamp: str, company: str) -> str | None:
@@ -91,7 +92,7 @@ class ConnectWise:
         """POST /service/tickets with the stamp as externalXRef."""
         body: dict[str, Any] = {
             "summary": _cut(draft.summary, SUMMARY),
-            "company": {"id": _number(draft.company)},
+            "company": {"id": _id(draft.company)},
             "externalXRef": draft.stamp,
             "initialDescription": draft.detail,
         }
@@ -110,11 +111,11 @@ class ConnectWise:
         if change.status:
             ops.insert(0, {"op": "replace", "path": "status", "value": {"name": change.status}})
         if ops:
-            self.api.call("PATCH", f"service/tickets/{_number(ticket_id)}", json=ops)
+            self.api.call("PATCH", f"service/tickets/{_id(ticket_id)}", json=ops)
 
     def find_task(self, ticket_id: str, task: TaskDraft) -> str | None:
         """The ticket's task with the task's title as notes and its position as priority."""
-        for found in self._get(f"service/tickets/{_number(ticket_id)}/tasks"):
+        for found in self._get(f"service/tickets/{_id(ticket_id)}/tasks"):
             if found.get("notes") == task.title and found.get("priority") == task.position:
                 return str(found["id"])
         return None
@@ -122,19 +123,19 @@ class ConnectWise:
     def add_task(self, ticket_id: str, task: TaskDraft) -> str:
         """POST a task: its title as notes, its position as its priority (the order)."""
         body = {"notes": task.title, "priority": task.position, "closedFlag": task.done}
-        url = f"service/tickets/{_number(ticket_id)}/tasks"
+        url = f"service/tickets/{_id(ticket_id)}/tasks"
         return str(self.api.call("POST", url, json=body).json()["id"])
 
     def close_task(self, ticket_id: str, task_id: str) -> None:
         """PATCH closedFlag."""
-        url = f"service/tickets/{_number(ticket_id)}/tasks/{_number(task_id)}"
+        url = f"service/tickets/{_id(ticket_id)}/tasks/{_id(task_id)}"
         self.api.call("PATCH", url, json=[{"op": "replace", "path": "closedFlag", "value": True}])
 
     def find_opportunity(self, stamp: str, draft: OpportunityDraft) -> str | None:
         """The opportunity whose notes carry the stamp, its forecast item added if missing."""
         found = self._get("sales/opportunities", fields="id",
                           conditions=f'notes contains "{stamp}" and company/id = '
-                                     f"{_number(draft.company)}")  # fmt: skip
+                                     f"{_id(draft.company)}")  # fmt: skip
         if not found:
             return None
         opportunity_id = str(found[0]["id"])
@@ -147,7 +148,7 @@ class ConnectWise:
         """POST the opportunity (stamp in its notes), then its amount as a forecast item."""
         body = {
             "name": _cut(draft.name, SUMMARY),
-            "company": {"id": _number(draft.company)},
+            "company": {"id": _id(draft.company)},
             "expectedCloseDate": f"{draft.close_on.isoformat()}T00:00:00Z",
             "notes": f"{draft.notes}\n\nxbr reference: {draft.stamp}".strip(),
             "source": "BTR",
@@ -163,8 +164,7 @@ class ConnectWise:
 
     def changed_tickets(self, since: datetime) -> Iterator[RemoteTicket]:
         """Tickets with lastUpdated after `since`, by id, a page of 1,000 at a time."""
-        moment = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        params = {"conditions": f"lastUpdated > [{moment}]", "orderBy": "id asc",
+        params = {"conditions": f"lastUpdated > [{utc_text(since)}]", "orderBy": "id asc",
                   "fields": "id,status,closedFlag,_info", "pageSize": PAGE}  # fmt: skip
         url: str | None = "service/tickets"
         while url:
@@ -175,7 +175,7 @@ class ConnectWise:
                     id=str(found["id"]),
                     status=str((found.get("status") or {}).get("name", "")),
                     closed=bool(found.get("closedFlag")),
-                    updated_at=_moment(info.get("lastUpdated")),
+                    updated_at=moment(info.get("lastUpdated")),
                     by=str(info.get("updatedBy", "")),
                 )
             follow = _NEXT.search(response.headers.get("Link", ""))
@@ -195,7 +195,7 @@ def _hours_and_due(
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if due is not None:
-        fields["requiredDate"] = due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        fields["requiredDate"] = utc_text(due)
     if budget is not None:
         fields["budgetHours"] = round(budget, 2)
     if actual is not None:
@@ -203,20 +203,10 @@ def _hours_and_due(
     return fields
 
 
-def _number(value: str) -> int:
-    """A ConnectWise id: digits only, as the URL and the query take it."""
-    if not re.fullmatch(r"[0-9]{1,12}", value):
-        raise PsaError(f"ConnectWise ids are numbers; {value!r} is not one")
-    return int(value)
-
-
 def _cut(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _moment(value: Any) -> datetime:
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return datetime.now(UTC)
+def _id(value: str) -> int:
+    return number(value, "ConnectWise")

@@ -25,6 +25,7 @@ from psa.connector import (
     TicketDraft,
 )
 from psa.http import Api, PsaError, Refused
+from psa.values import moment, number, utc_text
 
 PAGE = 100  # Halo's largest page
 FIX = "check --client-id, --client-secret and --tenant (`xbr psa connect halo`)"
@@ -91,12 +92,12 @@ class Halo:
 
     def company(self, company_id: str) -> Company:
         """One client by id."""
-        found = self._call("GET", f"Client/{_number(company_id)}")
+        found = self._call("GET", f"Client/{_id(company_id)}")
         return Company(str(found["id"]), str(found.get("name", "")))
 
     def find_ticket(self, stamp: str, company: str) -> str | None:
         """The ticket carrying the stamp (searched, then matched exactly)."""
-        params = {"search": stamp, "client_id": _number(company), "count": 50}
+        params = {"search": stamp, "client_id": _id(company), "count": 50}
         return _stamped(self._call("GET", "Tickets", params=params).get("tickets", []), stamp)
 
     def create_ticket(self, draft: TicketDraft) -> str:
@@ -104,7 +105,7 @@ class Halo:
         ticket: dict[str, Any] = {
             "summary": draft.summary[:250],
             "details": f"{draft.detail}\n\nxbr reference: {draft.stamp}".strip(),
-            "client_id": _number(draft.company),
+            "client_id": _id(draft.company),
             "third_party_id_string": draft.stamp,
         }
         if draft.board:
@@ -122,11 +123,11 @@ class Halo:
         if change.status:
             ticket["status_id"] = self._status(change.status)
         if ticket:
-            self._call("POST", "Tickets", json=[{"id": _number(ticket_id), **ticket}])
+            self._call("POST", "Tickets", json=[{"id": _id(ticket_id), **ticket}])
 
     def find_task(self, ticket_id: str, task: TaskDraft) -> str | None:
         """The to-do with the task's text and sequence."""
-        found = self._call("GET", "ToDo", params={"ticket_id": _number(ticket_id)})
+        found = self._call("GET", "ToDo", params={"ticket_id": _id(ticket_id)})
         for item in found if isinstance(found, list) else []:
             if item.get("text") == task.title and item.get("sequence") == task.position:
                 return str(item["id"])
@@ -134,24 +135,24 @@ class Halo:
 
     def add_task(self, ticket_id: str, task: TaskDraft) -> str:
         """POST one to-do."""
-        todo = {"ticket_id": _number(ticket_id), "text": task.title, "sequence": task.position,
+        todo = {"ticket_id": _id(ticket_id), "text": task.title, "sequence": task.position,
                 "done": task.done}  # fmt: skip
         return _saved_id(self._call("POST", "ToDo", json=[todo]))
 
     def close_task(self, ticket_id: str, task_id: str) -> None:
         """POST the to-do done."""
-        todo = {"id": _number(task_id), "ticket_id": _number(ticket_id), "done": True}
+        todo = {"id": _id(task_id), "ticket_id": _id(ticket_id), "done": True}
         self._call("POST", "ToDo", json=[todo])
 
     def find_opportunity(self, stamp: str, draft: OpportunityDraft) -> str | None:
         """The opportunity carrying the stamp."""
-        params = {"search": stamp, "client_id": _number(draft.company), "count": 50}
+        params = {"search": stamp, "client_id": _id(draft.company), "count": 50}
         return _stamped(self._call("GET", "Opportunities", params=params).get("tickets", []), stamp)
 
     def create_opportunity(self, draft: OpportunityDraft) -> str:
         """POST one opportunity."""
         opportunity = {
-            "summary": draft.name[:250], "client_id": _number(draft.company),
+            "summary": draft.name[:250], "client_id": _id(draft.company),
             "oppvalue": float(draft.amount), "targetdate": f"{draft.close_on.isoformat()}T00:00:00",
             "details": f"{draft.notes}\n\nxbr reference: {draft.stamp}".strip(),
             "third_party_id_string": draft.stamp,
@@ -161,11 +162,11 @@ class Halo:
     def changed_tickets(self, since: datetime) -> Iterator[RemoteTicket]:
         """Tickets updated since `since`, 100 a page."""
         names = {v: k for k, v in self._status_ids().items()}
-        moment = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        after = utc_text(since, fraction=True)
         page = 1
         while True:
             params = {"pageinate": "true", "page_size": PAGE, "page_no": page,
-                      "lastupdatefromdate": moment, "order": "id"}  # fmt: skip
+                      "lastupdatefromdate": after, "order": "id"}  # fmt: skip
             found = self._call("GET", "Tickets", params=params)
             tickets = found.get("tickets", [])
             for item in tickets:
@@ -173,7 +174,7 @@ class Halo:
                 yield RemoteTicket(
                     id=str(item["id"]), status=names.get(status, str(status)),
                     closed=bool(item.get("hasbeenclosed")),
-                    updated_at=_moment(item.get("last_update") or item.get("lastupdate")),
+                    updated_at=moment(item.get("last_update") or item.get("lastupdate")),
                 )  # fmt: skip
             if len(tickets) < PAGE or page * PAGE >= int(found.get("record_count", 0)):
                 return
@@ -226,15 +227,5 @@ def _due_and_hours(
     return fields
 
 
-def _number(value: str) -> int:
-    if not (value.isascii() and value.isdigit() and len(value) <= 12):
-        raise PsaError(f"HaloPSA ids are numbers; {value!r} is not one")
-    return int(value)
-
-
-def _moment(value: Any) -> datetime:
-    try:
-        found = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC)
-    return found.replace(tzinfo=found.tzinfo or UTC).astimezone(UTC)
+def _id(value: str) -> int:
+    return number(value, "HaloPSA")

@@ -7,6 +7,7 @@ A write whose answer never came (a timeout, a dropped connection) may have happe
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -61,7 +62,7 @@ class Api:
         self.client = httpx.Client(
             base_url=base_url, headers=headers, timeout=TIMEOUT, transport=transport
         )
-        self.pace = Pace(rate, sleep)
+        self.pace = pace_of(base_url, rate, sleep)
         self.requests = 0
 
     def call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -112,18 +113,35 @@ class Pace:
     next waits until the first of the last `rate` is a window old."""
 
     def __init__(self, rate: float, sleep: Callable[[float], None]) -> None:
+        self.rate = rate
         self.size = max(1, int(rate))
         self.window = WINDOW * self.size / rate if rate else 0.0
         self.sent: deque[float] = deque(maxlen=self.size)
         self.sleep = sleep
+        self.lock = threading.Lock()
 
     def wait(self) -> None:
         """Wait until one more request keeps the pace, and count it."""
-        if self.window and len(self.sent) == self.size:
-            ahead = self.sent[0] + self.window - time.monotonic()
-            if ahead > 0:
-                self.sleep(ahead)
-        self.sent.append(time.monotonic())
+        with self.lock:  # the deliverers of one process share the PSA's pace
+            if self.window and len(self.sent) == self.size:
+                ahead = self.sent[0] + self.window - time.monotonic()
+                if ahead > 0:
+                    self.sleep(ahead)
+            self.sent.append(time.monotonic())
+
+
+_PACES: dict[str, Pace] = {}
+_PACES_LOCK = threading.Lock()
+
+
+def pace_of(base_url: str, rate: float, sleep: Callable[[float], None]) -> Pace:
+    """The pace of the PSA at `base_url` in this process: one pass's connector takes up the
+    count where the last one left it, so passes in a row never go over the rate together."""
+    with _PACES_LOCK:
+        pace = _PACES.get(base_url)
+        if pace is None or pace.rate != rate or pace.sleep is not sleep:
+            pace = _PACES[base_url] = Pace(rate, sleep)
+        return pace
 
 
 def retry_after(value: str | None) -> float:

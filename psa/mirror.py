@@ -88,7 +88,7 @@ class Mirror:
             return
         draft = TicketDraft(
             stamp="", summary=ticket.summary, company=ticket.company, detail=ticket.detail,
-            board=self.connection.ticket_board or None,
+            board=self.connection.ticket_board or self.connection.board,
             status=self.connection.closed_status if ticket.closed else None,
             priority=self.connection.priorities.get(ticket.severity),
             source=self.connection.source or None, due=ticket.due_at,

@@ -162,8 +162,7 @@ def record_step(
         )
     )
     inform(session, review, template, step)
-    if dest != source:
-        mirroring.review_step(session, review, trigger, dest)
+    mirroring.review_step(session, review, trigger, dest)  # a new meeting date goes too
 
 
 def settle(session: Session, review: Review, template: Template, now: datetime) -> None:

@@ -3,7 +3,9 @@
     python -m tests.psa_servers connectwise --port 0 --latency 0.05 --rate 10 --setup setup.json
 
 prints one JSON line, `{"url": ..., "vendor": ..., <credentials>}`, once it listens, then serves
-until SIGTERM or SIGINT. The setup file (optional) seeds it:
+until SIGTERM or SIGINT; on SIGUSR1 it prints `{"requests", "refused", "dropped", "span_s"}`
+since the last SIGUSR1.
+The setup file (optional) seeds it:
 
     connectwise: {"companies": [{"name", "identifier"}], "boards": [{"name", "statuses":
                   [["New", false], ["Closed", true]]}], "sources": ["xbr"], "tickets": [...]}
@@ -88,6 +90,18 @@ def build(vendor: str, args: argparse.Namespace) -> Server:
     return halo
 
 
+def served(server: Server, since: list[int]) -> dict[str, Any]:
+    """What was served since the last report: requests answered, those refused with 429, and
+    the seconds from the first of them to the last (its pace, as the PSA saw it)."""
+    with server.lock:
+        start = since[0]
+        answers, times = server.requests[start:], server.answered_at[start:]
+        since[0] = len(server.requests)
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    return {"requests": len(answers), "refused": sum(a[2] == 429 for a in answers),
+            "dropped": server.dropped, "span_s": round(span, 3)}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve until told to stop."""
     parser = argparse.ArgumentParser(
@@ -119,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    # SIGUSR1: one JSON line of what was served so far (a benchmark reads it before and after)
+    since = [0]
+    signal.signal(signal.SIGUSR1, lambda *_: print(json.dumps(served(server, since)), flush=True))
     with server:
         print(
             json.dumps({"url": server.url, "vendor": args.vendor, **server.credentials()}),

@@ -155,6 +155,7 @@ class PsaServer:
         self.clock = clock
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str, int]] = []  # (method, path with query, status)
+        self.answered_at: list[float] = []  # time.monotonic() of each logged answer
         self.refused = 0  # answered 429
         self.dropped = 0  # performed, then closed without an answer
         self.errors: list[str] = []  # tracebacks of the server's own bugs (answered 500)
@@ -257,6 +258,7 @@ class PsaServer:
     def _logged(self, request: Request, response: Response) -> Response:
         with self.lock:
             self.requests.append((request.method, request.target, response.status))
+            self.answered_at.append(time.monotonic())
         return response
 
     def _add_fault(self, fault: Fault) -> None:

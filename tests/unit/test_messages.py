@@ -696,3 +696,14 @@ def test_staging_tasks_carry_the_assessments_request() -> None:
     assert "assesses the client against nist-csf-2: 21 items." in message.markdown
     assert "**3** required items are still unanswered" in message.markdown
     assert "answers were carried" not in message.markdown
+
+
+def test_what_the_psa_says_is_data_in_the_message() -> None:
+    """A status and a member's name from the PSA reach the message escaped, never as markup."""
+    ctx = context("psa")
+    ctx["psa_status"] = "<img src=x onerror=alert(1)> **Done**"
+    ctx["by"] = "[click](https://evil.example)"
+    message = render("psa", ctx)
+    assert "<img" not in message.html
+    assert 'href="https://evil.example"' not in message.html
+    assert r"\<img src=x onerror=alert(1)\> \*\*Done\*\*" in message.markdown
