@@ -202,6 +202,7 @@ def _client_data(client: Client) -> dict[str, object]:
         "active": client.active,
         "standards": client.standards or [],
         "fiscal_year_start": client.fiscal_year_start,
+        "psa_company": client.psa_company,  # its company in the PSA: mirrored there when set
     }
 
 

@@ -18,8 +18,8 @@ import httpx
 
 from states.errors import XbrError
 
-MAX_WAIT = 60.0  # seconds a request waits out a 429 in place; longer: the outbox backs off
-THROTTLED_TRIES = 5
+MAX_WAIT = 30.0  # seconds a request waits out a 429 in place; longer: the outbox backs off
+THROTTLED_TRIES = 3  # with MAX_WAIT: a message keeps well within its lease (5 minutes)
 TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 WINDOW = 1.02  # the pacing window: a second, and a margin for the PSA's clock
 

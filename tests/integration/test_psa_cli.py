@@ -82,6 +82,7 @@ def test_a_client_is_mapped_by_id_or_by_its_name_confirmed(
     hostile = cw.add_company("Client btr \x1b[31mRED\x1b[0m", "ClientBTR")
     mapped = xbr.json("client", "psa", "Client qbr", "--match", "--yes")
     assert (mapped["company"], mapped["company_name"]) == (str(acme), "Client qbr")
+    assert xbr.json("client", "show", "Client qbr")["psa_company"] == str(acme)
     _, out, _ = xbr("client", "psa", "Client btr", "--company", str(hostile))
     assert "\x1b" not in out  # the PSA's names are data: no escape reaches the terminal
     code, _, err = xbr("client", "psa", "Client bsrr", "--match", "--yes", ok=False)
