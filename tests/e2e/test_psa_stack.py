@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from states.staging.assessment import Category, Disposition, Finding, Severity
-from states.staging.tickets import ticket_for
-from states.store.models import FollowUpTicket, Review, utcnow
+from states.store.models import FollowUpTicket
 from tests.e2e.conftest import Server, Stack, make_stack, run_stack, wait_for
+from tests.follow_ups import raise_follow_up
 from tests.psa_servers.connectwise import ConnectWiseServer
 from tests.team import walk
 
@@ -65,13 +64,7 @@ def test_the_stack_mirrors_a_review_and_pulls_a_ticket_closed_in_the_psa(
         "the ticket to follow the review into Scheduling", lambda: status_of(cw) == "Scheduling"
     )
 
-    finding = Finding("backup.failed", "backup_jobs", Category.BACKUP, Severity.RED, "Backups",
-                      Disposition.TICKET, "2 jobs failed")  # fmt: skip
-    with stack.uow() as work:
-        review = work.session.get(Review, review_id)
-        assert review is not None
-        ticket_id = ticket_for(work.session, review, finding, utcnow())[0].id
-        work.commit()
+    ticket_id = raise_follow_up(stack.uow, review_id, "Backups")
     follow_up = wait_for("the follow-up ticket in ConnectWise", lambda: next(
         (t for t in cw.tickets() if t["summary"] == "BTR Follow-up - Backups"), None))  # fmt: skip
     cw.close_ticket(follow_up["id"])

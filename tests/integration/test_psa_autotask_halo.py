@@ -28,11 +28,10 @@ from states.plans.initiatives import Cost, Draft, Move, add_initiative, move_ini
 from states.psa.companies import map_client
 from states.read.views import review_view
 from states.settings import Settings
-from states.staging.assessment import Category, Disposition, Finding, Severity
-from states.staging.tickets import ticket_for
-from states.store.models import FollowUpTicket, OutboxMessage, Review, utcnow
+from states.store.models import FollowUpTicket, OutboxMessage
 from states.templates.schema import Template
 from tests.conftest import UowFactory
+from tests.follow_ups import raise_follow_up
 from tests.psa_servers.autotask import AutotaskServer
 from tests.psa_servers.common import PsaServer
 from tests.psa_servers.halo import HaloServer
@@ -148,13 +147,7 @@ def test_follow_ups_and_an_opportunity_are_made_once_under_dropped_answers(
 ) -> None:
     uow = sqlite_uow
     review_id = start_review(uow(), CLIENT, catalog)
-    finding = Finding("patching.stale", "patch_age", Category.PATCHING, Severity.RED, "Patching",
-                      Disposition.TICKET, "12 devices unpatched")  # fmt: skip
-    with uow() as work:
-        review = work.session.get(Review, review_id)
-        assert review is not None
-        ticket_id = ticket_for(work.session, review, finding, utcnow())[0].id
-        work.commit()
+    ticket_id = raise_follow_up(uow, review_id, "Patching")
     quarter = FiscalQuarter(2027, 2)
     initiative = add_initiative(uow(), CLIENT, Draft(
         "EDR rollout", "3 devices unprotected", priority="high", quarter=quarter,

@@ -28,11 +28,11 @@ from states.plans.initiatives import Cost, Draft, Move, add_initiative, move_ini
 from states.psa.companies import map_client
 from states.read.views import review_view
 from states.settings import Settings
-from states.staging.assessment import Category, Disposition, Finding, Severity
-from states.staging.tickets import ticket_for
-from states.store.models import AuditEntry, FollowUpTicket, OutboxMessage, PsaLink, Review, utcnow
+from states.staging.assessment import Severity
+from states.store.models import AuditEntry, FollowUpTicket, OutboxMessage, PsaLink, Review
 from states.templates.schema import Template
 from tests.conftest import UowFactory
+from tests.follow_ups import raise_follow_up
 from tests.psa_servers.common import Request, Response
 from tests.psa_servers.connectwise import ConnectWiseServer
 from tests.team import walk
@@ -145,14 +145,7 @@ def test_creates_whose_answer_was_lost_are_made_once(
     )
 
     # a follow-up ticket and an approved initiative's opportunity, their answers lost too
-    finding = Finding("patching.stale", "patch_age", Category.PATCHING, Severity.RED, "Patching",
-                      Disposition.TICKET, "12 devices unpatched")  # fmt: skip
-    with uow() as work:
-        review = work.session.get(Review, review_id)
-        assert review is not None
-        follow_up, _ = ticket_for(work.session, review, finding, utcnow())
-        work.commit()
-        follow_up_id = follow_up.id
+    follow_up_id = raise_follow_up(uow, review_id, "Patching")
     cw.drop_response("POST", r"/service/tickets$")
     cw.drop_response("POST", r"/sales/opportunities$")
     cw.drop_response("POST", r"/forecast$")
@@ -251,13 +244,7 @@ def test_a_ticket_closed_in_the_psa_closes_xbrs_and_a_moved_review_is_noted(
     uow: UowFactory, catalog: dict[str, Template], cw: ConnectWiseServer, settings: Settings
 ) -> None:
     review_id = start_review(uow(), CLIENT, catalog)
-    finding = Finding("backup.failed", "backup_jobs", Category.BACKUP, Severity.AMBER, "Backups",
-                      Disposition.TICKET, "2 jobs failed")  # fmt: skip
-    with uow() as work:
-        review = work.session.get(Review, review_id)
-        assert review is not None
-        ticket_id = ticket_for(work.session, review, finding, utcnow())[0].id
-        work.commit()
+    ticket_id = raise_follow_up(uow, review_id, "Backups", Severity.AMBER)
     assert set(mirror(uow, settings)) == {"sent"}
     follow_up = next(t for t in cw.tickets() if t["summary"] == "BTR Follow-up - Backups")
     review_ticket = next(t for t in cw.tickets() if t["board"]["name"] == "BTR")
