@@ -18,7 +18,7 @@ from deploy.context import JsonOpt, settings, uow
 from psa import connection as psa_connection
 from psa.connection import PHASES, Connection
 from psa.connector import Company, Connector
-from psa.connectors import open_connector
+from psa.connectors import open_connector, unmapped
 from psa.http import PsaError
 from states.errors import InvalidInput, XbrError
 from states.psa.companies import map_client
@@ -178,8 +178,11 @@ def _connect(given: Mapping[str, object], mapping: Mapping[str, object], as_json
     connector = open_connector(connection)
     try:
         connector.check()
+        lacking = unmapped(connector, connection)
     finally:
         connector.close()
+    if lacking:
+        raise InvalidInput(lacking)
     connection = connection.model_copy(update={"connected_at": utcnow()})
     path = psa_connection.save(settings().home, connection)
     render.out(as_json, connection.shown(),
@@ -207,14 +210,18 @@ def psa_show(as_json: JsonOpt = False) -> None:
 
 @psa_app.command("check")
 def psa_check(as_json: JsonOpt = False) -> None:
-    """Prove the credentials with one call."""
+    """Prove the credentials, and that the board and its statuses are there."""
     connection = connected()
     connector = open_connector(connection)
     try:
         connector.check()
+        lacking = unmapped(connector, connection)
     finally:
         connector.close()
-    render.out(as_json, {"psa": connection.kind, "ok": True}, f"{connection.name} answers")
+    if lacking:
+        raise XbrError(lacking)
+    render.out(as_json, {"psa": connection.kind, "ok": True},
+               f"{connection.name} answers, and has the board and statuses xbr uses")  # fmt: skip
 
 
 @psa_app.command("pull")

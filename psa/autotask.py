@@ -73,6 +73,12 @@ class Autotask:
         self._picklists = None
         self._picklist("status")
 
+    def board_statuses(self, board: str) -> list[str] | None:
+        """The tenant's ticket statuses, when `board` is one of its queues."""
+        if board not in self._picklist("queueID"):
+            return None
+        return list(self._picklist("status"))
+
     def companies(self, name: str) -> list[Company]:
         """Companies whose name contains `name`."""
         query = {

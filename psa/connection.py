@@ -71,7 +71,6 @@ class Connection(BaseModel):
     board: str = Field(default="BTR", min_length=1, max_length=100)
     ticket_board: str = Field(default="", max_length=100)
     statuses: dict[str, str] = Field(default_factory=lambda: dict(BTR_STATUSES))
-    closed_status: str = Field(default="Closed", min_length=1, max_length=100)
     source: str = Field(default="BTR", max_length=100)
     # the follow-up tickets' priority by the finding's severity (red, amber); none: the PSA's
     priorities: dict[str, str] = Field(default_factory=dict)
@@ -93,6 +92,11 @@ class Connection(BaseModel):
         # the priorities a new tenant has; Halo's are ids of its own (--priority red=1)
         self.priorities = {**PRIORITIES.get(self.kind, {}), **self.priorities}
         return self
+
+    @property
+    def closed_status(self) -> str:
+        """The status that closes a ticket: the one a closed review's ticket takes."""
+        return self.statuses["closed"]
 
     @property
     def name(self) -> str:

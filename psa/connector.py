@@ -94,6 +94,10 @@ class Connector(Protocol):
     def check(self) -> None:
         """One call that proves the credentials; Refused when they are wrong."""
 
+    def board_statuses(self, board: str) -> list[str] | None:
+        """The names of the statuses a ticket on `board` can take; None when there is no
+        such board."""
+
     def companies(self, name: str) -> list[Company]:
         """The companies whose name contains `name` (at most a page of them)."""
 

@@ -71,6 +71,15 @@ class ConnectWise:
         """Count the companies: any answer but a refusal proves the keys."""
         self.api.call("GET", "company/companies/count")
 
+    def board_statuses(self, board: str) -> list[str] | None:
+        """The board's statuses (GET /service/boards/{id}/statuses)."""
+        term = re.sub(r'["\\]', "", board)[:100]
+        found = self._get("service/boards", conditions=f'name = "{term}"', fields="id,name")
+        if not found:
+            return None
+        statuses = self._get(f"service/boards/{int(found[0]['id'])}/statuses", fields="id,name")
+        return [str(s.get("name", "")) for s in statuses]
+
     def companies(self, name: str) -> list[Company]:
         """Companies whose name contains `name` (quotes dropped: the query's own syntax)."""
         term = re.sub(r'["\\]', "", name)[:100]

@@ -85,6 +85,10 @@ class Halo:
         self._statuses = None
         self._status_ids()
 
+    def board_statuses(self, board: str) -> list[str] | None:
+        """Halo's statuses (its teams take them all)."""
+        return list(self._status_ids())
+
     def companies(self, name: str) -> list[Company]:
         """Clients whose name matches `name`."""
         found = self._call("GET", "Client", params={"search": name[:100], "count": 50})

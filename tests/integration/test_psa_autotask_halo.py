@@ -70,7 +70,7 @@ def autotask(home: Path) -> Iterator[Vendor]:
         connection = Connection(
             kind="autotask", url=zone_url(server.username, zones), username=server.username,
             secret=server.secret, integration_code=server.integration_code,  # type: ignore[arg-type]
-            statuses={"closed": "Complete", "cancelled": "Complete"}, closed_status="Complete",
+            statuses={"closed": "Complete", "cancelled": "Complete"},
             ticket_board="Help Desk", opportunity_owner=str(owner), rate=200,
         )  # fmt: skip
         names = {**labels, 1: "New", 5: "Complete", 8: "In Progress"}
