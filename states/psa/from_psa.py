@@ -52,7 +52,7 @@ def note_status(uow: UnitOfWork, link: Link, psa: str, status: str, by: str, now
             audit.note(uow.session, review, "psa_status", who,
                        f"moved to {status!r} in {psa}; the review stays in {review.status}",
                        now)  # fmt: skip
-            changed_in_psa(uow.session, review, review_template(review), psa, status, by)
+            changed_in_psa(uow.session, review, review_template(review), psa, status, plain(by, 80))
         uow.commit()
 
 
