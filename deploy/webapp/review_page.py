@@ -18,6 +18,7 @@ from deploy import approval, assessment_page, plan_editing
 from deploy.webapp import downloads, review_actions, staff
 from deploy.webapp.site import Site
 from notifications import links
+from psa.connection import NAMES
 from reports.documents import agenda_html, report_context, report_html
 from reports.run_pages import run_url
 from states.access.sessions import SignedIn
@@ -117,12 +118,18 @@ def page_context(site: Site, person: SignedIn, review_id: int) -> dict[str, Any]
             for f in downloads.offered(person)
         ],
         "run_url": run_url(review.flow_run_id),
+        "psa_ticket": _psa_ticket(read.psa_ticket),
         "assessment": assessment_page.assessment_of(read.questionnaire, read.access),
         "plan": approval.plan_progress(uow, review) if status == Phase.DELIVERY else None,
         "plan_editing": plan_editing.section_of(read.plan),
         "decision_code": _code(site, review, email) if can_decide else None,
         "now": datetime.now(UTC),
     }
+
+
+def _psa_ticket(found: tuple[str, str] | None) -> str | None:
+    """Where the review is on the PSA's board, in its words: ConnectWise ticket 5000."""
+    return f"{NAMES.get(found[0], found[0])} ticket {found[1]}" if found else None
 
 
 def _code(site: Site, review: views.ReviewView, email: str) -> str:

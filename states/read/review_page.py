@@ -21,7 +21,7 @@ from states.read.views import ReviewView, view_of
 from states.standards.answering import Access, access_of
 from states.standards.answers import Questionnaire, questionnaire_of
 from states.store.db import UnitOfWork
-from states.store.models import Person
+from states.store.models import Person, PsaLink
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class ReviewPage:
     evidence: GateEvidence | None  # what the open phase produced, for its gate
     plan: OpenPlan | None  # the open plan, when the person may change it here
     names: dict[str, str]  # everyone's name by email
+    psa_ticket: tuple[str, str] | None = None  # (the PSA, its ticket's id) when mirrored
 
 
 def read_review_page(uow: UnitOfWork, review_id: int, email: str, currency: str) -> ReviewPage:
@@ -58,7 +59,19 @@ def read_review_page(uow: UnitOfWork, review_id: int, email: str, currency: str)
             else None,
             plan=open_plan_for(session, review, email, plan),
             names=_names(session),
+            psa_ticket=_psa_ticket(session, review.id) if review.client.psa_company else None,
         )
+
+
+def _psa_ticket(session: Session, review_id: int) -> tuple[str, str] | None:
+    """The PSA and the id of the review's ticket there, once it is made."""
+    found = session.execute(
+        select(PsaLink.psa, PsaLink.remote_id).where(
+            PsaLink.object == "review", PsaLink.local_id == review_id,
+            PsaLink.remote_id.is_not(None),
+        )
+    ).first()  # fmt: skip
+    return (found[0], found[1]) if found else None
 
 
 def _names(session: Session) -> dict[str, str]:

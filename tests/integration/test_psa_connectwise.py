@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from notifications import links
 from notifications.outbox import deliver_due, retry
 from psa.connection import BTR_STATUSES, Connection, save
 from psa.connectors import open_connector
@@ -33,9 +34,11 @@ from states.store.models import AuditEntry, FollowUpTicket, OutboxMessage, PsaLi
 from states.templates.schema import Template
 from tests.conftest import UowFactory
 from tests.follow_ups import raise_follow_up
+from tests.integration.conftest import serving
 from tests.psa_servers.common import Request, Response
 from tests.psa_servers.connectwise import ConnectWiseServer
 from tests.team import walk
+from tests.web_session import signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT, COMPANY = "Client btr", "Client BTR Ltd"
@@ -302,3 +305,22 @@ def test_the_rate_limit_is_waited_out_as_retry_after_says(
         start_review(uow(), "Client qbr", catalog)
         assert set(mirror(uow, Settings(home=home))) == {"sent"}
         assert paced.refused == 0
+
+
+def test_the_review_page_names_the_reviews_ticket_in_the_psa(
+    uow: UowFactory, catalog: dict[str, Template], cw: ConnectWiseServer, settings: Settings,
+    database_url: str,
+) -> None:  # fmt: skip
+    review_id = start_review(uow(), CLIENT, catalog)
+    other_id = start_review(uow(), "Client qbr", catalog)  # a client not mirrored
+    with serving(settings.home, database_url, uow) as (served, _):
+        key = links.load_key(served.home, None)
+        with signed_in(uow, key, served.page_url, VERA) as vera:
+            before = vera.get(f"/reviews/{review_id}").text
+            assert mirror(uow, settings) == ["sent"]
+            (ticket,) = cw.tickets()
+            after = vera.get(f"/reviews/{review_id}").text
+            other = vera.get(f"/reviews/{other_id}").text
+    assert "PSA" not in before  # not made yet
+    assert f"On the PSA's board: ConnectWise ticket {ticket['id']}" in after
+    assert "PSA" not in other
