@@ -277,7 +277,7 @@ def psa_pass(
     delivered: list[Delivery] = []
     try:
         for n, message_id in enumerate(claimed):
-            with uow:
+            with uow.reading():  # no write lock: the claim keeps the row ours
                 row = uow.session.get(OutboxMessage, message_id)
                 assert row is not None
                 kind, payload = row.kind, dict(row.payload)
