@@ -757,11 +757,11 @@ def sweep_command(
     state = run.state  # type: ignore[union-attr]
     data = {"flow_run_id": str(run.id), "state": state.name if state else None}  # type: ignore[union-attr]
     render.out(as_json, data, f"sweeper run {data['flow_run_id']}: {data['state']}")
-    if state is not None and not state.is_final():
+    if state is None or not state.is_final():
         if wait == 0:
-            return  # only queued, as asked
+            return  # only queued, as asked (its state may not even be read back yet)
         raise XbrError(
-            f"the sweeper run has not ended in {wait} s (it is {state.name}: the runner is busy "
+            f"the sweeper run has not ended in {wait} s (it is {data['state']}: the runner is busy "
             "or down); it goes on by itself, see it in the Prefect UI, or give a longer --wait"
         )
     if not (state and state.is_completed()):
