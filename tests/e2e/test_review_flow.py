@@ -270,12 +270,15 @@ def test_fifty_suspended_reviews_hold_no_process(stack: Stack) -> None:
                    capture_output=True, timeout=600)  # fmt: skip
     ids = [r["id"] for r in json.loads(stack.xbr("review", "list", "--json").stdout)]
     assert len(ids) == 50
+
     # on a busy machine Prefect may refuse a run in the burst: the review is kept, and the
     # sweep (every 5 minutes in `xbr up`) makes its run; here it is queued at once, and runs
     # when the runner has a free slot (behind the burst)
     # (a Prefect server busy with the burst may not answer at once: asked again until it does)
-    wait_for("the sweeper run to be queued",
-             lambda: stack.xbr("sweep", "--wait", "0", ok=False).returncode == 0, 300, 5)  # fmt: skip
+    def queued() -> bool:
+        return stack.xbr("sweep", "--wait", "0", ok=False).returncode == 0
+
+    wait_for("the sweeper run to be queued", queued, 300, 5)
     for review_id in ids:
         stack.wait_suspended(review_id, timeout=300)
     runner = stack.runner
