@@ -7,7 +7,7 @@ review's accountable person.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from itertools import islice
 
 from psa.connection import Connection
@@ -59,8 +59,3 @@ def _act(uow: UnitOfWork, connection: Connection, chunk: list[RemoteTicket], don
 def _moved_there(state: dict[str, object], ticket: RemoteTicket) -> bool:
     """The ticket shows a status xbr did not give it, and that was not noted already."""
     return bool(ticket.status) and ticket.status not in (state.get("status"), state.get("seen"))
-
-
-def pulled_since(uow: UnitOfWork, connection: Connection) -> datetime | None:
-    """How far the pulls from the PSA got."""
-    return links.pulled_until(uow, connection.kind)
