@@ -22,6 +22,7 @@ from tests.e2e.test_prefect_ui import (  # noqa: F401
     TIMEOUT_MS,
     chromium,
     no_browser,
+    submit_resume_dialog,
 )
 from tests.e2e.test_review_flow import close_phase_tasks, start, walk_to
 
@@ -226,8 +227,7 @@ def test_the_resume_form_reads_in_the_clients_zone_and_a_refusal_shows_on_the_ru
 
         field = dialog.locator(".schema-form-property").filter(has_text="Decision Code")
         field.get_by_role("textbox").fill("SAM00-GUESS")
-        dialog.get_by_role("button", name="Submit", exact=True).click()
-        expect(dialog).to_be_hidden()
+        submit_resume_dialog(dialog)
 
         state = wait_for(
             "the run to wait again, refused",
