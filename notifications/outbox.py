@@ -277,17 +277,18 @@ def psa_pass(
     delivered: list[Delivery] = []
     try:
         for n, message_id in enumerate(claimed):
-            with uow.reading():  # no write lock: the claim keeps the row ours
-                row = uow.session.get(OutboxMessage, message_id)
-                assert row is not None
-                kind, payload = row.kind, dict(row.payload)
             try:
+                with uow.reading():  # no write lock: the claim keeps the row ours
+                    row = uow.session.get(OutboxMessage, message_id)
+                    assert row is not None
+                    kind, payload = row.kind, dict(row.payload)
                 mirror.deliver(kind, payload)
             except (Throttled, Refused) as stop:
                 wait = timedelta(seconds=stop.seconds) if isinstance(stop, Throttled) else None
                 rest = [_record(uow, i, {}, str(stop), retry_in=wait) for i in claimed[n:]]
                 return delivered + rest, True
-            except Exception as error:  # the PSA's error, a bad answer: kept, tried again later
+            except Exception as error:  # the PSA's error, a bad answer, a busy database: kept,
+                # tried again after its backoff, not held for the claim's whole lease
                 delivered.append(_record(uow, message_id, {}, redact(str(error))[:500]))
             else:
                 delivered.append(_record(uow, message_id, {connection.name: SENT}, None))
