@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -279,6 +280,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.parent == here:
             item.add_marker(pytest.mark.xdist_group(e2e_group(item)))
+
+
+@pytest.fixture(autouse=True)
+def share_of_the_machine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """An end-to-end test shares the machine with the other worker's; one marked `burst` (it
+    loads every core for minutes) has it alone, so the other's timings stay those of a
+    person's machine. A lock beside the workers' temporary folders: shared, or exclusive."""
+    alone = request.node.get_closest_marker("burst") is not None
+    lock = tmp_path_factory.getbasetemp().parent / "xbr-e2e-machine.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -253,6 +253,7 @@ def test_a_restored_backup_resumes_the_reviews_in_it(stack: Stack, tmp_path: Pat
     assert_no_duplicates(stack, review_id)  # each step once, as if no restore had happened
 
 
+@pytest.mark.burst
 def test_fifty_suspended_reviews_hold_no_process(stack: Stack) -> None:
     script = (
         "from deploy.cli import run\n"
