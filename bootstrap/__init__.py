@@ -31,15 +31,16 @@ class Root:
     settings: Settings
     engine: Engine
     via: str = "xbr"  # the entry point, as the audit trail names it (see `identify`)
+    actor: str = ""  # who acts through it when known for the whole process (a command line's)
 
     def uow(self) -> UnitOfWork:
         """A unit of work on the application database."""
-        return UnitOfWork(self.engine, self.via, self.settings.holiday_place)
+        return UnitOfWork(self.engine, self.via, self.settings.holiday_place, self.actor)
 
     def migrated_uow(self) -> UnitOfWork:
         """A unit of work on the application database, refused unless its schema is current."""
         require_current_schema(self.engine)
-        return UnitOfWork(self.engine, self.via, self.settings.holiday_place)
+        return UnitOfWork(self.engine, self.via, self.settings.holiday_place, self.actor)
 
     def catalog(self) -> dict[str, Template]:
         """The shipped templates and the MSP's own (the same name replaces a shipped one)."""
@@ -90,13 +91,14 @@ def root() -> Root:
         return _root
 
 
-def identify(via: str) -> Root:
+def identify(via: str, actor: str = "") -> Root:
     """Name this process's entry point in every audit row it writes from now on, e.g.
-    "command line, os user alice"."""
+    "command line, os user alice", and who acts through it when that is the same for every
+    change (e.g. "os user alice")."""
     global _root
     current = root()
     with _lock:
-        _root = replace(current, via=via)
+        _root = replace(current, via=via, actor=actor)
         return _root
 
 

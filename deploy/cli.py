@@ -19,6 +19,7 @@ from bootstrap import prefect_env
 from deploy import (
     assess_cli,
     budget_cli,
+    directory_cli,
     faults,
     metrics_cli,
     new_run,
@@ -101,6 +102,7 @@ app.command("report")(staging_cli.report_command)
 client_app.command("thresholds")(staging_cli.thresholds_command)
 app.command("metrics")(metrics_cli.metrics_command)
 app.add_typer(session_cli.session_app, name="session")
+app.add_typer(directory_cli.directory_app, name="directory")
 app.add_typer(psa_cli.psa_app, name="psa")
 client_app.command("psa")(psa_cli.client_psa_command)
 
@@ -826,9 +828,9 @@ def web_command(
     uow()  # refuse an unmigrated database before listening
     if workers is not None:  # the worker processes read it from the environment
         os.environ["XBR_WEB_WORKERS"] = str(workers)
-        via = bootstrap.root().via
+        via, actor = bootstrap.root().via, bootstrap.root().actor
         bootstrap.reset()
-        bootstrap.identify(via)
+        bootstrap.identify(via, actor)
     render.say(
         f"board at {board_page.board_address(settings(), port)} (signed in, or its key: "
         "`xbr board key`)",
@@ -850,7 +852,8 @@ def run(argv: list[str]) -> int:
     bootstrap.reset()  # each command line reads the environment afresh
     try:
         # `--as` is an operator's word: the audit trail also keeps who ran the command
-        bootstrap.identify(f"command line, os user {os_user()}")
+        user = f"os user {os_user()}"
+        bootstrap.identify(f"command line, {user}", user)
         code = app(args=argv, prog_name="xbr", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except SystemExit as exc:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, lazyload
 from states.calendar.business_days import zone
 from states.calendar.public_holidays import check_place
 from states.errors import InvalidInput, NotFound
+from states.lifecycle.audit import directory_change
 from states.standards.pinning import repin_open_reviews
 from states.standards.schema import Standard
 from states.store.db import UnitOfWork, read_unread
@@ -94,10 +95,17 @@ def add_person(uow: UnitOfWork, name: str, email: str, roles: list[str]) -> Pers
     name = parse_name(name, "person")
     with uow:
         person = uow.session.scalar(select(Person).where(Person.email == email))
+        new = person is None
         if person is None:
             person = Person(name=name, email=email)
             uow.session.add(person)
-        person.role_rows.extend(PersonRole(role=r) for r in sorted(wanted - set(person.roles)))
+        added = sorted(wanted - set(person.roles))
+        person.role_rows.extend(PersonRole(role=r) for r in added)
+        if new:
+            directory_change(uow.session, "person_added",
+                             f"{name} <{email}>: {', '.join(added)}")  # fmt: skip
+        elif added:
+            directory_change(uow.session, "roles_added", f"{email}: {', '.join(added)}")
         uow.commit()
         return person
 
@@ -155,6 +163,9 @@ def add_client(
             uow.session.flush()
         except IntegrityError:
             raise InvalidInput(f"client {name!r} exists already; see `xbr client show`") from None
+        place = ", ".join(p for p in (country, subdivision) if p) or "the MSP's holidays"
+        directory_change(uow.session, "client_added",
+                         f"{name}: {cadence}, {template_name}, {timezone}, {place}")  # fmt: skip
         uow.commit()
         return client
 
@@ -176,6 +187,8 @@ def assign_role(uow: UnitOfWork, client_name: str, role: str, email: str) -> Non
         person = person_by_email(uow.session, email)
         if uow.session.get(ClientRole, (client.id, wanted.value, person.id)) is None:
             uow.session.add(ClientRole(client_id=client.id, role=wanted.value, person_id=person.id))
+            directory_change(uow.session, "role_assigned",
+                             f"{person.email} covers {wanted.value} for {client.name}")  # fmt: skip
         uow.commit()
 
 
@@ -266,7 +279,9 @@ def set_thresholds(
         effective = base.merged(overrides)  # refuses an unknown name or a bad value
         overrides = {k: getattr(effective, k) for k in overrides}
         if changes or reset:
+            told = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "the template's"
             client.thresholds = overrides or None
+            directory_change(uow.session, "thresholds_set", f"{client.name}: {told}")
             uow.commit()
         return overrides, effective.model_dump()
 
@@ -297,6 +312,8 @@ def set_standards(
         if add or remove:
             client.standards = own or None
             repin_open_reviews(uow.session, client, known)
+            told = ", ".join(own) or "the template's only"
+            directory_change(uow.session, "standards_set", f"{client.name}: {told}")
             uow.commit()
         base = pick(catalog, client.template).standards
         return own, list(dict.fromkeys([*base, *own]))
@@ -309,7 +326,9 @@ def set_fiscal_year_start(uow: UnitOfWork, client_name: str, month: int | None) 
         raise InvalidInput(f"--start {month}: a fiscal year starts in a month, 1 to 12")
     with uow:
         client = client_by_name(uow.session, client_name)
-        if month is not None:
+        if month is not None and month != client.fiscal_year_start:
+            told = f"{client.name}: month {client.fiscal_year_start} -> {month}"
+            directory_change(uow.session, "fiscal_year_set", told)
             client.fiscal_year_start = month
             uow.commit()
         return client.fiscal_year_start

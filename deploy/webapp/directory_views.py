@@ -13,6 +13,7 @@ from states.access.permissions import may_edit_clients, may_edit_people
 from states.access.sessions import SignedIn
 from states.errors import NotFound
 from states.read import views
+from states.read.directory_trail import directory_changes
 from states.store.models import Client, Person
 from states.templates.schema import Cadence, Role
 
@@ -85,6 +86,9 @@ def _client_done(
     return {"id": row["id"], "text": f"Added {row['name']}", "review": review}
 
 
+CHANGES_SHOWN = 20  # the People page's latest changes; `xbr directory log` shows more
+
+
 def people_page(site: Site, person: SignedIn, done: str, added: bool) -> dict[str, Any]:
     """Everyone with their roles and how they get their messages."""
     rows = [
@@ -100,9 +104,12 @@ def people_page(site: Site, person: SignedIn, done: str, added: bool) -> dict[st
     ]
     row = next((r for r in rows if str(r["id"]) == done), None)
     verb = "Added" if added else "Saved the changes to"
+    may_edit = may_edit_people(person)
     return {
         "people": rows,
-        "may_edit": may_edit_people(person),
+        "may_edit": may_edit,
+        # those who give roles see who gave which (and changed clients), newest first
+        "changes": directory_changes(site.uow(person), CHANGES_SHOWN) if may_edit else [],
         "roles": ROLES,
         "role_names": ROLE_NAMES,
         "zones": staff.zones(),

@@ -40,9 +40,10 @@ class Site:
     guard: Guard
 
     def uow(self, person: SignedIn) -> UnitOfWork:
-        """A unit of work whose audit rows say the web app and how its person signed in."""
+        """A unit of work whose audit rows say the web app, how its person signed in, and
+        (where no step names one) that person as the actor."""
         work = self.plain_uow()
-        work.via = f"web app, signed in by {person.via}"
+        work.via, work.actor = f"web app, signed in by {person.via}", person.email
         return work
 
     @property

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from states.access.permissions import PEOPLE_MANAGERS
 from states.directory import parse_role, person_by_email
 from states.errors import InvalidInput
+from states.lifecycle.audit import directory_change
 from states.store.db import UnitOfWork
 from states.store.models import Person, PersonRole
 
@@ -34,8 +35,12 @@ def set_roles(uow: UnitOfWork, email: str, roles: Iterable[str]) -> Person:
                     f"{person.email} is the last person holding {' or '.join(managers)}, who "
                     "add people and give roles; keep one of them, or give it to someone first"
                 )
+        before = sorted(person.roles)
         kept = [row for row in person.role_rows if row.role in wanted]
         added = [PersonRole(role=r) for r in sorted(wanted - {row.role for row in kept})]
         person.role_rows[:] = kept + added
+        if sorted(wanted) != before:
+            directory_change(uow.session, "roles_set", f"{person.email}: "
+                             f"{', '.join(sorted(wanted))} (were {', '.join(before)})")  # fmt: skip
         uow.commit()
         return person

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import object_session
 
 from states.calendar.business_days import zone
 from states.calendar.public_holidays import check_place
 from states.directory import client_by_name, parse_cadence
+from states.lifecycle.audit import directory_change
 from states.lifecycle.machine import OPEN_PHASES
 from states.lifecycle.schedule import review_template, set_due_dates, set_wake
 from states.store.db import UnitOfWork
@@ -58,9 +59,26 @@ def edit_client(
             client.cadence = edit.cadence
             if client.next_review_on != WHILE_HELD:
                 client.next_review_on = None  # the calendar looks at it again
-        moved = _redate_open_reviews(client) if session.dirty else 0
+        changed = _changes(client) if session.dirty else ""
+        moved = _redate_open_reviews(client) if changed else 0
+        if changed:
+            directory_change(session, "client_edited", f"{client.name}: {changed}")
         uow.commit()
         return client, moved
+
+
+def _changes(client: Client) -> str:
+    """What the edit changed on the client, as "field: was -> now" parts."""
+    state = inspect(client)
+    parts = []
+    for name in ("timezone", "country", "subdivision", "cadence", "template"):
+        history = state.attrs[name].history
+        if history.has_changes():
+            was = history.deleted[0] if history.deleted else None
+            now = history.added[0] if history.added else None
+            if was != now:
+                parts.append(f"{name} {was or 'none'} -> {now or 'none'}")
+    return "; ".join(parts)
 
 
 def _redate_open_reviews(client: Client) -> int:

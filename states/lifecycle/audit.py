@@ -67,3 +67,13 @@ def initiative_step(
     `after`, naming the initiative in its comment."""
     text = f"initiative {initiative.id} ({initiative.title})" + (f": {comment}" if comment else "")
     record(session, None, before, after, f"initiative_{trigger}", actor, text, now, initiative.id)
+
+
+DIRECTORY = "directory_"  # the trigger's prefix of a change to people, roles or clients
+
+
+def directory_change(session: Session, trigger: str, comment: str) -> None:
+    """One row of the directory's trail (`directory_<trigger>`): a person, their roles, a client
+    or its settings changed, by the unit of work's actor (xbr itself when it names none)."""
+    actor = session.info.get("actor") or SYSTEM_ACTOR
+    record(session, None, None, None, f"{DIRECTORY}{trigger}", actor, comment[:2000])

@@ -108,18 +108,21 @@ def open_connections(engine: Engine, count: int) -> None:
 
 class UnitOfWork:
     """One transaction: commit explicitly, anything else rolls back. `via` says through which
-    entry point and proof of identity its changes come; every audit row it writes keeps it."""
+    entry point and proof of identity its changes come; every audit row it writes keeps it.
+    `actor`: who makes its changes when no step names them (the signed-in person's email, the
+    operating-system user of a command line), as the directory's trail records them."""
 
     def __init__(
         self,
         engine: Engine,
         via: str = "",
         holiday_place: tuple[str | None, str | None] = (None, None),
+        actor: str = "",
     ) -> None:
         self._engine = engine
         self._factory = _session_maker(engine)
         self.session: Session
-        self.via = via
+        self.via, self.actor = via, actor
         # the MSP's holidays (XBR_COUNTRY, XBR_SUBDIVISION), for clients without their own
         self.holiday_place = holiday_place
         self.read_only = False
@@ -135,7 +138,7 @@ class UnitOfWork:
             self.session = self._factory(bind=_reading_engine(self._engine))
         else:
             self.session = self._factory()
-        self.session.info["via"] = self.via
+        self.session.info["via"], self.session.info["actor"] = self.via, self.actor
         self.session.info["holiday_place"] = self.holiday_place
         return self
 

@@ -373,3 +373,48 @@ def test_bad_people_input_is_one_line_and_changes_nothing(app: App) -> None:
         posted = andy.post("/people", data={"csrf": _csrf(page)} | new)
         _refused(posted, 403, "adding people and changing their roles is for")
         assert app.rows() == before
+
+
+def test_the_people_page_shows_who_changed_people_and_clients(app: App) -> None:
+    with app.uow() as work:
+        qbr = work.session.scalars(select(Client).where(Client.name == "Client qbr")).one().id
+    hostile = "<img src=x onerror=alert(1)> Nora"
+    with app.browser(OLGA) as olga:
+        csrf = _csrf(olga.get("/people"))
+        new = {"csrf": csrf, "name": hostile, "email": "nora@msp.example", "role": "intern"}
+        assert olga.post("/people", data=new).status_code == 303
+        with app.uow() as work:
+            nora = work.session.scalars(select(Person).where(Person.name == hostile)).one().id
+        roles = {"csrf": csrf, "role": ["intern", "team_lead"], "notify": "immediate"}
+        assert olga.post(f"/people/{nora}", data=roles).status_code == 303
+    with app.browser(ANDY) as andy:
+        csrf = _csrf(andy.get("/clients"))
+        edit = {"csrf": csrf, "do": "edit", "cadence": "monthly"}
+        assert andy.post(f"/clients/{qbr}", data=edit).status_code == 303
+        # the same values again: no change, no row
+        assert andy.post(f"/clients/{qbr}", data=edit).status_code == 303
+        page = andy.get("/people")  # a coordinator gives no roles: the trail is not theirs
+        assert "Latest changes" not in page.text
+    with app.uow() as work:
+        rows = work.session.scalars(
+            select(AuditEntry).where(AuditEntry.trigger.like("directory%")).order_by(AuditEntry.id)
+        ).all()
+        trail = [(r.trigger, r.actor, r.via, r.review_id) for r in rows]
+        by_olga = ("olga@msp.example", "web app, signed in by email link", None)
+        assert trail[-3:] == [
+            ("directory_person_added", *by_olga),
+            ("directory_roles_set", *by_olga),
+            ("directory_client_edited", "andy@msp.example", by_olga[1], None),
+        ]
+        assert rows[-2].comment == "nora@msp.example: intern, team_lead (were intern)"
+        assert rows[-1].comment == "Client qbr: cadence quarterly -> monthly"
+    with app.browser(OLGA) as olga:
+        page = olga.get("/people")
+        shown = _words(page)
+        assert "Latest changes to people and clients" in shown
+        assert "client edited Client qbr: cadence quarterly -> monthly andy@msp.example" in shown
+        assert "roles set nora@msp.example: intern, team_lead (were intern)" in shown
+        assert "<img src=x" not in page.text
+        assert "&lt;img src=x onerror=alert(1)&gt; Nora &lt;nora@msp.example&gt;: intern" in (
+            page.text
+        )
