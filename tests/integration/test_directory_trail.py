@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from deploy import render
 from deploy.context import os_user
 from tests.integration.conftest import Xbr
 
@@ -50,7 +51,7 @@ def test_each_change_to_the_directory_names_who_ran_the_command(xbr: Xbr) -> Non
 def test_a_hostile_name_in_the_trail_is_shown_as_text(
     xbr: Xbr, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")  # the whole line in one cell
+    monkeypatch.setattr(render.console, "_width", 200)  # the whole line in one cell
     hostile = "[bold red]Boss[/bold red] <b>"
     xbr("person", "add", hostile, "--email", "boss@msp.example", "--role", "intern")
     _, out, _ = xbr("directory", "log", "--limit", "1")
