@@ -412,8 +412,9 @@ def test_the_people_page_shows_who_changed_people_and_clients(app: App) -> None:
         page = olga.get("/people")
         shown = _words(page)
         assert "Latest changes to people and clients" in shown
-        assert "client edited Client qbr: cadence quarterly -> monthly andy@msp.example" in shown
-        assert "roles set nora@msp.example: intern, team_lead (were intern)" in shown
+        assert "Client edited: Client qbr: cadence quarterly -> monthly" in shown
+        assert "UTC · by andy@msp.example · web app, signed in by email link" in shown
+        assert "Roles set: nora@msp.example: intern, team_lead (were intern)" in shown
         assert "<img src=x" not in page.text
         assert "&lt;img src=x onerror=alert(1)&gt; Nora &lt;nora@msp.example&gt;: intern" in (
             page.text
