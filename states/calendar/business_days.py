@@ -119,17 +119,26 @@ MEETING_HORIZON = timedelta(days=3 * 365)
 
 
 def parse_moment(text: str, tz: ZoneInfo, what: str = "{meeting}") -> datetime:
-    """An ISO date or date-time at most three years ahead; without an offset it is read in
-    `tz`. Returned in UTC."""
+    """An ISO date-time with its time of day, at most three years ahead; without an offset it
+    is read in `tz`, where it must exist (not in the hour skipped when the clocks go forward).
+    Returned in UTC."""
     try:
-        moment = datetime.fromisoformat(text.strip())
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=tz)
-        moment = moment.astimezone(UTC)
+        local = datetime.fromisoformat(text.strip())
+        moment = (local.replace(tzinfo=tz) if local.tzinfo is None else local).astimezone(UTC)
     except (ValueError, OverflowError):
         raise InvalidInput(
             f"{what} {text[:40]!r} is not an ISO date-time; use e.g. 2026-12-15T14:00"
         ) from None
+    if "T" not in text.upper() and " " not in text.strip():  # a date alone: midnight, a typo
+        raise InvalidInput(
+            f"{what} {text[:40]!r} has no time of day; give the meeting's time too, "
+            f"e.g. {local.date().isoformat()}T10:00"
+        )
+    if local.tzinfo is None and moment.astimezone(tz).replace(tzinfo=None) != local:
+        raise InvalidInput(
+            f"{what} {text[:40]!r} does not exist in {tz.key}: the clocks go forward then; "
+            "give another time"
+        )
     if moment > datetime.now(UTC) + MEETING_HORIZON:
         raise InvalidInput(
             f"{what} {moment.date().isoformat()} is more than three years ahead; "

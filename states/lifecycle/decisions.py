@@ -139,6 +139,11 @@ def decide(
     """Apply one decision to a review's current gate, or refuse it and change nothing."""
     now = now or utcnow()
     check_text(request.comment, "the comment ({comment})")
+    if request.phase is not None and request.phase not in {p.value for p in Phase}:
+        raise InvalidInput(
+            f"unknown phase {request.phase[:40]!r}; use one of: "
+            + ", ".join(p.value for p in OPEN_PHASES)
+        )
     with uow, _first_writer_wins(request.review_id):
         session = uow.session
         review = load_review(session, request.review_id, for_update=True, with_tasks=True)

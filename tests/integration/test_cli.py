@@ -198,6 +198,8 @@ BAD_INPUT = [
     (["reopen", "{id}", "--as", "olga@msp.example", "--comment", "x"], "not possible in needed"),
     (["cancel", "{id}", "--as", "olga@msp.example"], "needs a reason"),
     (["approve", "{id}", "--as", "olga@msp.example", "--meeting", "2030-01-01"], "--meeting"),
+    (["review", "start", "Client trs", "--meeting", "2027-03-14", "--no-flow"], "no time of day"),
+    (["approve", "{id}", "--as", "olga@msp.example", "--phase", "neded"], "unknown phase 'neded'"),
     (["task", "done", "{id}", "nope", "--as", "andy@msp.example"], "has no task 'nope'"),
     (["task", "done", "{id}", "deliver-qbr", "--as", "andy@msp.example"], "belongs to delivery"),
     (["task", "skip", "{id}", "deliver-qbr", "--as", "andy@msp.example"], "needs a reason"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from states.calendar.business_days import (
     Anchor,
@@ -186,7 +189,8 @@ MOMENTS = [
     ("naive-summer-new-york", "2026-07-15T14:00", "America/New_York", "2026-07-15T18:00"),
     ("naive-kolkata", "2026-12-15T14:00", "Asia/Kolkata", "2026-12-15T08:30"),
     ("naive-auckland", "2026-12-15T09:00", "Pacific/Auckland", "2026-12-14T20:00"),
-    ("date-only-is-local-midnight", "2026-12-15", "America/New_York", "2026-12-15T05:00"),
+    ("space-separated", "2026-12-15 14:00", "America/New_York", "2026-12-15T19:00"),
+    ("the-repeated-hour-is-its-first", "2026-11-01T01:30", "America/New_York", "2026-11-01T05:30"),
     ("offset-wins-over-zone", "2026-12-15T14:00+01:00", "America/New_York", "2026-12-15T13:00"),
     ("negative-offset", "2026-12-15T14:00-08:00", "Europe/Berlin", "2026-12-15T22:00"),
     ("z-suffix", "2026-12-15T14:00Z", "Asia/Kolkata", "2026-12-15T14:00"),
@@ -214,6 +218,47 @@ def test_parse_moment_rejects_malformed_dates(text: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         parse_moment(text, zone("America/New_York"))
     assert str(raised.value).startswith(f"--meeting {text!r} is not an ISO date-time")
+
+
+@pytest.mark.parametrize(
+    ("text", "tz", "said"),
+    [
+        ("2026-12-15", "America/New_York", "'2026-12-15' has no time of day; give the meeting's "
+         "time too, e.g. 2026-12-15T10:00"),
+        ("2027-03-14T02:30", "America/New_York", "'2027-03-14T02:30' does not exist in "
+         "America/New_York: the clocks go forward then"),
+        ("2027-03-28T02:15", "Europe/Berlin", "does not exist in Europe/Berlin"),
+    ],
+)  # fmt: skip
+def test_a_meeting_without_its_time_or_in_the_skipped_hour_is_refused(
+    text: str, tz: str, said: str
+) -> None:
+    """A date alone would be a meeting at midnight; a time the clocks skip is none at all."""
+    with pytest.raises(InvalidInput, match=re.escape(said)):
+        parse_moment(text, zone(tz), what="--meeting")
+
+
+@given(
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31)),
+    st.sampled_from(["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "UTC"]),
+)
+def test_a_local_time_that_exists_reads_back_as_typed(local: datetime, tz: str) -> None:
+    """Whatever local time is accepted is the one typed, seen in the client's zone; one is
+    refused only on a day the zone's clocks change."""
+    text = local.isoformat(timespec="minutes")
+    try:
+        moment = parse_moment(text, zone(tz), what="--meeting")
+    except InvalidInput as refused:
+        said = str(refused)
+    else:
+        seen = moment.astimezone(zone(tz)).replace(tzinfo=None)
+        assert seen.isoformat(timespec="minutes") == text
+        return
+    assert "does not exist" in said
+    day = timedelta(days=1)
+    assert (local - day).replace(tzinfo=zone(tz)).utcoffset() != (local + day).replace(
+        tzinfo=zone(tz)
+    ).utcoffset()
 
 
 def test_parse_moment_names_the_option_it_was_given() -> None:
