@@ -824,6 +824,7 @@ def web_command(
     """Serve the web app and the approval page that notification links open, and send the
     notices that are due (as `xbr up` does). Ctrl-C stops it."""
     from deploy import board_page, notifier, web
+    from notifications.channels import unset_warning
 
     uow()  # refuse an unmigrated database before listening
     if workers is not None:  # the worker processes read it from the environment
@@ -836,6 +837,8 @@ def web_command(
         "`xbr board key`)",
         soft_wrap=True,
     )
+    if unset := unset_warning(settings()):
+        render.warn(unset)
     stop = notifier.start_in_thread(settings(), bootstrap.root().uow)
     try:
         web.serve(

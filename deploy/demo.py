@@ -7,6 +7,9 @@ gate approved from the link in the approval email. At staging, the flow reads th
 exports from its evidence folder, raises findings and follow-up tickets and scores the client:
 its baseline. The next quarter's exports are better, and the second review's report shows the
 red going out. Nothing is left running unless --keep.
+
+`python -m deploy.demo --exports q1 FOLDER` only writes the first quarter's sample exports,
+dated today, for a walk of your own.
 """
 
 from __future__ import annotations
@@ -374,7 +377,23 @@ def start_stack(home: Path) -> subprocess.Popen[bytes]:
     return process
 
 
+def write_exports(args: list[str]) -> int:
+    """`python -m deploy.demo --exports q1|q2 FOLDER`: the demo's sample exports of a quarter,
+    dated as if taken today, for a walk of your own (`xbr evidence import`)."""
+    if len(args) != 2 or args[0] not in EXPORTED_ON:
+        print(f"give the quarter ({' or '.join(EXPORTED_ON)}) and a folder, e.g. "
+              "python -m deploy.demo --exports q1 exports", file=sys.stderr)  # fmt: skip
+        return 2
+    folder = Path(args[1])
+    copy_exports(args[0], folder)
+    names = sorted(p.name for p in folder.iterdir())
+    print(f"{len(names)} sample exports of {args[0]}, dated today, in {folder}: {', '.join(names)}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--exports"]:
+        return write_exports(argv[1:])
     keep = "--keep" in argv
     if "home" not in bootstrap.root().settings.model_fields_set:  # a throw-away XBR_HOME,
         os.environ["XBR_HOME"] = tempfile.mkdtemp(prefix="xbr-demo-")  # unless you name one

@@ -190,7 +190,8 @@ def _stop_on_sigterm(cleanup: Callable[[], None]) -> None:
 def up(root: Root, port: int | None, limit: int = 8) -> None:
     """Run the stack in the foreground; Ctrl-C or SIGTERM stops all of it."""
     settings = root.settings
-    from deploy.render import console, say
+    from deploy.render import console, say, warn
+    from notifications.channels import unset_warning
 
     private_home(settings)
     _stop_stale_server(settings)
@@ -218,6 +219,8 @@ def up(root: Root, port: int | None, limit: int = 8) -> None:
                 json.dumps({**stack, "pid": os.getpid(), "server_pid": server_pid})
             )
             say(f"xbr is up: Prefect UI at {stack['ui_url']} (Ctrl-C stops it)")
+            if unset := unset_warning(settings):
+                warn(unset)
 
         page = _start_page(root)
         notifier = notifier_thread(settings, root.uow)

@@ -89,6 +89,18 @@ def load_channels(settings: Settings) -> Channels:
     return Channels(configured, smtp_url)
 
 
+def unset_warning(settings: Settings) -> str | None:
+    """One line for whoever starts xbr without any channel (no XBR_SMTP_URL, no Apprise
+    file): nothing it plans reaches anyone, sign-in links included. None when one is set."""
+    if settings.smtp_url.strip() or settings.apprise_path.exists():
+        return None
+    return (
+        "no notification channel: no notice or sign-in link reaches anyone until XBR_SMTP_URL "
+        f"is set (or people are tagged in {settings.apprise_path}); what waits is in "
+        "`xbr outbox list`, sent again by `xbr outbox retry ID`"
+    )
+
+
 def label(server: apprise.plugins.NotifyBase) -> str:
     """A channel's name without secrets: scheme, host and port (and the recipient of email)."""
     parts = urlsplit(server.url(privacy=True))

@@ -189,6 +189,9 @@ def read_evidence(
     it is read; the rows are kept as their JSON.
     """
     limits = limits or Limits()
+    if not os.path.lexists(path):  # before its name: a shell pattern that matched no file
+        unmatched = " (a pattern that matched no file?)" if set("*?[") & set(path.name) else ""
+        raise InvalidInput(f"{path}: no such file{unmatched}; check the name and the folder")
     if source is None:
         source = source_of(path)
     suffix = path.suffix.lower()

@@ -525,6 +525,13 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
     assert refusal(path).startswith(f"{path}: no such file")
 
 
+def test_a_shell_pattern_that_matched_nothing_is_named_as_one(tmp_path: Path) -> None:
+    path = tmp_path / "exports" / "*.csv"  # the shell passes an unmatched pattern as it is
+    said = refusal(path)
+    assert said.startswith(f"{path}: no such file (a pattern that matched no file?)")
+    assert "the name does not say" not in said
+
+
 def test_a_file_that_is_neither_csv_nor_json_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "patches.xlsx", "PK")
     assert refusal(path).startswith("patches.xlsx: evidence must be a .csv or .json file")
