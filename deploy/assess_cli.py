@@ -55,7 +55,7 @@ def assess_command(
             as_json,
             {"review_id": review_id, "confirmed": count, "open_required": left},
             f"review {review_id}: {count} carried answers confirmed by {actor}"
-            + (f"; {left} required items still unanswered" if left else "")
+            + (f"; {_unanswered(left)}" if left else "")
             + note,
         )
         return
@@ -71,7 +71,7 @@ def assess_command(
         done.__dict__,
         f"review {review_id}: {done.item} answered {done.answer} by {actor}; "
         + (
-            f"{done.open_required} required items still unanswered"
+            _unanswered(done.open_required)
             if done.open_required
             else f"every required item is answered; the review is in {done.status}"
         )
@@ -121,3 +121,7 @@ def _show(shown: Questionnaire) -> None:
         ["item", "question", "answer", "source", "by", "note"],
         rows,
     )
+
+
+def _unanswered(count: int) -> str:
+    return f"{count} required item{'' if count == 1 else 's'} still unanswered"

@@ -251,7 +251,10 @@ def client_add(
 
 def _holidays(client: Client) -> str:
     place = "/".join(p for p in (client.country, client.subdivision) if p)
-    return f"holidays of {place}" if place else "the MSP's holidays (XBR_COUNTRY)"
+    if place:
+        return f"holidays of {place}"
+    msp = "/".join(p for p in settings().holiday_place if p)
+    return f"the MSP's holidays ({msp})" if msp else "no public holidays (XBR_COUNTRY is not set)"
 
 
 @client_app.command("edit")
