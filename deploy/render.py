@@ -104,8 +104,8 @@ def review(data: ReviewView) -> None:
     console.print(Panel("\n".join(lines), title=_text(data.client), expand=False))
     tasks = Table(title="Tasks")
     tasks.add_column("key", no_wrap=True)  # keys and emails are typed back into commands
-    tasks.add_column("title", overflow="fold", min_width=16)
-    tasks.add_column("assignee", no_wrap=True)
+    tasks.add_column("title", overflow="fold", min_width=12)
+    tasks.add_column("assignee", overflow="fold")  # folded, not dropped, on 80 columns
     tasks.add_column("due", no_wrap=True)
     tasks.add_column("status", no_wrap=True)
     phase = None
@@ -179,22 +179,45 @@ def template(t: Template) -> None:
             say(f"   {task.key:<36} {task.role:<18} {due:<18} {task.title}{optional}")
 
 
+BOARD_COLUMN_WIDTH = 14  # a phase's name and count on one line; narrower, the board is a list
+
+
 def board(columns: list[dict[str, Any]]) -> None:
-    """The Kanban board: a column per phase with its count against the WIP limit."""
+    """The Kanban board: a column per phase with its count against the WIP limit (on a
+    terminal too narrow for the columns, one phase after the other)."""
+    if console.width < BOARD_COLUMN_WIDTH * len(columns):
+        _board_list(columns)
+        return
     table = Table(title="Review board", show_lines=True)
     for col in columns:
-        limit = col["wip_limit"] or "∞"
-        over = col["wip_limit"] is not None and col["count"] >= col["wip_limit"]
-        extra = [f"{col['queued']} queued"] if col["queued"] else []
-        extra += [f"[red]{col['age_warnings']} stale[/]"] if col["age_warnings"] else []
-        head = f"{col['phase']} {col['count']}/{limit}"
-        table.add_column("\n".join([f"[red]{head}[/]" if over else head, *extra]))
+        table.add_column("\n".join(_board_head(col)))
     height = max((len(c["cards"]) for c in columns), default=0)
     for i in range(height):
         table.add_row(*(_board_card(c["cards"][i]) if i < len(c["cards"]) else "" for c in columns))
     if any(c["more"] for c in columns):
         table.add_row(*(f"[dim]+{c['more']} more[/]" if c["more"] else "" for c in columns))
     console.print(table)
+
+
+def _board_head(col: dict[str, Any]) -> list[str]:
+    """A column's name with its count against its limit (red when full), its queue and stale
+    cards."""
+    limit = col["wip_limit"] or "∞"
+    over = col["wip_limit"] is not None and col["count"] >= col["wip_limit"]
+    head = f"{col['phase']} {col['count']}/{limit}"
+    extra = [f"{col['queued']} queued"] if col["queued"] else []
+    extra += [f"[red]{col['age_warnings']} stale[/]"] if col["age_warnings"] else []
+    return [f"[red]{head}[/]" if over else head, *extra]
+
+
+def _board_list(columns: list[dict[str, Any]]) -> None:
+    console.print("[bold]Review board[/]")
+    for col in columns:
+        console.print("[bold]" + " · ".join(_board_head(col)) + "[/]")
+        for card in col["cards"]:
+            console.print("  " + _board_card(card).replace("\n", " · ").rstrip())
+        if col["more"]:
+            console.print(f"  [dim]+{col['more']} more[/]")
 
 
 def _board_card(card: dict[str, Any]) -> str:
