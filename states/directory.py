@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -84,7 +85,11 @@ def client_by_name(session: Session, name: str) -> Client:
         select(Client).where(func.lower(Client.name) == name.lower())
     )
     if client is None:
-        raise NotFound(f"unknown client {name!r}; see `xbr client list` or add it")
+        # a miss only: every name, for the closest to a typo
+        names = {n.lower(): n for n in session.scalars(select(Client.name))}
+        close = difflib.get_close_matches(name.lower()[:200], list(names), n=1, cutoff=0.6)
+        hint = f"did you mean {names[close[0]]!r}? " if close else ""
+        raise NotFound(f"unknown client {name[:200]!r}; {hint}see `xbr client list` or add it")
     return client
 
 

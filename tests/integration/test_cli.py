@@ -181,6 +181,7 @@ def test_review_show_json_keeps_its_keys_in_order_and_every_field_of_the_read_mo
 
 BAD_INPUT = [
     (["review", "start", "Nobody Inc", "--no-flow"], "unknown client 'Nobody Inc'"),
+    (["review", "start", "Client qbx", "--no-flow"], "unknown client 'Client qbx'; did you mean"),
     (["review", "start", "Client qbr", "--type", "nope", "--no-flow"], "unknown template 'nope'"),
     (
         ["review", "start", "Client trs", "--meeting", "2020-01-01T10:00", "--no-flow"],
