@@ -482,8 +482,8 @@ def review_list(
         rows,
         lambda: render.rows(
             "Reviews",
-            ["id", "name", "client", "type", "status", "meeting_at"],
-            [r.to_json() for r in rows],
+            ["id", "name", "client", "type", "status", "meeting"],
+            [{**r.to_json(), "meeting": render.when(r.meeting_at)} for r in rows],
         ),
     )
 

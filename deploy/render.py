@@ -79,7 +79,8 @@ def warn(text: str) -> None:
     errors.print(clean(text), markup=False, highlight=False, soft_wrap=True)
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
+    """A moment for a person at a terminal: 2026-12-15 19:00 UTC, or - for none."""
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
@@ -88,7 +89,7 @@ def review(data: ReviewView) -> None:
     gate = data.gate
     lines = [
         f"[bold]{safe(data.name)}[/]  (review {data.id}, template {safe(data.template)})",
-        f"status [bold]{data.status}[/]  round {data.round}  meeting {_when(data.meeting_at)}",
+        f"status [bold]{data.status}[/]  round {data.round}  meeting {when(data.meeting_at)}",
         f"hours {data.actual_hours:g} of {data.budget_hours:g} budgeted",
     ]
     if gate:
@@ -129,7 +130,7 @@ def review(data: ReviewView) -> None:
         audit.add_column(column, overflow="fold")
     for a in data.audit:
         step = f"{a.from_state or ''} -> {a.to_state}" if a.from_state != a.to_state else a.to_state
-        audit.add_row(_when(a.at)[5:16], *map(_text, (step, a.trigger, a.actor, a.comment)))
+        audit.add_row(when(a.at)[5:16], *map(_text, (step, a.trigger, a.actor, a.comment)))
     console.print(audit)
 
 
