@@ -59,7 +59,7 @@ def edit_client(
             client.cadence = edit.cadence
             if client.next_review_on != WHILE_HELD:
                 client.next_review_on = None  # the calendar looks at it again
-        changed = _changes(client) if session.dirty else ""
+        changed = _changes(client)  # from the attributes' history: a value set again is none
         moved = _redate_open_reviews(client) if changed else 0
         if changed:
             directory_change(session, "client_edited", f"{client.name}: {changed}")

@@ -54,6 +54,6 @@ def directory_changes(uow: UnitOfWork, limit: int = 50) -> list[DirectoryChange]
             row.comment,
             row.actor,
             row.via,
-        )  # fmt: skip
+        )
         for row in rows
     ]
